@@ -1,0 +1,142 @@
+package analytics
+
+import (
+	"context"
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"fmt"
+	"io/fs"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+)
+
+//go:embed migrations/*.sql
+var migrationFS embed.FS
+
+// Migration is one versioned file of migrations/, NNNN_name.sql.
+type Migration struct {
+	Version    uint32
+	Name       string
+	Statements []string // with {db} replaced
+	Checksum   string   // sha256 of the file
+}
+
+// Migrations returns the embedded migrations in version order, for database db.
+func Migrations(db string) ([]Migration, error) {
+	names, err := fs.Glob(migrationFS, "migrations/*.sql")
+	if err != nil {
+		return nil, err
+	}
+	sort.Strings(names)
+	var ms []Migration
+	for _, path := range names {
+		base := strings.TrimPrefix(path, "migrations/")
+		num, name, ok := strings.Cut(strings.TrimSuffix(base, ".sql"), "_")
+		v, err := strconv.ParseUint(num, 10, 32)
+		if !ok || err != nil {
+			return nil, fmt.Errorf("migration %s: the name must be NNNN_name.sql", base)
+		}
+		b, err := migrationFS.ReadFile(path)
+		if err != nil {
+			return nil, err
+		}
+		sum := sha256.Sum256(b)
+		ms = append(ms, Migration{
+			Version: uint32(v), Name: name,
+			Statements: SplitStatements(strings.ReplaceAll(string(b), "{db}", db)),
+			Checksum:   hex.EncodeToString(sum[:]),
+		})
+	}
+	return ms, nil
+}
+
+// SplitStatements splits SQL on semicolons that end a line, dropping "--"
+// comment lines. The migrations hold no semicolons inside strings.
+func SplitStatements(sql string) []string {
+	var b strings.Builder
+	for _, line := range strings.Split(sql, "\n") {
+		if strings.HasPrefix(strings.TrimSpace(line), "--") {
+			continue
+		}
+		b.WriteString(line)
+		b.WriteByte('\n')
+	}
+	var out []string
+	for _, s := range strings.Split(b.String(), ";\n") {
+		if s = strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(s), ";")); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// Migrate creates the database and applies every migration not yet
+// recorded in its schema_migrations table, in order. Applied versions are
+// skipped, so running it again changes nothing. It returns the versions it
+// applied.
+func Migrate(ctx context.Context, conn driver.Conn, db string) ([]Migration, error) {
+	if !identRE.MatchString(db) {
+		return nil, fmt.Errorf("database %q is not a plain identifier", db)
+	}
+	if err := conn.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+db); err != nil {
+		return nil, fmt.Errorf("create database %s: %w", db, err)
+	}
+	if err := conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS `+db+`.schema_migrations (
+		version UInt32, name String, checksum String, applied_at DateTime
+	) ENGINE = MergeTree() ORDER BY version`); err != nil {
+		return nil, fmt.Errorf("create %s.schema_migrations: %w", db, err)
+	}
+	applied := map[uint32]string{}
+	rows, err := conn.Query(ctx, "SELECT version, checksum FROM "+db+".schema_migrations")
+	if err != nil {
+		return nil, fmt.Errorf("read applied migrations: %w", err)
+	}
+	for rows.Next() {
+		var v uint32
+		var sum string
+		if err := rows.Scan(&v, &sum); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		applied[v] = sum
+	}
+	rows.Close()
+
+	ms, err := Migrations(db)
+	if err != nil {
+		return nil, err
+	}
+	var done []Migration
+	for _, m := range ms {
+		if sum, ok := applied[m.Version]; ok {
+			if sum != m.Checksum {
+				return done, fmt.Errorf("migration %04d_%s was changed after it was applied; add a new migration instead", m.Version, m.Name)
+			}
+			continue
+		}
+		for i, stmt := range m.Statements {
+			if err := conn.Exec(ctx, stmt); err != nil {
+				return done, fmt.Errorf("migration %04d_%s, statement %d: %w", m.Version, m.Name, i+1, err)
+			}
+		}
+		if err := Insert(ctx, NewWriter(conn, db), "schema_migrations", []migrationRow{{m.Version, m.Name, m.Checksum, time.Now().UTC()}}); err != nil {
+			return done, fmt.Errorf("record migration %04d: %w", m.Version, err)
+		}
+		done = append(done, m)
+	}
+	return done, nil
+}
+
+// migrationRow is a row of schema_migrations. (An INSERT ... VALUES sent
+// through Exec hangs on ClickHouse 18.16; batches work on every version.)
+type migrationRow struct {
+	Version   uint32    `ch:"version"`
+	Name      string    `ch:"name"`
+	Checksum  string    `ch:"checksum"`
+	AppliedAt time.Time `ch:"applied_at"`
+}

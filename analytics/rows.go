@@ -1,0 +1,77 @@
+package analytics
+
+import "time"
+
+// The row structs mirror the tables of migrations/ column for column; the
+// ch tags are the column names, and the column lists of the INSERTs are
+// built from them.
+
+// ClassificationRow is a row of classifications.
+type ClassificationRow struct {
+	EventID                string    `ch:"event_id"`
+	LeadKey                string    `ch:"lead_key"`
+	KeyVersion             string    `ch:"key_version"`
+	Decision               string    `ch:"decision"`
+	Reason                 string    `ch:"reason"`
+	Rule                   string    `ch:"rule"`
+	PolicyVersion          string    `ch:"policy_version"`
+	Channel                string    `ch:"channel"`
+	Network                string    `ch:"network"`
+	Paid                   uint8     `ch:"paid"`
+	Source                 string    `ch:"source"`
+	Medium                 string    `ch:"medium"`
+	Campaign               string    `ch:"campaign"`
+	Country                string    `ch:"country"`
+	BasisEmailMarketing    string    `ch:"basis_email_marketing"`
+	BasisSMSMarketing      string    `ch:"basis_sms_marketing"`
+	BasisPhoneMarketing    string    `ch:"basis_phone_marketing"`
+	BasisProfiling         string    `ch:"basis_profiling"`
+	BasisThirdPartySharing string    `ch:"basis_third_party_sharing"`
+	BasisSalesFollowup     string    `ch:"basis_sales_followup"`
+	FirstSeen              time.Time `ch:"first_seen"`
+	OccurredAt             time.Time `ch:"occurred_at"`
+	Version                uint64    `ch:"version"`
+	Origin
+}
+
+// BehaviorRow is a row of behavior_events.
+type BehaviorRow struct {
+	EventID    string    `ch:"event_id"`
+	OccurredAt time.Time `ch:"occurred_at"`
+	Action     string    `ch:"action"`
+	Channel    string    `ch:"channel"`
+	Decision   string    `ch:"decision"`
+	LeadKey    string    `ch:"lead_key"`
+	KeyVersion string    `ch:"key_version"`
+	VisitorKey string    `ch:"visitor_key"`
+	ProductID  string    `ch:"product_id"`
+	Category   string    `ch:"category"`
+	Value      float64   `ch:"value"`
+	Currency   string    `ch:"currency"`
+	Origin
+}
+
+// DecisionRow is a row of decisions, the audit trail.
+type DecisionRow struct {
+	EventID         string    `ch:"event_id"`
+	EventType       string    `ch:"event_type"`
+	LeadKey         string    `ch:"lead_key"`
+	KeyVersion      string    `ch:"key_version"`
+	Decision        string    `ch:"decision"`
+	Reason          string    `ch:"reason"`
+	Rule            string    `ch:"rule"`
+	PolicyVersion   string    `ch:"policy_version"`
+	InputSHA256     string    `ch:"input_sha256"`
+	ConsentProofs   []string  `ch:"consent_proofs"`
+	IgnoredConsents []string  `ch:"ignored_consents"`
+	At              time.Time `ch:"at"`
+	Origin
+}
+
+// Origin is where a row came from in Kafka: the sink reads the highest
+// landed offset back to skip records that already landed.
+type Origin struct {
+	Topic     string `ch:"_topic"`
+	Partition int32  `ch:"_partition"`
+	Offset    int64  `ch:"_offset"`
+}

@@ -1,0 +1,90 @@
+package analytics
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"strings"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+)
+
+// Table names.
+const (
+	TableClassifications = "classifications"
+	TableLeads           = "leads"
+	TableBehavior        = "behavior_events"
+	TableDecisions       = "decisions"
+)
+
+// Writer inserts rows into leadpipe's tables.
+type Writer struct {
+	conn driver.Conn
+	db   string
+}
+
+// NewWriter returns a Writer on database db.
+func NewWriter(conn driver.Conn, db string) *Writer { return &Writer{conn: conn, db: db} }
+
+// Insert writes rows into table with one INSERT that names its columns
+// (ClickHouse 18.16 needs them named). T is one of the row structs. A
+// failed insert leaves nothing to reuse: call Insert again, which builds a
+// new batch.
+func Insert[T any](ctx context.Context, w *Writer, table string, rows []T) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	batch, err := w.conn.PrepareBatch(ctx, "INSERT INTO "+w.db+"."+table+" ("+columnList[T]()+")")
+	if err != nil {
+		return fmt.Errorf("insert into %s: %w", table, err)
+	}
+	defer batch.Close()
+	for i := range rows {
+		if err := batch.AppendStruct(&rows[i]); err != nil {
+			return fmt.Errorf("insert into %s, row %d: %w", table, i, err)
+		}
+	}
+	if err := batch.Send(); err != nil {
+		return fmt.Errorf("insert %d rows into %s: %w", len(rows), table, err)
+	}
+	return nil
+}
+
+// LandedOffset returns the highest Kafka offset of topic and partition
+// that has landed in table, or -1 when none has.
+func (w *Writer) LandedOffset(ctx context.Context, table, topic string, partition int) (int64, error) {
+	var n uint64
+	var max int64
+	row := w.conn.QueryRow(ctx, "SELECT count(), max(_offset) FROM "+w.db+"."+table+" WHERE _topic = ? AND _partition = ?", topic, int32(partition))
+	if err := row.Scan(&n, &max); err != nil {
+		return 0, fmt.Errorf("landed offset of %s[%d] in %s: %w", topic, partition, table, err)
+	}
+	if n == 0 {
+		return -1, nil
+	}
+	return max, nil
+}
+
+// Ping checks that ClickHouse answers.
+func (w *Writer) Ping(ctx context.Context) error { return w.conn.Ping(ctx) }
+
+// columnList returns the comma-separated ch tags of T, embedded structs
+// flattened, in field order.
+func columnList[T any]() string {
+	var cols []string
+	var walk func(t reflect.Type)
+	walk = func(t reflect.Type) {
+		for i := 0; i < t.NumField(); i++ {
+			f := t.Field(i)
+			if f.Anonymous {
+				walk(f.Type)
+				continue
+			}
+			if tag := f.Tag.Get("ch"); tag != "" && tag != "-" {
+				cols = append(cols, tag)
+			}
+		}
+	}
+	walk(reflect.TypeFor[T]())
+	return strings.Join(cols, ", ")
+}

@@ -1,0 +1,193 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/leadpipe/leadpipe/schemas"
+	"github.com/leadpipe/leadpipe/stages/classify"
+	"github.com/leadpipe/leadpipe/stages/pseudonym"
+)
+
+const classifyUsage = `Usage: leadpipe classify [--policy FILE] [--explain] [--hmac-key-file F | --dev-key] [FILE]
+
+Classify lead and consent events offline, with the very engine of the
+stream stage. Reads JSONL (one event a line, in order, sharing state as the
+stream does) from FILE or standard input, and writes one JSON line per input
+line: the lead's classification after that event. A line that is not a
+valid event gives {"line": N, "decision": "invalid", "error": "..."} and
+processing goes on. Blank lines are skipped.
+
+Exit status: 0 when every line was valid, 1 when any was invalid, 2 when
+the command could not run (bad flags, no key, unreadable input).
+
+Example:
+  leadpipe classify --dev-key --explain --now 2026-11-20T10:00:00Z leads.jsonl
+
+Flags:
+`
+
+// cmdClassify implements `leadpipe classify [--policy FILE] [--explain] [--hmac-key-file F | --dev-key] [FILE]`.
+func cmdClassify(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fs := pflag.NewFlagSet("classify", pflag.ContinueOnError)
+	fs.SetOutput(stderr)
+	policyFile := fs.String("policy", "", "policy YAML that replaces the default, or extends it with `extends: default`")
+	explain := fs.Bool("explain", false, "add to each line the rules evaluated and why each matched or not")
+	keyFile := fs.String("hmac-key-file", "", "file holding the HMAC key of lead keys (else $LEADPIPE_HMAC_KEY)")
+	keyVersion := fs.String("hmac-key-version", "k1", "version label of the HMAC key, stored beside each key")
+	devKey := fs.Bool("dev-key", false, "use the public development HMAC key (demo and tests only)")
+	nowFlag := fs.String("now", "", "processing time, RFC 3339 (default: the clock), for reproducible output")
+	fs.Usage = func() {
+		fmt.Fprint(stderr, classifyUsage)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	fail := func(format string, a ...any) int {
+		fmt.Fprintf(stderr, "leadpipe classify: "+format+"\n", a...)
+		return 2
+	}
+	if fs.NArg() > 1 {
+		return fail("give at most one input FILE, not %d", fs.NArg())
+	}
+
+	policy := classify.DefaultPolicy()
+	if *policyFile != "" {
+		p, err := classify.LoadPolicy(*policyFile)
+		if err != nil {
+			return fail("%v", err)
+		}
+		policy = p
+	}
+	var keyer *pseudonym.Keyer
+	switch {
+	case *devKey && *keyFile != "":
+		return fail("--dev-key and --hmac-key-file exclude each other; give one")
+	case *devKey:
+		keyer = pseudonym.Development()
+	default:
+		k, err := pseudonym.Load(*keyFile, "LEADPIPE_HMAC_KEY", *keyVersion)
+		if err != nil {
+			return fail("%v", err)
+		}
+		keyer = k
+	}
+	clock := time.Now
+	if *nowFlag != "" {
+		t, err := time.Parse(time.RFC3339, *nowFlag)
+		if err != nil {
+			return fail("--now: %q is not an RFC 3339 time such as 2026-11-20T10:00:00Z", *nowFlag)
+		}
+		clock = func() time.Time { return t }
+	}
+	in := stdin
+	if fs.NArg() == 1 && fs.Arg(0) != "-" {
+		f, err := os.Open(fs.Arg(0))
+		if err != nil {
+			return fail("%v", err)
+		}
+		defer f.Close()
+		in = f
+	}
+
+	engine := classify.New(policy, keyer)
+	engine.Explain = *explain
+	out := bufio.NewWriterSize(stdout, 64<<10)
+	defer out.Flush()
+	n, invalid, err := classifyLines(ctx, engine, schemas.DefaultLimits(), in, out, clock)
+	if err != nil {
+		out.Flush()
+		return fail("after line %d: %v", n, err)
+	}
+	if invalid > 0 {
+		fmt.Fprintf(stderr, "leadpipe classify: %d of %d lines invalid\n", invalid, n)
+		return 1
+	}
+	return 0
+}
+
+// invalidLine is the output of an input line that is not a valid event.
+type invalidLine struct {
+	Line     int    `json:"line"`
+	Decision string `json:"decision"`
+	Error    string `json:"error"`
+}
+
+// classifyLines classifies each line of in into out, sharing one State. It
+// returns the number of lines read and of invalid ones; err is an error of
+// reading, writing or ctx, never of an event.
+func classifyLines(ctx context.Context, e *classify.Engine, l schemas.Limits, in io.Reader, out io.Writer, clock func() time.Time) (lines, invalid int, err error) {
+	st := classify.NewState()
+	enc := json.NewEncoder(out)
+	enc.SetEscapeHTML(false)
+	br := bufio.NewReaderSize(in, l.MaxMessageBytes+2)
+	for {
+		if err := ctx.Err(); err != nil {
+			return lines, invalid, err
+		}
+		line, rerr := br.ReadSlice('\n')
+		tooLong := 0
+		for errors.Is(rerr, bufio.ErrBufferFull) {
+			tooLong += len(line)
+			line, rerr = br.ReadSlice('\n')
+		}
+		if rerr != nil && !errors.Is(rerr, io.EOF) {
+			return lines, invalid, fmt.Errorf("read input: %w", rerr)
+		}
+		if len(line) == 0 && tooLong == 0 {
+			return lines, invalid, nil // end of input
+		}
+		lines++
+		var v any
+		switch {
+		case tooLong > 0:
+			v = invalidLine{lines, classify.DecisionInvalid, fmt.Sprintf("message: is %d bytes, over the limit of %d", tooLong+len(bytes.TrimRight(line, "\r\n")), l.MaxMessageBytes)}
+		default:
+			line = bytes.TrimRight(line, "\r\n")
+			if len(bytes.TrimSpace(line)) == 0 {
+				if rerr != nil {
+					return lines, invalid, nil
+				}
+				continue
+			}
+			v = classifyLine(e, l, line, st, clock(), lines)
+		}
+		if _, ok := v.(invalidLine); ok {
+			invalid++
+		}
+		if err := enc.Encode(v); err != nil {
+			return lines, invalid, fmt.Errorf("write output: %w", err)
+		}
+		if rerr != nil {
+			return lines, invalid, nil
+		}
+	}
+}
+
+// classifyLine returns the output value of one non-blank line.
+func classifyLine(e *classify.Engine, l schemas.Limits, line []byte, st *classify.State, now time.Time, n int) any {
+	ev, err := schemas.Decode(line, l)
+	if err != nil {
+		return invalidLine{n, classify.DecisionInvalid, err.Error()}
+	}
+	switch ev := ev.(type) {
+	case *schemas.Lead:
+		return e.Lead(ev, line, st, now).Record
+	case *schemas.Consent:
+		return e.Consent(ev, line, st, now).Record
+	}
+	return invalidLine{n, classify.DecisionInvalid, "type: behavior events are not classified; give lead and consent events"}
+}

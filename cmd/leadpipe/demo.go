@@ -1,0 +1,233 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"text/tabwriter"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/leadpipe/leadpipe/analytics"
+	"github.com/leadpipe/leadpipe/bench/workload"
+	"github.com/leadpipe/leadpipe/pipeline"
+	"github.com/leadpipe/leadpipe/stages/pseudonym"
+)
+
+const demoSynopsis = `Usage: leadpipe demo [flags]
+
+Runs every stage in one process against an embedded Kafka broker (kfake:
+in-process, the real Kafka wire protocol) and the ClickHouse at
+--clickhouse, feeds it a generated workload of leads, consents and
+behavior, waits until everything has landed, and prints what landed: leads
+per decision and per origin channel, the runtime's record accounting, and
+aggregate rows read back from ClickHouse. It recreates the database
+--clickhouse-db (default leadpipe_demo) first; it never touches another.
+With --brokers set explicitly it uses that Kafka instead of the embedded one.
+
+The pseudonymous keys use the public development key.`
+
+func cmdDemo(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
+	cfg := defaultRunConfig()
+	cfg.ch.Database = "leadpipe_demo"
+	cfg.metricsAddr = ""
+	cfg.logs.level = "warn"
+	g := genFlags{wl: workload.DefaultConfig()}
+	g.wl.Leads = 2000
+	fs := newFlagSet("demo", demoSynopsis, stderr)
+	g.register(fs)
+	cfg.register(fs)
+	timeout := fs.Duration("timeout", 3*time.Minute, "give up when the workload has not landed by then")
+	if code, ok := parse(fs, args, stderr); !ok {
+		return code
+	}
+	log, err := cfg.logs.logger(stderr)
+	if err == nil {
+		err = g.wl.Validate()
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "leadpipe demo: %v\n", err)
+		return 2
+	}
+	if !fs.Changed("brokers") {
+		cluster, err := kfake.NewCluster(kfake.NumBrokers(1))
+		if err != nil {
+			fmt.Fprintf(stderr, "leadpipe demo: embedded Kafka: %v\n", err)
+			return 1
+		}
+		defer cluster.Close()
+		cfg.kafka.Brokers = cluster.ListenAddrs()
+	}
+	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
+	if err := demo(ctx, &cfg, g.wl, log, stdout); err != nil {
+		fmt.Fprintf(stderr, "leadpipe demo: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+func demo(ctx context.Context, cfg *runConfig, wl workload.Config, log *slog.Logger, out io.Writer) error {
+	start := time.Now()
+	if err := cfg.validate(stageNames); err != nil {
+		return err
+	}
+	conn, err := analytics.Open(ctx, cfg.ch)
+	if err != nil {
+		return fmt.Errorf("%w (start one with scripts/clickhouse-up.sh, or point --clickhouse at yours)", err)
+	}
+	defer conn.Close()
+	if err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+cfg.ch.Database); err != nil {
+		return fmt.Errorf("reset database %s: %w", cfg.ch.Database, err)
+	}
+	if _, err := analytics.Migrate(ctx, conn, cfg.ch.Database); err != nil {
+		return err
+	}
+	if _, err := pipeline.CreateTopics(ctx, &cfg.kafka); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "Kafka %v, ClickHouse %s, database %s\n", cfg.kafka.Brokers, cfg.ch.Addr, cfg.ch.Database)
+	n, err := produceWorkload(ctx, &cfg.kafka, wl)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "produced %d events (%d leads, seed %d) in %s\n", n, wl.Leads, wl.Seed, time.Since(start).Round(time.Millisecond))
+
+	runCtx, stopRun := context.WithCancel(ctx)
+	defer stopRun()
+	var runner *pipeline.Runner
+	runErr := make(chan error, 1)
+	ready := make(chan struct{})
+	go func() {
+		runErr <- runStages(runCtx, cfg, stageNames, pseudonym.Development(), log, func(r *pipeline.Runner) {
+			runner = r
+			close(ready)
+		})
+	}()
+	select {
+	case <-ready:
+	case err := <-runErr:
+		return err
+	}
+	if err := waitDrained(ctx, cfg, runner, runErr); err != nil {
+		return err
+	}
+	stopRun()
+	if err := <-runErr; err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	fmt.Fprintf(out, "every record landed in %s\n\n", time.Since(start).Round(time.Millisecond))
+	return report(ctx, cfg, runner, out)
+}
+
+// waitDrained returns once every stage has consumed everything upstream of
+// it and committed it.
+func waitDrained(ctx context.Context, cfg *runConfig, runner *pipeline.Runner, runErr <-chan error) error {
+	k := &cfg.kafka
+	inputs := map[string][]string{
+		"classify": {k.Topic(pipeline.TopicLeadsRaw), k.Topic(pipeline.TopicConsentsRaw)},
+		"enrich":   {k.Topic(pipeline.TopicBehaviorRaw)},
+		"sink": {k.Topic(pipeline.TopicLeadsClassified), k.Topic(pipeline.TopicLeadsQuarantine),
+			k.Topic(pipeline.TopicBehaviorEnriched), k.Topic(pipeline.TopicAudit)},
+	}
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("the workload did not land in time: %w", ctx.Err())
+		case err := <-runErr:
+			return fmt.Errorf("the stages stopped: %w", err)
+		case <-tick.C:
+		}
+		done := true
+		for _, st := range stageNames { // in pipeline order: upstream first
+			want, err := pipeline.TopicRecords(ctx, k, inputs[st]...)
+			if err != nil {
+				return err
+			}
+			c := runner.Counts(st)
+			if c.Consumed < want || c.InFlight > 0 {
+				done = false
+				break
+			}
+		}
+		if done {
+			return nil
+		}
+	}
+}
+
+func report(ctx context.Context, cfg *runConfig, runner *pipeline.Runner, out io.Writer) error {
+	tw := tabwriter.NewWriter(out, 2, 8, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(out, "Record accounting (consumed = produced + quarantined + dead-lettered + in flight):")
+	fmt.Fprintln(tw, "stage\tconsumed\tproduced\tquarantined\tdead-lettered\tin flight\t")
+	for _, st := range stageNames {
+		c := runner.Counts(st)
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t\n", st, c.Consumed, c.Produced, c.Quarantined, c.DeadLettered, c.InFlight)
+	}
+	tw.Flush()
+
+	conn, err := analytics.Open(ctx, cfg.ch)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	db := cfg.ch.Database
+	for _, q := range []struct {
+		title string
+		run   func(context.Context, driverConn, string) ([]analytics.Count, error)
+	}{
+		{"Leads per decision (" + db + ".leads FINAL)", analytics.LeadsByDecision},
+		{"Leads per origin channel", analytics.LeadsByChannel},
+		{"Quarantined leads per network / reason (" + db + ".quarantine_daily)", analytics.QuarantineByReason},
+	} {
+		rows, err := q.run(ctx, conn, db)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "\n%s:\n", q.title)
+		for _, r := range rows {
+			fmt.Fprintf(tw, "  %s\t%d\t\n", r.Label, r.N)
+		}
+		tw.Flush()
+	}
+	eng, err := analytics.EngagementByChannel(ctx, conn, db, 8)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "\nEngagement per channel and action, top 8 (%s.engagement_daily):\n", db)
+	fmt.Fprintln(tw, "  channel\taction\tevents\tvisitor-days\trevenue EUR\t")
+	for _, e := range eng {
+		fmt.Fprintf(tw, "  %s\t%s\t%d\t%d\t%.2f\t\n", e.Channel, e.Action, e.Events, e.Visitors, e.Revenue)
+	}
+	tw.Flush()
+	cov, err := analytics.ConsentCoverage(ctx, conn, db)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "\nConsent coverage for email marketing per channel (%s.consent_coverage_daily):\n", db)
+	fmt.Fprintln(tw, "  channel\tleads with consent\tleads\t")
+	for _, c := range cov {
+		if c.Purpose == "email_marketing" {
+			fmt.Fprintf(tw, "  %s\t%d\t%d\t\n", c.Channel, c.Consent, c.Total)
+		}
+	}
+	tw.Flush()
+	fmt.Fprintf(out, "\nQuery them yourself: clickhouse-client --port %s -d %s -q 'SELECT * FROM leads FINAL LIMIT 5'\n", portOf(cfg.ch.Addr), db)
+	return nil
+}
+
+type driverConn = driver.Conn
+
+func portOf(addr string) string {
+	if _, p, err := net.SplitHostPort(addr); err == nil {
+		return p
+	}
+	return "9000"
+}

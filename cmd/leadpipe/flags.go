@@ -1,0 +1,115 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/spf13/pflag"
+
+	"github.com/leadpipe/leadpipe/stages/pseudonym"
+)
+
+// newFlagSet returns a flag set whose usage prints synopsis, then the flags.
+func newFlagSet(name, synopsis string, stderr io.Writer) *pflag.FlagSet {
+	fs := pflag.NewFlagSet(name, pflag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.SortFlags = false
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "%s\n\nFlags (each also LEADPIPE_<FLAG> in the environment):\n", strings.TrimSpace(synopsis))
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parse parses args, then sets every flag not given on the command line
+// from its LEADPIPE_* environment variable. It returns the exit status to
+// use when the command should not go on (ok false): 0 after --help, 2 on
+// a bad flag.
+func parse(fs *pflag.FlagSet, args []string, stderr io.Writer) (code int, ok bool) {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			return 0, false
+		}
+		fmt.Fprintf(stderr, "leadpipe %s: %v\n", fs.Name(), err)
+		return 2, false
+	}
+	var envErr error
+	fs.VisitAll(func(f *pflag.Flag) {
+		if f.Changed || envErr != nil {
+			return
+		}
+		name := envName(f.Name)
+		if v, set := os.LookupEnv(name); set {
+			if err := fs.Set(f.Name, v); err != nil {
+				envErr = fmt.Errorf("%s: %w", name, err)
+			}
+		}
+	})
+	if envErr != nil {
+		fmt.Fprintf(stderr, "leadpipe %s: %v\n", fs.Name(), envErr)
+		return 2, false
+	}
+	return 0, true
+}
+
+// envName is the environment variable of a flag: --clickhouse-db is
+// LEADPIPE_CLICKHOUSE_DB.
+func envName(flag string) string {
+	return "LEADPIPE_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
+}
+
+// logFlags are the logging flags every long-running command has.
+type logFlags struct {
+	level  string
+	format string
+}
+
+func (l *logFlags) register(fs *pflag.FlagSet) {
+	if l.level == "" {
+		l.level = "info"
+	}
+	if l.format == "" {
+		l.format = "text"
+	}
+	fs.StringVar(&l.level, "log-level", l.level, "log level: debug, info, warn or error")
+	fs.StringVar(&l.format, "log-format", l.format, "log format: text or json")
+}
+
+func (l *logFlags) logger(w io.Writer) (*slog.Logger, error) {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(l.level)); err != nil {
+		return nil, fmt.Errorf("--log-level: %q is not debug, info, warn or error", l.level)
+	}
+	opts := &slog.HandlerOptions{Level: lvl}
+	switch l.format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format: %q is not text or json", l.format)
+}
+
+// keyFlags choose the HMAC key of the pseudonymous keys.
+type keyFlags struct {
+	file    string
+	version string
+	dev     bool
+}
+
+func (k *keyFlags) register(fs *pflag.FlagSet) {
+	fs.StringVar(&k.file, "hmac-key-file", "", "file holding the secret HMAC key of pseudonymous keys (else LEADPIPE_HMAC_KEY)")
+	fs.StringVar(&k.version, "hmac-key-version", "k1", "version label stored beside every key, changed when the key rotates")
+	fs.BoolVar(&k.dev, "dev-key", false, "use the public development key (demo and tests only: it protects nothing)")
+}
+
+func (k *keyFlags) keyer() (*pseudonym.Keyer, error) {
+	if k.dev {
+		return pseudonym.Development(), nil
+	}
+	return pseudonym.Load(k.file, "LEADPIPE_HMAC_KEY", k.version)
+}

@@ -1,0 +1,64 @@
+// Command leadpipe runs the leadpipe pipeline: its stages against Kafka and
+// ClickHouse, an embedded demo, and the tools around them. Run
+// `leadpipe help` for the subcommands.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// command is one subcommand. Its run function returns the exit status.
+type command struct {
+	name    string
+	summary string
+	run     func(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int
+}
+
+var commands = []command{
+	{"run", "run stages (classify, enrich, sink) against Kafka and ClickHouse", cmdRun},
+	{"demo", "run every stage on an embedded Kafka and a local ClickHouse with a generated workload", cmdDemo},
+	{"classify", "classify JSONL lead and consent events offline, one decision per line", cmdClassify},
+	{"gen", "write a seeded, deterministic workload to the raw topics or stdout", cmdGen},
+	{"topics", "create the Kafka topics", cmdTopics},
+	{"migrate", "apply the ClickHouse schema (versioned, idempotent)", cmdMigrate},
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := dispatch(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+func dispatch(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		usage(stdout)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	for _, c := range commands {
+		if c.name == args[0] {
+			return c.run(ctx, args[1:], stdin, stdout, stderr)
+		}
+	}
+	fmt.Fprintf(stderr, "leadpipe: unknown command %q\n\n", args[0])
+	usage(stderr)
+	return 2
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "leadpipe turns marketing leads and behavior into GDPR-compliant, pseudonymous analytics.")
+	fmt.Fprintln(w, "\nUsage: leadpipe COMMAND [flags]\n\nCommands:")
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintln(w, "\nEvery flag can also be set as an environment variable: --clickhouse-db is LEADPIPE_CLICKHOUSE_DB.")
+	fmt.Fprintln(w, "Run `leadpipe COMMAND --help` for a command's flags.")
+}

@@ -1,0 +1,192 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/spf13/pflag"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/leadpipe/leadpipe/analytics"
+	"github.com/leadpipe/leadpipe/pipeline"
+	"github.com/leadpipe/leadpipe/schemas"
+	"github.com/leadpipe/leadpipe/stages/classify"
+	"github.com/leadpipe/leadpipe/stages/pseudonym"
+)
+
+// stageNames in pipeline order.
+var stageNames = []string{"classify", "enrich", "sink"}
+
+// runConfig is everything `leadpipe run` and `leadpipe demo` configure.
+type runConfig struct {
+	kafka       pipeline.Config
+	ch          analytics.Config
+	keys        keyFlags
+	logs        logFlags
+	limits      schemas.Limits
+	policyFile  string
+	metricsAddr string
+	maxLeads    int
+	sinkRows    int
+	sinkBytes   int
+	sinkAge     time.Duration
+}
+
+func defaultRunConfig() runConfig {
+	return runConfig{
+		kafka:       pipeline.DefaultConfig(),
+		ch:          analytics.DefaultConfig(),
+		limits:      schemas.DefaultLimits(),
+		metricsAddr: ":9464",
+		maxLeads:    1_000_000,
+		sinkRows:    50_000,
+		sinkBytes:   64 << 20,
+		sinkAge:     time.Second,
+	}
+}
+
+func (c *runConfig) register(fs *pflag.FlagSet) {
+	c.kafka.RegisterFlags(fs)
+	c.ch.RegisterFlags(fs)
+	c.keys.register(fs)
+	fs.StringVar(&c.policyFile, "policy", "", "YAML policy that replaces or extends the built-in one (classify)")
+	fs.IntVar(&c.limits.MaxMessageBytes, "max-message-bytes", c.limits.MaxMessageBytes, "largest accepted event, in bytes; larger ones are dead-lettered")
+	fs.IntVar(&c.limits.MaxStringBytes, "max-string-bytes", c.limits.MaxStringBytes, "longest accepted string field, in bytes")
+	fs.IntVar(&c.limits.MaxConsents, "max-consents", c.limits.MaxConsents, "most consent entries accepted in one lead event")
+	fs.IntVar(&c.limits.MaxDepth, "max-depth", c.limits.MaxDepth, "deepest accepted JSON nesting")
+	fs.IntVar(&c.maxLeads, "enrich-max-leads", c.maxLeads, "leads the enrich stage holds in memory; an evicted lead's events are anonymous until it is classified again")
+	fs.IntVar(&c.sinkRows, "sink-batch-rows", c.sinkRows, "rows the sink buffers before it inserts and commits")
+	fs.IntVar(&c.sinkBytes, "sink-batch-bytes", c.sinkBytes, "consumed bytes the sink buffers before it inserts and commits")
+	fs.DurationVar(&c.sinkAge, "sink-batch-age", c.sinkAge, "longest the sink buffers a row before it inserts and commits")
+	fs.StringVar(&c.metricsAddr, "metrics-addr", c.metricsAddr, "address of /metrics, /healthz and /readyz (empty: none)")
+	c.logs.register(fs)
+}
+
+func (c *runConfig) validate(stages []string) error {
+	if err := c.kafka.Validate(); err != nil {
+		return err
+	}
+	if slices.Contains(stages, "sink") {
+		if err := c.ch.Validate(); err != nil {
+			return err
+		}
+	}
+	if c.maxLeads < 1 {
+		return fmt.Errorf("--enrich-max-leads must be at least 1")
+	}
+	if c.sinkRows < 1 || c.sinkAge <= 0 {
+		return fmt.Errorf("--sink-batch-rows and --sink-batch-age must be positive")
+	}
+	return nil
+}
+
+const runSynopsis = `Usage: leadpipe run [flags] STAGE...
+
+Runs the named stages (classify, enrich, sink; "all" for every one) against
+an existing Kafka (--brokers) and ClickHouse (--clickhouse, for the sink).
+Each stage is its own consumer group (--group-prefix + stage), so more
+processes running the same stage share its partitions.
+
+Example:
+  LEADPIPE_HMAC_KEY_FILE=/run/secrets/hmac leadpipe run --brokers kafka:9092 \
+      --clickhouse clickhouse:9000 classify enrich sink`
+
+func cmdRun(ctx context.Context, args []string, _ io.Reader, _, stderr io.Writer) int {
+	cfg := defaultRunConfig()
+	fs := newFlagSet("run", runSynopsis, stderr)
+	cfg.register(fs)
+	if code, ok := parse(fs, args, stderr); !ok {
+		return code
+	}
+	stages, err := parseStages(fs.Args())
+	if err == nil {
+		err = cfg.validate(stages)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "leadpipe run: %v\n", err)
+		return 2
+	}
+	log, err := cfg.logs.logger(stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "leadpipe run: %v\n", err)
+		return 2
+	}
+	keys, err := cfg.keys.keyer()
+	if err != nil {
+		fmt.Fprintf(stderr, "leadpipe run: %v\n", err)
+		return 2
+	}
+	if err := runStages(ctx, &cfg, stages, keys, log, nil); err != nil {
+		log.Error("stopped", "err", err)
+		return 1
+	}
+	return 0
+}
+
+// parseStages checks the stage names of `leadpipe run`.
+func parseStages(args []string) ([]string, error) {
+	if len(args) == 0 {
+		return nil, fmt.Errorf("name at least one stage: %v, or all", stageNames)
+	}
+	var out []string
+	for _, a := range args {
+		switch {
+		case a == "all":
+			out = append(out, stageNames...)
+		case slices.Contains(stageNames, a):
+			out = append(out, a)
+		default:
+			return nil, fmt.Errorf("unknown stage %q: the stages are %v (or all)", a, stageNames)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out), nil
+}
+
+// runStages builds the named stages and runs them until ctx ends. When
+// started is not nil it is called with the runner once the stages are
+// added, before they run.
+func runStages(ctx context.Context, cfg *runConfig, stages []string, keys *pseudonym.Keyer, log *slog.Logger, started func(*pipeline.Runner)) error {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	runner := pipeline.NewRunner(cfg.kafka, log, reg)
+	for _, name := range stages {
+		var err error
+		switch name {
+		case "classify":
+			policy := classify.DefaultPolicy()
+			if cfg.policyFile != "" {
+				if policy, err = classify.LoadPolicy(cfg.policyFile); err != nil {
+					return err
+				}
+			}
+			err = runner.Add(pipeline.NewClassifyStage(&cfg.kafka, classify.New(policy, keys), cfg.limits), nil)
+		case "enrich":
+			err = runner.Add(pipeline.NewEnrichStage(&cfg.kafka, keys, cfg.limits, cfg.maxLeads), nil)
+		case "sink":
+			conn, cerr := analytics.Open(ctx, cfg.ch)
+			if cerr != nil {
+				return cerr
+			}
+			defer conn.Close()
+			err = runner.Add(pipeline.NewSinkStage(&cfg.kafka, analytics.NewWriter(conn, cfg.ch.Database)),
+				&pipeline.StageOptions{BatchRecords: cfg.sinkRows, BatchBytes: cfg.sinkBytes, BatchAge: cfg.sinkAge})
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if started != nil {
+		started(runner)
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return pipeline.Serve(gctx, cfg.metricsAddr, reg, runner.Ready, log) })
+	g.Go(func() error { return runner.Run(gctx) })
+	return g.Wait()
+}

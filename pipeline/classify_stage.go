@@ -1,0 +1,154 @@
+package pipeline
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/leadpipe/leadpipe/schemas"
+	"github.com/leadpipe/leadpipe/stages/classify"
+)
+
+// headerInstance names the process that wrote a state changelog record.
+const headerInstance = "leadpipe.instance"
+
+// ClassifyStage runs the classify engine on leads.raw and consents.raw. It
+// emits each lead's classification to leads.classified (or
+// leads.quarantine), an audit record to leadpipe.audit, and every state
+// change to the compacted leadpipe.state, from which it restores its state
+// at start and follows what other classify processes write (the suppression
+// list must be global: a re-imported email may arrive on any partition).
+type ClassifyStage struct {
+	cfg      *Config
+	engine   *classify.Engine
+	limits   schemas.Limits
+	instance string
+	table    *Table
+	now      func() time.Time
+
+	mu      sync.Mutex // guards state and pending
+	state   *classify.State
+	pending map[string]int // own changelog writes the table has not read back yet
+}
+
+// NewClassifyStage returns the classify stage.
+func NewClassifyStage(cfg *Config, engine *classify.Engine, limits schemas.Limits) *ClassifyStage {
+	id := cfg.InstanceID
+	if id == "" {
+		var b [8]byte
+		rand.Read(b[:])
+		id = hex.EncodeToString(b[:])
+	}
+	s := &ClassifyStage{
+		cfg: cfg, engine: engine, limits: limits, instance: id, now: time.Now,
+		state: classify.NewState(), pending: map[string]int{},
+	}
+	s.table = NewTable(cfg, cfg.Topic(TopicState), s.restore)
+	return s
+}
+
+func (s *ClassifyStage) Name() string { return "classify" }
+func (s *ClassifyStage) Topics() []string {
+	return []string{s.cfg.Topic(TopicLeadsRaw), s.cfg.Topic(TopicConsentsRaw)}
+}
+
+// Start restores the state from leadpipe.state and keeps following it.
+func (s *ClassifyStage) Start(ctx context.Context) error {
+	errc := make(chan error, 1)
+	go func() { errc <- s.table.Run(ctx) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("restore state: %w", err)
+	default:
+	}
+	if err := s.table.WaitCaughtUp(ctx); err != nil {
+		return fmt.Errorf("restore state: %w", err)
+	}
+	return nil
+}
+
+// restore applies one changelog record. Records this process wrote are
+// already in its state and are skipped, so that reading them back never
+// overwrites a newer value.
+func (s *ClassifyStage) restore(m *kafka.Message) {
+	key := string(m.Key)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if Header(m, headerInstance) == s.instance && s.pending[key] > 0 {
+		if s.pending[key]--; s.pending[key] == 0 {
+			delete(s.pending, key)
+		}
+		return
+	}
+	s.state.Restore(key, m.Value) // a value this version cannot read is left out
+}
+
+// Process classifies one lead or consent event.
+func (s *ClassifyStage) Process(_ context.Context, m *kafka.Message, out *Outputs) (Outcome, error) {
+	var res classify.Result
+	var leadID string
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch m.Topic {
+	case s.cfg.Topic(TopicLeadsRaw):
+		ev, err := schemas.DecodeLead(m.Value, s.limits)
+		if err != nil {
+			return 0, fmt.Errorf("decode lead: %w", err)
+		}
+		leadID = ev.Lead
+		res = s.engine.Lead(ev, m.Value, s.state, s.now())
+	case s.cfg.Topic(TopicConsentsRaw):
+		ev, err := schemas.DecodeConsent(m.Value, s.limits)
+		if err != nil {
+			return 0, fmt.Errorf("decode consent: %w", err)
+		}
+		leadID = ev.Lead
+		res = s.engine.Consent(ev, m.Value, s.state, s.now())
+	default:
+		return 0, fmt.Errorf("classify does not read topic %s", m.Topic)
+	}
+	key := []byte(leadID)
+	stateTopic := s.cfg.Topic(TopicState)
+	for _, k := range res.Changed {
+		v, ok := s.state.Encode(k)
+		if !ok {
+			v = nil // a tombstone
+		}
+		out.Add(stateTopic, []byte(k), v, kafka.Header{Key: headerInstance, Value: []byte(s.instance)})
+		s.pending[k]++
+	}
+	audit, err := json.Marshal(res.Audit)
+	if err != nil {
+		return 0, fmt.Errorf("encode audit record: %w", err)
+	}
+	out.Add(s.cfg.Topic(TopicAudit), key, audit)
+	outcome := Produced
+	switch res.Record.Decision {
+	case classify.DecisionNoLead:
+		// Only the audit trail and the state: the lead is not known yet.
+	default:
+		rec, err := json.Marshal(res.Record)
+		if err != nil {
+			return 0, fmt.Errorf("encode classification: %w", err)
+		}
+		topic := s.cfg.Topic(TopicLeadsClassified)
+		if res.Record.Decision == classify.DecisionQuarantined {
+			topic, outcome = s.cfg.Topic(TopicLeadsQuarantine), Quarantined
+		}
+		out.Add(topic, key, rec)
+	}
+	return outcome, nil
+}
+
+// StateLen is the number of state entries held.
+func (s *ClassifyStage) StateLen() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.state.Len()
+}

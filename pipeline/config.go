@@ -1,0 +1,96 @@
+package pipeline
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+)
+
+// Config configures the Kafka side of the runtime. Every field has a flag,
+// and every flag a LEADPIPE_* environment variable (see cmd/leadpipe).
+type Config struct {
+	// Brokers are the bootstrap addresses, host:port.
+	Brokers []string
+	// TopicPrefix is put before every topic name ("" or e.g. "prod.").
+	TopicPrefix string
+	// GroupPrefix is put before every stage's consumer group id.
+	GroupPrefix string
+	// Partitions is the partition count of the topics `leadpipe topics` creates.
+	Partitions int
+	// ReplicationFactor of the topics `leadpipe topics` creates.
+	ReplicationFactor int
+	// BatchRecords is the largest number of consumed records processed
+	// before their outputs are flushed and their offsets committed.
+	BatchRecords int
+	// BatchBytes bounds the consumed bytes of one batch.
+	BatchBytes int
+	// BatchAge is the longest a consumed record waits before its batch is
+	// flushed and committed.
+	BatchAge time.Duration
+	// SessionTimeout of the consumer group.
+	SessionTimeout time.Duration
+	// InstanceID names this process in the state changelog; empty means a
+	// random id chosen at start.
+	InstanceID string
+}
+
+// DefaultConfig returns the defaults: a local broker, no prefix, batches of
+// up to 2,000 records or 50 ms.
+func DefaultConfig() Config {
+	return Config{
+		Brokers:           []string{"127.0.0.1:9092"},
+		GroupPrefix:       "leadpipe-",
+		Partitions:        4,
+		ReplicationFactor: 1,
+		BatchRecords:      2000,
+		BatchBytes:        4 << 20,
+		BatchAge:          50 * time.Millisecond,
+		SessionTimeout:    30 * time.Second,
+	}
+}
+
+// RegisterFlags binds the fields to flags on fs.
+func (c *Config) RegisterFlags(fs *pflag.FlagSet) {
+	fs.StringSliceVar(&c.Brokers, "brokers", c.Brokers, "Kafka bootstrap brokers, host:port, comma separated")
+	fs.StringVar(&c.TopicPrefix, "topic-prefix", c.TopicPrefix, "prefix of every topic name")
+	fs.StringVar(&c.GroupPrefix, "group-prefix", c.GroupPrefix, "prefix of every stage's consumer group id (the group is PREFIX+STAGE)")
+	fs.IntVar(&c.Partitions, "partitions", c.Partitions, "partitions of each topic that `leadpipe topics` creates")
+	fs.IntVar(&c.ReplicationFactor, "replication-factor", c.ReplicationFactor, "replication factor of the topics that `leadpipe topics` creates")
+	fs.IntVar(&c.BatchRecords, "batch-records", c.BatchRecords, "records consumed before outputs are flushed and offsets committed")
+	fs.IntVar(&c.BatchBytes, "batch-bytes", c.BatchBytes, "consumed bytes before outputs are flushed and offsets committed")
+	fs.DurationVar(&c.BatchAge, "batch-age", c.BatchAge, "longest a consumed record waits for its batch to be flushed and committed")
+	fs.DurationVar(&c.SessionTimeout, "session-timeout", c.SessionTimeout, "consumer group session timeout")
+	fs.StringVar(&c.InstanceID, "instance-id", c.InstanceID, "name of this process in the state changelog (default: random)")
+}
+
+// Validate reports the first setting that cannot work, as a sentence.
+func (c *Config) Validate() error {
+	var errs []error
+	if len(c.Brokers) == 0 {
+		errs = append(errs, errors.New("--brokers: at least one broker address is needed"))
+	}
+	for _, b := range c.Brokers {
+		if !strings.Contains(b, ":") {
+			errs = append(errs, fmt.Errorf("--brokers: %q has no port; write host:port", b))
+		}
+	}
+	if c.Partitions < 1 {
+		errs = append(errs, errors.New("--partitions must be at least 1"))
+	}
+	if c.ReplicationFactor < 1 {
+		errs = append(errs, errors.New("--replication-factor must be at least 1"))
+	}
+	if c.BatchRecords < 1 {
+		errs = append(errs, errors.New("--batch-records must be at least 1"))
+	}
+	if c.BatchBytes < 1024 {
+		errs = append(errs, errors.New("--batch-bytes must be at least 1024"))
+	}
+	if c.BatchAge <= 0 {
+		errs = append(errs, errors.New("--batch-age must be positive"))
+	}
+	return errors.Join(errs...)
+}

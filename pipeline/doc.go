@@ -1,0 +1,12 @@
+// Package pipeline is the runtime that feeds leadpipe's stages and observes
+// them: it consumes records with kafka-go consumer groups, hands each one to
+// a stage, writes the stage's outputs (Kafka topics, the dead-letter topic,
+// and through a stage's Flush, ClickHouse), and only then commits the
+// offsets. It keeps the metrics, the health endpoints and the state tables
+// (compacted topics restored into memory).
+//
+// The stages decide; the runtime does the I/O. A stage never commits, never
+// logs personal data and never writes to the dead-letter topic itself: it
+// returns an error and the runtime dead-letters the record with its
+// provenance.
+package pipeline

@@ -1,0 +1,42 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+)
+
+// TopicRecords returns how many records the topics (full names) hold
+// between their first and end offsets, summed.
+func TopicRecords(ctx context.Context, cfg *Config, topics ...string) (int64, error) {
+	client := &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Timeout: 10 * time.Second}
+	md, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: topics})
+	if err != nil {
+		return 0, fmt.Errorf("metadata: %w", err)
+	}
+	req := &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{}}
+	for _, t := range md.Topics {
+		if t.Error != nil {
+			return 0, fmt.Errorf("topic %s: %w", t.Name, t.Error)
+		}
+		for _, p := range t.Partitions {
+			req.Topics[t.Name] = append(req.Topics[t.Name], kafka.FirstOffsetOf(p.ID), kafka.LastOffsetOf(p.ID))
+		}
+	}
+	resp, err := client.ListOffsets(ctx, req)
+	if err != nil {
+		return 0, fmt.Errorf("list offsets: %w", err)
+	}
+	var n int64
+	for topic, ps := range resp.Topics {
+		for _, p := range ps {
+			if p.Error != nil {
+				return 0, fmt.Errorf("offsets of %s[%d]: %w", topic, p.Partition, p.Error)
+			}
+			n += p.LastOffset - p.FirstOffset
+		}
+	}
+	return n, nil
+}

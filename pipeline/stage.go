@@ -1,0 +1,53 @@
+package pipeline
+
+import (
+	"context"
+
+	"github.com/segmentio/kafka-go"
+)
+
+// Stage is one step of the pipeline as the runtime sees it: it consumes
+// some topics and decides what each record becomes.
+type Stage interface {
+	// Name is the stage's name ("classify", "enrich", "sink"); its consumer
+	// group is Config.Group(Name()).
+	Name() string
+	// Topics are the full names of the topics the stage consumes.
+	Topics() []string
+	// Process decides one record. It appends the Kafka records it produces
+	// to out and returns where the record ended. An error dead-letters the
+	// record, the error text being its reason: it names the field and never
+	// carries personal data.
+	Process(ctx context.Context, m *kafka.Message, out *Outputs) (Outcome, error)
+}
+
+// Starter is implemented by stages with state to restore before the first
+// record: Start returns once the stage can process.
+type Starter interface {
+	Start(ctx context.Context) error
+}
+
+// Flusher is implemented by stages that buffer outputs of their own, such as
+// the ClickHouse sink. The runtime calls Flush before it writes the batch's
+// Kafka outputs and commits its offsets, and retries it until it succeeds.
+type Flusher interface {
+	Flush(ctx context.Context) error
+}
+
+// Outputs collects the Kafka records of one batch.
+type Outputs struct {
+	msgs []kafka.Message
+}
+
+// Add appends a record for topic (a full name) with key and value.
+func (o *Outputs) Add(topic string, key, value []byte, headers ...kafka.Header) {
+	o.msgs = append(o.msgs, kafka.Message{Topic: topic, Key: key, Value: value, Headers: headers})
+}
+
+// Len is the number of records collected.
+func (o *Outputs) Len() int { return len(o.msgs) }
+
+func (o *Outputs) reset() {
+	clear(o.msgs)
+	o.msgs = o.msgs[:0]
+}

@@ -1,0 +1,148 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+)
+
+// Table follows every partition of a topic from its first offset and hands
+// each record to apply: it is how a stage restores state from a compacted
+// topic and keeps up with what other processes write there. Apply is called
+// from one goroutine per partition; it must do its own locking.
+type Table struct {
+	cfg   *Config
+	topic string
+	apply func(m *kafka.Message)
+
+	mu      sync.Mutex
+	next    map[int]*atomic.Int64 // per partition: the next offset to read
+	started chan struct{}
+	client  *kafka.Client
+}
+
+// NewTable returns a Table over topic (a full name).
+func NewTable(cfg *Config, topic string, apply func(m *kafka.Message)) *Table {
+	return &Table{
+		cfg: cfg, topic: topic, apply: apply,
+		next:    map[int]*atomic.Int64{},
+		started: make(chan struct{}),
+		client:  &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Timeout: 10 * time.Second},
+	}
+}
+
+// Run follows the topic until ctx ends.
+func (t *Table) Run(ctx context.Context) error {
+	parts, err := t.partitions(ctx)
+	if err != nil {
+		return err
+	}
+	var wg sync.WaitGroup
+	errc := make(chan error, len(parts))
+	t.mu.Lock()
+	for _, p := range parts {
+		t.next[p] = new(atomic.Int64)
+	}
+	t.mu.Unlock()
+	close(t.started)
+	for _, p := range parts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := t.follow(ctx, p); err != nil && ctx.Err() == nil {
+				errc <- err
+			}
+		}()
+	}
+	wg.Wait()
+	close(errc)
+	return <-errc
+}
+
+func (t *Table) follow(ctx context.Context, partition int) error {
+	r := kafka.NewReader(kafka.ReaderConfig{
+		Brokers:        t.cfg.Brokers,
+		Topic:          t.topic,
+		Partition:      partition,
+		MinBytes:       1,
+		MaxBytes:       8 << 20,
+		MaxWait:        200 * time.Millisecond,
+		QueueCapacity:  1000,
+		ReadBackoffMin: 10 * time.Millisecond,
+		ReadBackoffMax: 200 * time.Millisecond,
+	})
+	defer r.Close()
+	if err := r.SetOffset(kafka.FirstOffset); err != nil {
+		return err
+	}
+	next := t.next[partition]
+	for {
+		m, err := r.ReadMessage(ctx)
+		if err != nil {
+			return fmt.Errorf("follow %s[%d]: %w", t.topic, partition, err)
+		}
+		t.apply(&m)
+		next.Store(m.Offset + 1)
+	}
+}
+
+func (t *Table) partitions(ctx context.Context) ([]int, error) {
+	md, err := t.client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{t.topic}})
+	if err != nil {
+		return nil, fmt.Errorf("metadata of %s: %w", t.topic, err)
+	}
+	for _, tp := range md.Topics {
+		if tp.Name != t.topic {
+			continue
+		}
+		if tp.Error != nil {
+			return nil, fmt.Errorf("topic %s: %w (run `leadpipe topics` first)", t.topic, tp.Error)
+		}
+		ps := make([]int, 0, len(tp.Partitions))
+		for _, p := range tp.Partitions {
+			ps = append(ps, p.ID)
+		}
+		return ps, nil
+	}
+	return nil, fmt.Errorf("topic %s does not exist (run `leadpipe topics` first)", t.topic)
+}
+
+// WaitCaughtUp returns once every record written to the topic before the
+// call has been applied, or ctx ends.
+func (t *Table) WaitCaughtUp(ctx context.Context) error {
+	select {
+	case <-t.started:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	req := &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{}}
+	for p := range t.next {
+		req.Topics[t.topic] = append(req.Topics[t.topic], kafka.LastOffsetOf(p))
+	}
+	resp, err := t.client.ListOffsets(ctx, req)
+	if err != nil {
+		return fmt.Errorf("end offsets of %s: %w", t.topic, err)
+	}
+	for _, po := range resp.Topics[t.topic] {
+		if po.Error != nil {
+			return fmt.Errorf("end offset of %s[%d]: %w", t.topic, po.Partition, po.Error)
+		}
+		next := t.next[po.Partition]
+		if next == nil {
+			return errors.New("partitions of " + t.topic + " changed; restart the stage")
+		}
+		for next.Load() < po.LastOffset {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(5 * time.Millisecond):
+			}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,119 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+
+	"github.com/segmentio/kafka-go"
+)
+
+// The topics, unprefixed. Keys are lead ids everywhere, so that one lead's
+// events stay in order on one partition.
+const (
+	TopicLeadsRaw         = "leads.raw"         // lead events in
+	TopicConsentsRaw      = "consents.raw"      // consent events in
+	TopicBehaviorRaw      = "behavior.raw"      // behavior events in
+	TopicLeadsClassified  = "leads.classified"  // compacted: a lead's current classification
+	TopicLeadsQuarantine  = "leads.quarantine"  // compacted: quarantined leads
+	TopicBehaviorEnriched = "behavior.enriched" // behavior with origin, decision, lead key
+	TopicAudit            = "leadpipe.audit"    // one record per decision (Art. 5(2))
+	TopicDLQ              = "leadpipe.dlq"      // records that could not be processed
+	TopicState            = "leadpipe.state"    // compacted: classify's state changelog
+)
+
+// TopicSpec describes one topic that `leadpipe topics` creates.
+type TopicSpec struct {
+	Name      string // unprefixed
+	Compacted bool   // cleanup.policy=compact: the topic holds state
+}
+
+// AllTopics lists every topic leadpipe reads or writes.
+var AllTopics = []TopicSpec{
+	{Name: TopicLeadsRaw},
+	{Name: TopicConsentsRaw},
+	{Name: TopicBehaviorRaw},
+	{Name: TopicLeadsClassified, Compacted: true},
+	{Name: TopicLeadsQuarantine, Compacted: true},
+	{Name: TopicBehaviorEnriched},
+	{Name: TopicAudit},
+	{Name: TopicDLQ},
+	{Name: TopicState, Compacted: true},
+}
+
+// Topic returns the full name of an unprefixed topic.
+func (c *Config) Topic(name string) string { return c.TopicPrefix + name }
+
+// Group returns the consumer group id of a stage.
+func (c *Config) Group(stage string) string { return c.GroupPrefix + stage }
+
+// CreateTopics creates every topic that does not exist yet, with c's
+// partition count and replication factor. Existing topics are left as they
+// are. It returns the names it created.
+func CreateTopics(ctx context.Context, c *Config) ([]string, error) {
+	conn, err := dialController(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+
+	existing := map[string]bool{}
+	parts, err := conn.ReadPartitions()
+	if err != nil {
+		return nil, fmt.Errorf("list topics: %w", err)
+	}
+	for _, p := range parts {
+		existing[p.Topic] = true
+	}
+	var configs []kafka.TopicConfig
+	var created []string
+	for _, t := range AllTopics {
+		name := c.Topic(t.Name)
+		if existing[name] {
+			continue
+		}
+		tc := kafka.TopicConfig{Topic: name, NumPartitions: c.Partitions, ReplicationFactor: c.ReplicationFactor}
+		if t.Compacted {
+			tc.ConfigEntries = []kafka.ConfigEntry{
+				{ConfigName: "cleanup.policy", ConfigValue: "compact"},
+				{ConfigName: "min.cleanable.dirty.ratio", ConfigValue: "0.1"},
+			}
+		}
+		configs = append(configs, tc)
+		created = append(created, name)
+	}
+	if len(configs) == 0 {
+		return nil, nil
+	}
+	if err := conn.CreateTopics(configs...); err != nil && !errors.Is(err, kafka.TopicAlreadyExists) {
+		return nil, fmt.Errorf("create topics: %w", err)
+	}
+	return created, nil
+}
+
+// dialController connects to the cluster's controller, which creates topics.
+func dialController(ctx context.Context, c *Config) (*kafka.Conn, error) {
+	var lastErr error
+	for _, b := range c.Brokers {
+		conn, err := kafka.DialContext(ctx, "tcp", b)
+		if err != nil {
+			lastErr = err
+			continue
+		}
+		ctrl, err := conn.Controller()
+		conn.Close()
+		if err != nil {
+			lastErr = err
+			continue
+		}
+		cc, err := kafka.DialContext(ctx, "tcp", net.JoinHostPort(ctrl.Host, strconv.Itoa(ctrl.Port)))
+		if err != nil {
+			lastErr = err
+			continue
+		}
+		return cc, nil
+	}
+	return nil, fmt.Errorf("connect to Kafka at %v: %w", c.Brokers, lastErr)
+}

@@ -1,0 +1,203 @@
+package schemas
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func TestValidExamplesDecode(t *testing.T) {
+	files, _ := filepath.Glob("testdata/valid/*.json")
+	if len(files) == 0 {
+		t.Fatal("no valid examples")
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ev, err := Decode(b, DefaultLimits())
+			if err != nil {
+				t.Fatalf("does not decode: %v", err)
+			}
+			// The strict decoder fills the struct as encoding/json would.
+			want := reflect.New(reflect.TypeOf(ev).Elem()).Interface()
+			if err := json.Unmarshal(b, want); err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(ev, want) {
+				t.Errorf("decoded\n%+v\nencoding/json gives\n%+v", ev, want)
+			}
+		})
+	}
+}
+
+func TestInvalidExamplesNameTheirField(t *testing.T) {
+	f, err := os.Open("testdata/invalid/expected.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	listed := map[string]bool{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := sc.Text()
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		name, field, ok := strings.Cut(line, "\t")
+		if !ok {
+			t.Fatalf("expected.txt: %q is not file<TAB>field", line)
+		}
+		listed[name] = true
+		t.Run(name, func(t *testing.T) {
+			b, err := os.ReadFile(filepath.Join("testdata/invalid", name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = Decode(b, DefaultLimits())
+			var fe *FieldError
+			if !errors.As(err, &fe) {
+				t.Fatalf("error %v, want a FieldError naming %s", err, field)
+			}
+			if fe.Field != field {
+				t.Errorf("error %q names %q, want %q", err, fe.Field, field)
+			}
+		})
+	}
+	files, _ := filepath.Glob("testdata/invalid/*.json")
+	for _, f := range files {
+		if !listed[filepath.Base(f)] {
+			t.Errorf("%s is not listed in expected.txt", f)
+		}
+	}
+}
+
+func TestFieldErrorReadsFieldColonReason(t *testing.T) {
+	err := &FieldError{Field: "contact.email", Reason: "not a valid email address"}
+	if err.Error() != "contact.email: not a valid email address" {
+		t.Errorf("%q", err.Error())
+	}
+}
+
+func TestLimitsAreConfigurable(t *testing.T) {
+	b := []byte(`{"type":"lead","event_id":"e1","occurred_at":"2026-11-10T12:00:00Z","lead_id":"L1","contact":{"company":"0123456789012345678901234567890"},"consents":[{"purpose":"profiling","status":"denied"},{"purpose":"sms_marketing","status":"denied"}]}`)
+	if _, err := DecodeLead(b, DefaultLimits()); err != nil {
+		t.Fatalf("default limits: %v", err)
+	}
+	for _, tc := range []struct {
+		name  string
+		l     Limits
+		field string
+	}{
+		{"a smaller message cap refuses the message", Limits{MaxMessageBytes: 150, MaxStringBytes: 2048, MaxConsents: 32, MaxDepth: 8}, "message"},
+		{"a smaller string cap names the long string", Limits{MaxMessageBytes: 65536, MaxStringBytes: 25, MaxConsents: 32, MaxDepth: 8}, "contact.company"},
+		{"a smaller consent cap names consents", Limits{MaxMessageBytes: 65536, MaxStringBytes: 2048, MaxConsents: 1, MaxDepth: 8}, "consents"},
+		{"a smaller depth cap names the deep field", Limits{MaxMessageBytes: 65536, MaxStringBytes: 2048, MaxConsents: 32, MaxDepth: 2}, "consents[0]"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := DecodeLead(b, tc.l)
+			var fe *FieldError
+			if !errors.As(err, &fe) || fe.Field != tc.field {
+				t.Errorf("error %v, want one naming %s", err, tc.field)
+			}
+		})
+	}
+}
+
+func TestEscapesDecodeAsEncodingJSONDoes(t *testing.T) {
+	b := []byte(`{"type":"consent","event_id":"c\"1\\\/\b\f\n\r\t","occurred_at":"2026-11-12T08:00:00Z","lead_id":"\u004c\u00e9\ud83d\ude00","purpose":"all","action":"erase","\u006dethod":"x"}`)
+	ev, err := DecodeConsent(b, DefaultLimits())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want Consent
+	if err := json.Unmarshal(b, &want); err != nil {
+		t.Fatal(err)
+	}
+	if *ev != want {
+		t.Errorf("%+v, want %+v", *ev, want)
+	}
+}
+
+func TestEventInterface(t *testing.T) {
+	for _, tc := range []struct {
+		raw          string
+		typ, id, lid string
+	}{
+		{`{"type":"lead","event_id":"e1","occurred_at":"2026-11-10T12:00:00Z","lead_id":"L1"}`, "lead", "e1", "L1"},
+		{`{"type":"consent","event_id":"c1","occurred_at":"2026-11-10T12:00:00Z","lead_id":"L2","purpose":"all","action":"object"}`, "consent", "c1", "L2"},
+		{`{"event_id":"b1","type":"behavior","occurred_at":"2026-11-10T12:00:00Z","anonymous_id":"v","action":"search"}`, "behavior", "b1", ""},
+	} {
+		ev, err := Decode([]byte(tc.raw), DefaultLimits())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev.EventType() != tc.typ || ev.EventID() != tc.id || ev.LeadID() != tc.lid {
+			t.Errorf("%s %s %s, want %s %s %s", ev.EventType(), ev.EventID(), ev.LeadID(), tc.typ, tc.id, tc.lid)
+		}
+	}
+}
+
+// FuzzDecode checks that the decoder never panics, that what it accepts
+// encoding/json reads the same way, and that a decoded event re-encodes and
+// decodes again to the same event.
+func FuzzDecode(f *testing.F) {
+	for _, dir := range []string{"testdata/valid", "testdata/invalid"} {
+		files, _ := filepath.Glob(filepath.Join(dir, "*.json"))
+		for _, file := range files {
+			b, err := os.ReadFile(file)
+			if err != nil {
+				f.Fatal(err)
+			}
+			f.Add(b)
+		}
+	}
+	l := DefaultLimits()
+	f.Fuzz(func(t *testing.T, b []byte) {
+		ev, err := Decode(b, l)
+		if err != nil {
+			var fe *FieldError
+			if !errors.As(err, &fe) || fe.Field == "" {
+				t.Fatalf("error %v is not a FieldError with a field", err)
+			}
+			return
+		}
+		want := reflect.New(reflect.TypeOf(ev).Elem()).Interface()
+		if err := json.Unmarshal(b, want); err != nil {
+			t.Fatalf("accepted, but encoding/json refuses it: %v", err)
+		}
+		if !reflect.DeepEqual(ev, want) {
+			t.Fatalf("decoded %+v, encoding/json gives %+v", ev, want)
+		}
+		var buf bytes.Buffer
+		enc := json.NewEncoder(&buf)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(ev); err != nil {
+			t.Fatalf("re-encode: %v", err)
+		}
+		relaxed := l
+		relaxed.MaxMessageBytes *= 8 // escapes may grow the message
+		again, err := Decode(buf.Bytes(), relaxed)
+		if err != nil {
+			t.Fatalf("re-encoded event does not decode: %v\n%s", err, buf.Bytes())
+		}
+		if !reflect.DeepEqual(normal(ev), normal(again)) {
+			t.Fatalf("round trip changed the event:\n%+v\n%+v", ev, again)
+		}
+	})
+}
+
+// normal re-encodes an event, so that equal instants in different zones
+// and nil versus empty slices compare equal.
+func normal(ev Event) string {
+	b, _ := json.Marshal(ev)
+	return string(b)
+}

@@ -1,0 +1,285 @@
+// Package classify decides, for each lead and consent event, what leadpipe
+// may do with the lead and why: its origin, the legal basis of each purpose
+// (GDPR Art. 6(1)) with the evidence it rests on, and whether the lead is
+// accepted, quarantined, suppressed or erased.
+//
+// It is pure decision logic: an event and the State in, a Result out, with
+// no Kafka, no ClickHouse and no logging. The stream stage and the offline
+// tool `leadpipe classify` call the very same Engine, so that the demo shows
+// exactly what production decides.
+//
+// The policy is data (policy.yaml, embedded; see LoadPolicy). Rules are
+// evaluated in this order, the first that decides winning:
+//
+//  1. suppressed_objection, suppressed_withdrawal, suppressed_erasure: the
+//     lead key or the email key is on the suppression list.
+//  2. Consent counting: a grant counts only with at, method, text_version,
+//     collection_point or proof_ref, and at not in the future; for each
+//     purpose the latest statement wins, a denial at equal times.
+//  3. minor_no_parental_consent: under the age of digital consent of its
+//     country at occurred_at, without parental_consent.
+//  4. third_party_no_proof: a purchased list or partner lead without a named
+//     supplier or partner and a counting consent.
+//  5. Bases per purpose: consent, the soft opt-in (email only), contract for
+//     sales_followup on the lead's own request, else none.
+//  6. social_no_consent: a social lead with no marketing basis and no
+//     request.
+//  7. accepted, or released_by_consent for a quarantined lead that a consent
+//     event releases.
+//
+// Consent events apply grant, withdraw, object (suppressed_objection) and
+// erase (erased); for a lead never seen the decision is no_lead, and the
+// statement is kept for when the lead arrives.
+package classify
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"time"
+
+	"github.com/leadpipe/leadpipe/stages/pseudonym"
+)
+
+// Decisions.
+const (
+	DecisionAccepted    = "accepted"
+	DecisionQuarantined = "quarantined"
+	DecisionSuppressed  = "suppressed"
+	DecisionErased      = "erased"
+	DecisionInvalid     = "invalid"
+	DecisionNoLead      = "no_lead"
+)
+
+// Rule ids. They are stable: records, audits and dashboards name them.
+const (
+	RuleSuppressedObjection  = "suppressed_objection"
+	RuleSuppressedWithdrawal = "suppressed_withdrawal"
+	RuleSuppressedErasure    = "suppressed_erasure"
+	RuleErased               = "erased"
+	RuleMinor                = "minor_no_parental_consent"
+	RuleThirdParty           = "third_party_no_proof"
+	RuleSocialNoConsent      = "social_no_consent"
+	RuleAccepted             = "accepted"
+	RuleReleased             = "released_by_consent"
+	RuleNoLead               = "no_lead"
+)
+
+// Steps that explain lists besides the rules above.
+const (
+	stepSuppression = "suppression_list"
+	stepCounting    = "consent_counting"
+	stepBases       = "legal_basis"
+)
+
+// Reasons of a suppression.
+const (
+	ReasonObjection = "objection"
+	ReasonErasure   = "erasure"
+)
+
+// Legal bases (GDPR Art. 6(1)).
+const (
+	BasisConsent             = "consent"
+	BasisContract            = "contract"
+	BasisLegalObligation     = "legal_obligation"
+	BasisVitalInterests      = "vital_interests"
+	BasisPublicTask          = "public_task"
+	BasisLegitimateInterests = "legitimate_interests"
+	BasisNone                = "none"
+)
+
+var articles = map[string]string{
+	BasisConsent:             "Art. 6(1)(a)",
+	BasisContract:            "Art. 6(1)(b)",
+	BasisLegalObligation:     "Art. 6(1)(c)",
+	BasisVitalInterests:      "Art. 6(1)(d)",
+	BasisPublicTask:          "Art. 6(1)(e)",
+	BasisLegitimateInterests: "Art. 6(1)(f)",
+	BasisNone:                "",
+}
+
+// Basis is the legal basis of one purpose and the evidence it rests on.
+type Basis struct {
+	// Basis is consent, contract, legitimate_interests, … or none.
+	Basis string `json:"basis"`
+	// Article is the article of the GDPR ("Art. 6(1)(a)"); "" for none.
+	Article string `json:"article"`
+	// Evidence is what the basis rests on: a consent's proof, a
+	// relationship, a request, or why there is none.
+	Evidence string `json:"evidence"`
+}
+
+func basis(b, evidence string) Basis {
+	return Basis{Basis: b, Article: articles[b], Evidence: evidence}
+}
+
+// Purposes holds the basis of every purpose; JSON renders it as an object
+// keyed by purpose.
+type Purposes struct {
+	EmailMarketing    Basis `json:"email_marketing"`
+	SMSMarketing      Basis `json:"sms_marketing"`
+	PhoneMarketing    Basis `json:"phone_marketing"`
+	Profiling         Basis `json:"profiling"`
+	ThirdPartySharing Basis `json:"third_party_sharing"`
+	SalesFollowup     Basis `json:"sales_followup"`
+}
+
+// Get returns the basis of a purpose, or nil for an unknown purpose.
+func (p *Purposes) Get(purpose string) *Basis {
+	switch purpose {
+	case "email_marketing":
+		return &p.EmailMarketing
+	case "sms_marketing":
+		return &p.SMSMarketing
+	case "phone_marketing":
+		return &p.PhoneMarketing
+	case "profiling":
+		return &p.Profiling
+	case "third_party_sharing":
+		return &p.ThirdPartySharing
+	case "sales_followup":
+		return &p.SalesFollowup
+	}
+	return nil
+}
+
+func allNone(evidence string) Purposes {
+	n := basis(BasisNone, evidence)
+	return Purposes{n, n, n, n, n, n}
+}
+
+// Step is one rule of explain: whether it matched and why.
+type Step struct {
+	Rule    string `json:"rule"`
+	Matched bool   `json:"matched"`
+	Why     string `json:"why"`
+}
+
+// Record is the classification of a lead after one event: what goes to
+// leads.classified or leads.quarantine, and the offline tool's output line.
+// It holds no email, phone or name.
+type Record struct {
+	EventID  string   `json:"event_id"`
+	LeadID   string   `json:"lead_id"`
+	Decision string   `json:"decision"`
+	Reason   string   `json:"reason,omitempty"`
+	Origin   Origin   `json:"origin,omitzero"`
+	Purposes Purposes `json:"purposes,omitzero"`
+	Rule     string   `json:"rule"`
+	// PolicyVersion is the version of the policy that decided.
+	PolicyVersion string `json:"policy_version"`
+	// LeadKey is the HMAC-SHA256 of the lead id; KeyVersion names its key.
+	LeadKey    string `json:"lead_key"`
+	KeyVersion string `json:"key_version"`
+	// OccurredAt is the occurred_at of the event that produced this record.
+	OccurredAt time.Time `json:"occurred_at"`
+	// FirstSeen is the occurred_at of the lead's first lead event.
+	FirstSeen time.Time `json:"first_seen,omitzero"`
+	// Country is the lead's contact.country.
+	Country string `json:"country,omitempty"`
+	// Explain lists the rules evaluated, when Engine.Explain is set.
+	Explain []Step `json:"explain,omitempty"`
+}
+
+// Audit is the record of one decision for leadpipe.audit (GDPR Art. 5(2)).
+type Audit struct {
+	EventID       string `json:"event_id"`
+	EventType     string `json:"event_type"`
+	LeadKey       string `json:"lead_key"`
+	KeyVersion    string `json:"key_version"`
+	Decision      string `json:"decision"`
+	Reason        string `json:"reason"`
+	Rule          string `json:"rule"`
+	PolicyVersion string `json:"policy_version"`
+	// InputSHA256 is the hex SHA-256 of the event as received.
+	InputSHA256 string `json:"input_sha256"`
+	// ConsentProofs are the consents the purposes' bases rest on.
+	ConsentProofs []ConsentProof `json:"consent_proofs"`
+	// IgnoredConsents are this event's consent statements that did not count.
+	IgnoredConsents []IgnoredConsent `json:"ignored_consents"`
+	// At is the processing time.
+	At time.Time `json:"at"`
+}
+
+// ConsentProof is a consent a basis rests on.
+type ConsentProof struct {
+	Purpose     string    `json:"purpose"`
+	EventID     string    `json:"event_id"`
+	At          time.Time `json:"at"`
+	ProofRef    string    `json:"proof_ref,omitempty"`
+	TextVersion string    `json:"text_version,omitempty"`
+}
+
+// IgnoredConsent is a consent statement that did not count, and why.
+type IgnoredConsent struct {
+	Purpose string `json:"purpose"`
+	Why     string `json:"why"`
+}
+
+// Result is the outcome of one event.
+type Result struct {
+	// Record goes to leads.classified, or leads.quarantine when quarantined.
+	Record Record
+	// Audit goes to leadpipe.audit.
+	Audit Audit
+	// Changed are the state keys this call changed; the stream writes
+	// State.Encode of each to the changelog.
+	Changed []string
+}
+
+// Engine classifies events under a policy. It is safe for concurrent use
+// with distinct States.
+type Engine struct {
+	policy *Policy
+	keyer  *pseudonym.Keyer
+	// Explain adds to every Record the rules evaluated and why each matched
+	// or not.
+	Explain bool
+}
+
+// New returns an Engine for policy p that keys leads and emails with k.
+func New(p *Policy, k *pseudonym.Keyer) *Engine {
+	return &Engine{policy: p, keyer: k}
+}
+
+// Policy returns the engine's policy.
+func (e *Engine) Policy() *Policy { return e.policy }
+
+func (e *Engine) newResult(eventID, eventType, leadID, leadKey string, occurred time.Time, raw []byte, now time.Time) Result {
+	sum := sha256.Sum256(raw)
+	return Result{
+		Record: Record{
+			EventID: eventID, LeadID: leadID, PolicyVersion: e.policy.Version,
+			LeadKey: leadKey, KeyVersion: e.keyer.Version(), OccurredAt: occurred,
+		},
+		Audit: Audit{
+			EventID: eventID, EventType: eventType, LeadKey: leadKey, KeyVersion: e.keyer.Version(),
+			PolicyVersion: e.policy.Version, InputSHA256: hex.EncodeToString(sum[:]), At: now,
+			ConsentProofs: []ConsentProof{}, IgnoredConsents: []IgnoredConsent{},
+		},
+	}
+}
+
+// finish copies the decision into the audit.
+func (r *Result) finish() {
+	r.Audit.Decision, r.Audit.Reason, r.Audit.Rule = r.Record.Decision, r.Record.Reason, r.Record.Rule
+}
+
+func (r *Result) changed(key string) {
+	for _, k := range r.Changed {
+		if k == key {
+			return
+		}
+	}
+	r.Changed = append(r.Changed, key)
+}
+
+func (r *Result) explain(on bool, rule string, matched bool, why string) {
+	if on {
+		r.Record.Explain = append(r.Record.Explain, Step{Rule: rule, Matched: matched, Why: why})
+	}
+}
+
+func (r *Result) ignore(purpose, why string) {
+	r.Audit.IgnoredConsents = append(r.Audit.IgnoredConsents, IgnoredConsent{Purpose: purpose, Why: why})
+}

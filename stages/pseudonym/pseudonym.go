@@ -1,0 +1,103 @@
+// Package pseudonym turns identifiers into keyed, pseudonymous keys.
+//
+// Every key that leaves the classify stage for analytics (the lead key, the
+// email key of the suppression list, the visitor key) is an HMAC-SHA256 under
+// a secret key, never a plain hash: a plain hash of an email is reversed by
+// hashing a list of candidate emails. The key's version travels beside each
+// pseudonymous key so that keys can rotate (GDPR Art. 4(5), Art. 32).
+package pseudonym
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"os"
+	"strings"
+	"sync"
+)
+
+// DevelopmentKey is the fixed key of the demo and the tests. It is public, so
+// it protects nothing: production sets --hmac-key-file or LEADPIPE_HMAC_KEY.
+const DevelopmentKey = "leadpipe-development-key-not-secret"
+
+// MinKeyBytes is the shortest secret accepted outside development.
+const MinKeyBytes = 16
+
+// Keyer computes keyed pseudonyms. It is safe for concurrent use.
+type Keyer struct {
+	version string
+	pool    sync.Pool
+}
+
+// New returns a Keyer for secret, labelled with version (for example "k1").
+func New(secret []byte, version string) (*Keyer, error) {
+	if len(secret) < MinKeyBytes {
+		return nil, fmt.Errorf("hmac key: %d bytes is too short, use at least %d random bytes", len(secret), MinKeyBytes)
+	}
+	if version == "" {
+		return nil, errors.New("hmac key: the key version must not be empty")
+	}
+	s := append([]byte(nil), secret...)
+	k := &Keyer{version: version}
+	k.pool.New = func() any { return hmac.New(sha256.New, s) }
+	return k, nil
+}
+
+// Development returns the Keyer of the demo and the tests.
+func Development() *Keyer {
+	k, _ := New([]byte(DevelopmentKey), "dev")
+	return k
+}
+
+// Load reads the secret from file when file is set, else from the value of
+// the environment variable env. Surrounding whitespace is trimmed. It
+// returns an error that says where it looked when neither gives a key.
+func Load(file, env, version string) (*Keyer, error) {
+	var secret string
+	switch {
+	case file != "":
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return nil, fmt.Errorf("hmac key: %w", err)
+		}
+		secret = strings.TrimSpace(string(b))
+	case os.Getenv(env) != "":
+		secret = strings.TrimSpace(os.Getenv(env))
+	default:
+		return nil, fmt.Errorf("hmac key: none given; set --hmac-key-file or %s (or --dev-key for a public development key)", env)
+	}
+	return New([]byte(secret), version)
+}
+
+// Version is the label of the secret, stored beside every key.
+func (k *Keyer) Version() string { return k.version }
+
+// Key returns the hex HMAC-SHA256 of s under the secret, domain-separated by
+// kind ("lead", "email", "visitor") so that equal strings of different kinds
+// never share a key.
+func (k *Keyer) Key(kind, s string) string {
+	h := k.pool.Get().(hash.Hash)
+	h.Reset()
+	h.Write([]byte(kind))
+	h.Write([]byte{0})
+	h.Write([]byte(s))
+	var sum [sha256.Size]byte
+	out := h.Sum(sum[:0])
+	k.pool.Put(h)
+	return hex.EncodeToString(out)
+}
+
+// LeadKey is the pseudonymous key of a lead id.
+func (k *Keyer) LeadKey(leadID string) string { return k.Key("lead", leadID) }
+
+// EmailKey is the pseudonymous key of an email, normalised by trimming and
+// lower-casing, as the suppression list stores it.
+func (k *Keyer) EmailKey(email string) string {
+	return k.Key("email", strings.ToLower(strings.TrimSpace(email)))
+}
+
+// VisitorKey is the pseudonymous key of an anonymous visitor id.
+func (k *Keyer) VisitorKey(anonymousID string) string { return k.Key("visitor", anonymousID) }

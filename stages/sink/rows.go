@@ -1,0 +1,113 @@
+// Package sink decides what each record of the classified, quarantine,
+// enriched and audit topics becomes in ClickHouse: the row structs of
+// package analytics. Nothing here touches ClickHouse.
+package sink
+
+import (
+	"time"
+
+	"github.com/leadpipe/leadpipe/analytics"
+	"github.com/leadpipe/leadpipe/stages/classify"
+	"github.com/leadpipe/leadpipe/stages/enrich"
+)
+
+// Classification is the classifications row of a classified or
+// quarantined lead.
+func Classification(r *classify.Record, o analytics.Origin) analytics.ClassificationRow {
+	at := r.OccurredAt.UTC()
+	first := r.FirstSeen.UTC()
+	if first.IsZero() {
+		first = at
+	}
+	var paid uint8
+	if r.Origin.Paid {
+		paid = 1
+	}
+	return analytics.ClassificationRow{
+		EventID:                r.EventID,
+		LeadKey:                r.LeadKey,
+		KeyVersion:             r.KeyVersion,
+		Decision:               r.Decision,
+		Reason:                 r.Reason,
+		Rule:                   r.Rule,
+		PolicyVersion:          r.PolicyVersion,
+		Channel:                r.Origin.Channel,
+		Network:                r.Origin.Network,
+		Paid:                   paid,
+		Source:                 r.Origin.Source,
+		Medium:                 r.Origin.Medium,
+		Campaign:               r.Origin.Campaign,
+		Country:                r.Country,
+		BasisEmailMarketing:    basis(r, "email_marketing"),
+		BasisSMSMarketing:      basis(r, "sms_marketing"),
+		BasisPhoneMarketing:    basis(r, "phone_marketing"),
+		BasisProfiling:         basis(r, "profiling"),
+		BasisThirdPartySharing: basis(r, "third_party_sharing"),
+		BasisSalesFollowup:     basis(r, "sales_followup"),
+		FirstSeen:              first,
+		OccurredAt:             at,
+		Version:                uint64(at.UnixMilli()),
+		Origin:                 o,
+	}
+}
+
+func basis(r *classify.Record, purpose string) string {
+	if p := r.Purposes.Get(purpose); p != nil && p.Basis != "" {
+		return p.Basis
+	}
+	return "none"
+}
+
+// Behavior is the behavior_events row of an enriched event.
+func Behavior(e *enrich.Event, o analytics.Origin) analytics.BehaviorRow {
+	return analytics.BehaviorRow{
+		EventID:    e.EventID,
+		OccurredAt: e.OccurredAt.UTC(),
+		Action:     e.Action,
+		Channel:    e.Channel,
+		Decision:   e.Decision,
+		LeadKey:    e.LeadKey,
+		KeyVersion: e.KeyVersion,
+		VisitorKey: e.VisitorKey,
+		ProductID:  e.ProductID,
+		Category:   e.Category,
+		Value:      e.Value,
+		Currency:   e.Currency,
+		Origin:     o,
+	}
+}
+
+// Decision is the decisions row of an audit record.
+func Decision(a *classify.Audit, o analytics.Origin) analytics.DecisionRow {
+	proofs := make([]string, 0, len(a.ConsentProofs))
+	for _, p := range a.ConsentProofs {
+		ref := p.ProofRef
+		if ref == "" {
+			ref = p.TextVersion
+		}
+		proofs = append(proofs, p.Purpose+": "+ref)
+	}
+	ignored := make([]string, 0, len(a.IgnoredConsents))
+	for _, ic := range a.IgnoredConsents {
+		ignored = append(ignored, ic.Purpose+": "+ic.Why)
+	}
+	at := a.At.UTC()
+	if at.IsZero() {
+		at = time.Unix(0, 0).UTC()
+	}
+	return analytics.DecisionRow{
+		EventID:         a.EventID,
+		EventType:       a.EventType,
+		LeadKey:         a.LeadKey,
+		KeyVersion:      a.KeyVersion,
+		Decision:        a.Decision,
+		Reason:          a.Reason,
+		Rule:            a.Rule,
+		PolicyVersion:   a.PolicyVersion,
+		InputSHA256:     a.InputSHA256,
+		ConsentProofs:   proofs,
+		IgnoredConsents: ignored,
+		At:              at,
+		Origin:          o,
+	}
+}
