@@ -1,0 +1,59 @@
+# leadpipe: `make demo` runs the pipeline on an embedded Kafka and a local
+# ClickHouse; `make test` starts the real Kafka broker and ClickHouse and
+# runs every test against them. Both install what they need on Debian.
+
+GO        ?= go
+BROKERS    = 127.0.0.1:$(or $(KAFKA_PORT),19092)
+CLICKHOUSE = 127.0.0.1:$(or $(CLICKHOUSE_PORT),19000)
+FUZZTIME  ?= 20s
+export LEADPIPE_TEST_BROKERS    ?= $(BROKERS)
+export LEADPIPE_TEST_CLICKHOUSE ?= $(CLICKHOUSE)
+
+.PHONY: all build demo test test-unit services services-down clickhouse chdb fuzz bench vet clean
+
+all: build
+
+build:
+	$(GO) build -o bin/leadpipe ./cmd/leadpipe
+
+## demo: start ClickHouse (installing it if missing), then run the demo on embedded Kafka.
+demo: clickhouse build
+	./bin/leadpipe demo --clickhouse $(CLICKHOUSE)
+
+## test: start the real Kafka broker and ClickHouse, run every test against them,
+## apply the migrations on current ClickHouse (chDB), and fuzz the decoder briefly.
+test: services vet
+	$(GO) test -count=1 -timeout 20m ./...
+	$(MAKE) chdb fuzz
+
+## test-unit: the tests that need no service (Kafka tests use the embedded kfake).
+test-unit:
+	LEADPIPE_TEST_BROKERS= LEADPIPE_TEST_CLICKHOUSE= $(GO) test -count=1 ./...
+
+services:
+	scripts/services-up.sh
+
+services-down:
+	scripts/services-down.sh
+
+clickhouse:
+	scripts/clickhouse-up.sh
+
+## chdb: apply every migration on a current ClickHouse engine, in process.
+chdb:
+	python3 -c 'import chdb' 2>/dev/null || python3 -m pip install --quiet --disable-pip-version-check chdb
+	python3 analytics/chdb/apply_migrations.py
+
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME) ./schemas/
+
+vet:
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l .)" || { echo "gofmt would change:"; gofmt -l .; exit 1; }
+
+## bench: the benchmarks of bench/ against the real services; writes bench/RESULTS.md.
+bench: services
+	$(GO) test -run '^$$' -bench . -benchmem -cpu 1 ./stages/... ./schemas/...
+
+clean:
+	rm -rf bin

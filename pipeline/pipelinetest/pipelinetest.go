@@ -1,0 +1,175 @@
+// Package pipelinetest gives tests the Kafka and ClickHouse they run
+// against: the real broker and server that scripts/services-up.sh starts,
+// named by LEADPIPE_TEST_BROKERS and LEADPIPE_TEST_CLICKHOUSE. Without the
+// first, Kafka tests run on an embedded kfake broker; without the second,
+// ClickHouse tests skip and say why. Every test gets topics and a database
+// of its own, so tests can run in parallel on one broker and one server.
+package pipelinetest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/segmentio/kafka-go"
+	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/leadpipe/leadpipe/analytics"
+	"github.com/leadpipe/leadpipe/pipeline"
+)
+
+// Real reports whether the tests run against a real broker.
+func Real() bool { return os.Getenv("LEADPIPE_TEST_BROKERS") != "" }
+
+// Kafka returns a runtime Config for one test: brokers from
+// LEADPIPE_TEST_BROKERS (else a kfake cluster closed at the end of the
+// test), a topic and group prefix of its own, every topic created, and
+// small batches.
+func Kafka(t testing.TB) pipeline.Config {
+	t.Helper()
+	cfg := pipeline.DefaultConfig()
+	if b := os.Getenv("LEADPIPE_TEST_BROKERS"); b != "" {
+		cfg.Brokers = strings.Split(b, ",")
+	} else {
+		c, err := kfake.NewCluster(kfake.NumBrokers(1))
+		if err != nil {
+			t.Fatalf("embedded kafka: %v", err)
+		}
+		t.Cleanup(c.Close)
+		cfg.Brokers = c.ListenAddrs()
+	}
+	id := name(t)
+	cfg.TopicPrefix = id + "."
+	cfg.GroupPrefix = id + "-"
+	cfg.Partitions = 3
+	cfg.BatchRecords = 50
+	cfg.BatchAge = 20 * time.Millisecond
+	cfg.SessionTimeout = 10 * time.Second
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := pipeline.CreateTopics(ctx, &cfg); err != nil {
+		t.Fatalf("create topics: %v", err)
+	}
+	return cfg
+}
+
+// ClickHouse returns a Config on a fresh, migrated database of the server
+// at LEADPIPE_TEST_CLICKHOUSE, dropped at the end of the test, and an open
+// connection. It skips the test when the variable is not set.
+func ClickHouse(t testing.TB) (analytics.Config, driver.Conn) {
+	t.Helper()
+	addr := os.Getenv("LEADPIPE_TEST_CLICKHOUSE")
+	if addr == "" {
+		t.Skip("skipped: LEADPIPE_TEST_CLICKHOUSE is not set; `make test` starts ClickHouse and sets it")
+	}
+	cfg := analytics.DefaultConfig()
+	cfg.Addr = addr
+	cfg.Database = strings.ReplaceAll(name(t), "-", "_")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	conn, err := analytics.Open(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := analytics.Migrate(ctx, conn, cfg.Database); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if os.Getenv("LEADPIPE_TEST_KEEP") == "" {
+			conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+cfg.Database)
+		}
+		conn.Close()
+	})
+	return cfg, conn
+}
+
+// name is a short unique identifier for one test's topics and database.
+func name(t testing.TB) string {
+	var b [4]byte
+	rand.Read(b[:])
+	n := strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
+			return r
+		}
+		return -1
+	}, strings.ToLower(t.Name()))
+	if len(n) > 24 {
+		n = n[:24]
+	}
+	return "t-" + n + "-" + hex.EncodeToString(b[:])
+}
+
+// Produce writes records to topic (unprefixed), keyed, with acks=all.
+func Produce(t testing.TB, cfg *pipeline.Config, topic string, records ...kafka.Message) {
+	t.Helper()
+	w := pipeline.NewWriter(cfg)
+	defer w.Close()
+	for i := range records {
+		records[i].Topic = cfg.Topic(topic)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := w.WriteMessages(ctx, records...); err != nil {
+		t.Fatalf("produce to %s: %v", topic, err)
+	}
+}
+
+// ReadAll returns every record of topic (unprefixed) up to its end offsets
+// at the time of the call, partition by partition.
+func ReadAll(t testing.TB, cfg *pipeline.Config, topic string) []kafka.Message {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	full := cfg.Topic(topic)
+	client := &kafka.Client{Addr: kafka.TCP(cfg.Brokers...)}
+	req := &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{}}
+	for p := range cfg.Partitions {
+		req.Topics[full] = append(req.Topics[full], kafka.FirstOffsetOf(p), kafka.LastOffsetOf(p))
+	}
+	resp, err := client.ListOffsets(ctx, req)
+	if err != nil {
+		t.Fatalf("offsets of %s: %v", full, err)
+	}
+	var out []kafka.Message
+	for _, po := range resp.Topics[full] {
+		if po.Error != nil {
+			t.Fatalf("offsets of %s[%d]: %v", full, po.Partition, po.Error)
+		}
+		if po.LastOffset <= po.FirstOffset {
+			continue
+		}
+		r := kafka.NewReader(kafka.ReaderConfig{Brokers: cfg.Brokers, Topic: full, Partition: po.Partition, MaxWait: 100 * time.Millisecond})
+		r.SetOffset(po.FirstOffset)
+		for {
+			m, err := r.ReadMessage(ctx)
+			if err != nil {
+				r.Close()
+				t.Fatalf("read %s[%d]: %v", full, po.Partition, err)
+			}
+			out = append(out, m)
+			if m.Offset >= po.LastOffset-1 {
+				break
+			}
+		}
+		r.Close()
+	}
+	return out
+}
+
+// Eventually calls cond every 50 ms until it returns true, and fails the
+// test with msg after timeout.
+func Eventually(t testing.TB, timeout time.Duration, msg string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("after %s: %s", timeout, msg)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

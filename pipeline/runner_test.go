@@ -1,0 +1,114 @@
+package pipeline_test
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/leadpipe/leadpipe/pipeline"
+	"github.com/leadpipe/leadpipe/pipeline/pipelinetest"
+	"github.com/leadpipe/leadpipe/schemas"
+	"github.com/leadpipe/leadpipe/stages/classify"
+	"github.com/leadpipe/leadpipe/stages/pseudonym"
+)
+
+const goodLead = `{"type":"lead","event_id":"ev-good","occurred_at":"2026-03-01T10:00:00Z","lead_id":"lead-good",
+"contact":{"email":"mario.rossi@example.com","country":"IT"},"source":{"kind":"web_form","referrer":"https://www.google.com/"}}`
+
+// runClassify runs the classify stage until the test ends and returns its runner.
+func runClassify(t *testing.T, cfg pipeline.Config) *pipeline.Runner {
+	t.Helper()
+	r := pipeline.NewRunner(cfg, nil, nil)
+	stage := pipeline.NewClassifyStage(&cfg, classify.New(classify.DefaultPolicy(), pseudonym.Development()), schemas.DefaultLimits())
+	if err := r.Add(stage, nil); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("runner: %v", err)
+		}
+	})
+	return r
+}
+
+func TestUndecodableRecordsAreDeadLetteredWithProvenanceWhileTheStageGoesOn(t *testing.T) {
+	cfg := pipelinetest.Kafka(t)
+	bad := []struct{ value, field string }{
+		{`{"type":"lead","event_id":"ev-trunc","occurred_at":"2026-03-01T10:00:00Z","lead_id":"lead-x","contact":{"email":"anna.bianchi@exa`, "contact.email"},
+		{`{"type":"lead","event_id":"ev-country","occurred_at":"2026-03-01T10:00:00Z","lead_id":"lead-y","contact":{"email":"anna.bianchi@example.com","country":"Italy"}}`, "contact.country"},
+		{`{"type":"lead","event_id":"ev-unknown","occurred_at":"2026-03-01T10:00:00Z","lead_id":"lead-z","shoe_size":42}`, "shoe_size"},
+	}
+	// The bad records come first: the good one behind them must still pass.
+	var in []kafka.Message
+	for _, b := range bad {
+		in = append(in, kafka.Message{Key: []byte("lead-1"), Value: []byte(b.value)})
+	}
+	in = append(in, kafka.Message{Key: []byte("lead-1"), Value: []byte(goodLead)})
+	pipelinetest.Produce(t, &cfg, pipeline.TopicLeadsRaw, in...)
+
+	r := runClassify(t, cfg)
+	pipelinetest.Eventually(t, 60*time.Second, "classify did not commit the 4 records", func() bool {
+		c := r.Counts("classify")
+		return c.Consumed == 4 && c.InFlight == 0
+	})
+	c := r.Counts("classify")
+	if c.DeadLettered != 3 || c.Produced+c.Quarantined != 1 {
+		t.Errorf("counts = %+v, want 3 dead-lettered and 1 classified", c)
+	}
+	if c.Consumed != c.Produced+c.Quarantined+c.DeadLettered+c.InFlight {
+		t.Errorf("counts %+v break consumed = produced + quarantined + dead-lettered + in flight", c)
+	}
+
+	orig := pipelinetest.ReadAll(t, &cfg, pipeline.TopicLeadsRaw)
+	dlq := pipelinetest.ReadAll(t, &cfg, pipeline.TopicDLQ)
+	if len(dlq) != len(bad) {
+		t.Fatalf("dead-letter topic holds %d records, want %d", len(dlq), len(bad))
+	}
+	for i, want := range bad {
+		d := dlq[i]
+		if string(d.Value) != want.value {
+			t.Errorf("dead letter %d: value %q, want the original %q", i, d.Value, want.value)
+		}
+		if got := pipeline.Header(&d, pipeline.HeaderStage); got != "classify" {
+			t.Errorf("dead letter %d: stage header %q, want classify", i, got)
+		}
+		if got := pipeline.Header(&d, pipeline.HeaderTopic); got != cfg.Topic(pipeline.TopicLeadsRaw) {
+			t.Errorf("dead letter %d: topic header %q", i, got)
+		}
+		reason := pipeline.Header(&d, pipeline.HeaderReason)
+		if !strings.Contains(reason, want.field) {
+			t.Errorf("dead letter %d: reason %q does not name the field %s", i, reason, want.field)
+		}
+		if strings.Contains(reason, "anna") || strings.Contains(reason, "Italy") {
+			t.Errorf("dead letter %d: reason %q carries the input's data", i, reason)
+		}
+		p, _ := strconv.Atoi(pipeline.Header(&d, pipeline.HeaderPartition))
+		off, _ := strconv.ParseInt(pipeline.Header(&d, pipeline.HeaderOffset), 10, 64)
+		found := false
+		for _, o := range orig {
+			if o.Partition == p && o.Offset == off && string(o.Value) == want.value {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("dead letter %d: partition %d offset %d do not point at the original record", i, p, off)
+		}
+	}
+	classified := pipelinetest.ReadAll(t, &cfg, pipeline.TopicLeadsClassified)
+	if len(classified) != 1 || !strings.Contains(string(classified[0].Value), `"event_id":"ev-good"`) {
+		t.Errorf("leads.classified = %d records, want the good lead", len(classified))
+	}
+	for _, m := range append(classified, pipelinetest.ReadAll(t, &cfg, pipeline.TopicAudit)...) {
+		if strings.Contains(string(m.Value), "mario.rossi") {
+			t.Errorf("%s carries the lead's email: %s", m.Topic, m.Value)
+		}
+	}
+}
