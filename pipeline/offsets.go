@@ -25,16 +25,13 @@ func TopicRecords(ctx context.Context, cfg *Config, topics ...string) (int64, er
 			req.Topics[t.Name] = append(req.Topics[t.Name], kafka.FirstOffsetOf(p.ID), kafka.LastOffsetOf(p.ID))
 		}
 	}
-	resp, err := client.ListOffsets(ctx, req)
+	ends, err := endOffsets(ctx, client, req)
 	if err != nil {
-		return 0, fmt.Errorf("list offsets: %w", err)
+		return 0, err
 	}
 	var n int64
-	for topic, ps := range resp.Topics {
+	for _, ps := range ends {
 		for _, p := range ps {
-			if p.Error != nil {
-				return 0, fmt.Errorf("offsets of %s[%d]: %w", topic, p.Partition, p.Error)
-			}
 			n += p.LastOffset - p.FirstOffset
 		}
 	}

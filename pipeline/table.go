@@ -124,14 +124,11 @@ func (t *Table) WaitCaughtUp(ctx context.Context) error {
 	for p := range t.next {
 		req.Topics[t.topic] = append(req.Topics[t.topic], kafka.LastOffsetOf(p))
 	}
-	resp, err := t.client.ListOffsets(ctx, req)
+	ends, err := endOffsets(ctx, t.client, req)
 	if err != nil {
-		return fmt.Errorf("end offsets of %s: %w", t.topic, err)
+		return err
 	}
-	for _, po := range resp.Topics[t.topic] {
-		if po.Error != nil {
-			return fmt.Errorf("end offset of %s[%d]: %w", t.topic, po.Partition, po.Error)
-		}
+	for _, po := range ends[t.topic] {
 		next := t.next[po.Partition]
 		if next == nil {
 			return errors.New("partitions of " + t.topic + " changed; restart the stage")
@@ -145,4 +142,31 @@ func (t *Table) WaitCaughtUp(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// endOffsets lists offsets, retrying while partitions have no leader yet
+// (a topic just created) or the broker is briefly away, until ctx ends.
+func endOffsets(ctx context.Context, client *kafka.Client, req *kafka.ListOffsetsRequest) (map[string][]kafka.PartitionOffsets, error) {
+	backoff := 50 * time.Millisecond
+	for {
+		resp, err := client.ListOffsets(ctx, req)
+		if err == nil {
+			for topic, ps := range resp.Topics {
+				for _, p := range ps {
+					if p.Error != nil && err == nil {
+						err = fmt.Errorf("offsets of %s[%d]: %w", topic, p.Partition, p.Error)
+					}
+				}
+			}
+		}
+		if err == nil {
+			return resp.Topics, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%w (gave up: %v)", err, ctx.Err())
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, time.Second)
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"time"
 
 	"github.com/segmentio/kafka-go"
 )
@@ -89,6 +90,20 @@ func CreateTopics(ctx context.Context, c *Config) ([]string, error) {
 	}
 	if err := conn.CreateTopics(configs...); err != nil && !errors.Is(err, kafka.TopicAlreadyExists) {
 		return nil, fmt.Errorf("create topics: %w", err)
+	}
+	// Return once every new partition has a leader, so that the first
+	// produce or offset lookup does not meet "not leader for partition".
+	client := &kafka.Client{Addr: kafka.TCP(c.Brokers...), Timeout: 10 * time.Second}
+	req := &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{}}
+	for _, t := range created {
+		for p := range c.Partitions {
+			req.Topics[t] = append(req.Topics[t], kafka.LastOffsetOf(p))
+		}
+	}
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if _, err := endOffsets(wctx, client, req); err != nil {
+		return created, fmt.Errorf("created topics have no leader yet: %w", err)
 	}
 	return created, nil
 }

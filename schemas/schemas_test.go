@@ -201,3 +201,49 @@ func normal(ev Event) string {
 	b, _ := json.Marshal(ev)
 	return string(b)
 }
+
+// TestJSONSchemasMatchTheDecoder keeps the JSON Schema files and the
+// decoder's shapes in step: the same fields at every level.
+func TestJSONSchemasMatchTheDecoder(t *testing.T) {
+	for file, sh := range map[string]*shape{
+		"lead.schema.json": leadShape, "consent.schema.json": consentShape, "behavior.schema.json": behaviorShape,
+	} {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var doc map[string]any
+		if err := json.Unmarshal(b, &doc); err != nil {
+			t.Fatalf("%s: %v", file, err)
+		}
+		if doc["$schema"] != "https://json-schema.org/draft/2020-12/schema" {
+			t.Errorf("%s: $schema is %v", file, doc["$schema"])
+		}
+		compareShape(t, file, doc, sh)
+	}
+}
+
+func compareShape(t *testing.T, where string, doc map[string]any, sh *shape) {
+	t.Helper()
+	props, _ := doc["properties"].(map[string]any)
+	if doc["additionalProperties"] != false {
+		t.Errorf("%s: additionalProperties is not false", where)
+	}
+	if len(props) != len(sh.fields) {
+		t.Errorf("%s: %d properties, the decoder has %d fields", where, len(props), len(sh.fields))
+	}
+	for _, f := range sh.fields {
+		p, ok := props[f.name].(map[string]any)
+		if !ok {
+			t.Errorf("%s: no property %s", where, f.name)
+			continue
+		}
+		switch f.shape.kind {
+		case kindObject:
+			compareShape(t, where+"."+f.name, p, f.shape)
+		case kindArray:
+			items, _ := p["items"].(map[string]any)
+			compareShape(t, where+"."+f.name+"[]", items, f.shape.elem)
+		}
+	}
+}

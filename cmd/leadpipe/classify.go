@@ -40,9 +40,9 @@ Flags:
 func cmdClassify(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := pflag.NewFlagSet("classify", pflag.ContinueOnError)
 	fs.SetOutput(stderr)
-	policyFile := fs.String("policy", "", "policy YAML that replaces the default, or extends it with `extends: default`")
+	policyFile := fs.String("policy", "", "policy `FILE`: a YAML that replaces the default, or changes it when it starts with extends: default")
 	explain := fs.Bool("explain", false, "add to each line the rules evaluated and why each matched or not")
-	keyFile := fs.String("hmac-key-file", "", "file holding the HMAC key of lead keys (else $LEADPIPE_HMAC_KEY)")
+	keyFile := fs.String("hmac-key-file", "", "`FILE` holding the HMAC key of lead keys (else $LEADPIPE_HMAC_KEY)")
 	keyVersion := fs.String("hmac-key-version", "k1", "version label of the HMAC key, stored beside each key")
 	devKey := fs.Bool("dev-key", false, "use the public development HMAC key (demo and tests only)")
 	nowFlag := fs.String("now", "", "processing time, RFC 3339 (default: the clock), for reproducible output")

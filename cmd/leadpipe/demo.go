@@ -128,6 +128,7 @@ func demo(ctx context.Context, cfg *runConfig, wl workload.Config, log *slog.Log
 // waitDrained returns once every stage has consumed everything upstream of
 // it and committed it.
 func waitDrained(ctx context.Context, cfg *runConfig, runner *pipeline.Runner, runErr <-chan error) error {
+	// A nil runErr is never ready: the caller watches the stages itself.
 	k := &cfg.kafka
 	inputs := map[string][]string{
 		"classify": {k.Topic(pipeline.TopicLeadsRaw), k.Topic(pipeline.TopicConsentsRaw)},

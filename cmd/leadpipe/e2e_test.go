@@ -1,0 +1,285 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/segmentio/kafka-go"
+
+	"github.com/leadpipe/leadpipe/pipeline"
+	"github.com/leadpipe/leadpipe/pipeline/pipelinetest"
+	"github.com/leadpipe/leadpipe/stages/pseudonym"
+)
+
+// readJSONL returns the lines of testdata/e2e/name as Kafka records keyed
+// by their lead_id (or anonymous_id).
+func readJSONL(t *testing.T, name string) []kafka.Message {
+	t.Helper()
+	f, err := os.Open(filepath.Join("testdata", "e2e", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out []kafka.Message
+	sc := bufio.NewScanner(f)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		var k struct {
+			Lead string `json:"lead_id"`
+			Anon string `json:"anonymous_id"`
+		}
+		if err := json.Unmarshal(sc.Bytes(), &k); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		out = append(out, kafka.Message{Key: []byte(k.Lead + k.Anon), Value: slices.Clone(sc.Bytes())})
+	}
+	return out
+}
+
+// startStages runs stages in-process against cfg until the test ends.
+func startStages(t *testing.T, cfg *runConfig, stages ...string) *pipeline.Runner {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan *pipeline.Runner, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- runStages(ctx, cfg, stages, pseudonym.Development(), nil, func(r *pipeline.Runner) { ready <- r })
+	}()
+	var r *pipeline.Runner
+	select {
+	case r = <-ready:
+	case err := <-done:
+		cancel()
+		t.Fatalf("stages did not start: %v", err)
+	}
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+			t.Errorf("stages: %v", err)
+		}
+	})
+	return r
+}
+
+// testRunConfig is a runConfig on the test's topics and database.
+func testRunConfig(t *testing.T) (*runConfig, driver.Conn) {
+	t.Helper()
+	cfg := defaultRunConfig()
+	chCfg, conn := pipelinetest.ClickHouse(t)
+	cfg.ch = chCfg
+	cfg.kafka = pipelinetest.Kafka(t)
+	cfg.metricsAddr = ""
+	cfg.sinkAge = 100 * time.Millisecond
+	return &cfg, conn
+}
+
+func queryStrings(t *testing.T, conn driver.Conn, q string) []string {
+	t.Helper()
+	rows, err := conn.Query(context.Background(), q)
+	if err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+func TestEndToEndEveryStageLandsTheFixedInputInClickHouseRowByRow(t *testing.T) {
+	cfg, conn := testRunConfig(t)
+	ctx := context.Background()
+	db := cfg.ch.Database
+	k := &cfg.kafka
+	runner := startStages(t, cfg, stageNames...)
+	leads, consents, behavior := readJSONL(t, "leads.jsonl"), readJSONL(t, "consents.jsonl"), readJSONL(t, "behavior.jsonl")
+
+	// Leads and consents first, then behavior: the events of a lead that
+	// is classified meanwhile are what the test checks.
+	// The stage reads both topics at once, and a consent read before its
+	// lead counts for it; the test wants the order of the input.
+	pipelinetest.Produce(t, k, pipeline.TopicLeadsRaw, leads...)
+	pipelinetest.Eventually(t, 60*time.Second, "classify did not drain the leads", func() bool {
+		c := runner.Counts("classify")
+		return c.Consumed == int64(len(leads)) && c.InFlight == 0
+	})
+	pipelinetest.Produce(t, k, pipeline.TopicConsentsRaw, consents...)
+	pipelinetest.Eventually(t, 60*time.Second, "classify did not drain the consents", func() bool {
+		c := runner.Counts("classify")
+		return c.Consumed == int64(len(leads)+len(consents)) && c.InFlight == 0
+	})
+	pipelinetest.Produce(t, k, pipeline.TopicBehaviorRaw, behavior...)
+	wctx, cancel := context.WithTimeout(ctx, 90*time.Second)
+	defer cancel()
+	if err := waitDrained(wctx, cfg, runner, nil); err != nil {
+		t.Fatal(err)
+	}
+
+	keys := pseudonym.Development()
+	key := func(lead string) string { return keys.LeadKey(lead) }
+
+	// leads: one current row per lead key.
+	type leadRow struct{ decision, reason, channel, network, email, profiling, sales string }
+	want := map[string]leadRow{
+		key("lead-0a1"): {"accepted", "", "search", "google", "consent", "consent", "none"},
+		key("lead-0b2"): {"accepted", "", "social", "linkedin", "consent", "none", "none"}, // released by the consent grant
+		key("lead-0c3"): {"accepted", "", "email", "", "legitimate_interests", "none", "none"},
+		key("lead-0d4"): {"accepted", "", "social", "facebook", "none", "none", "contract"},
+		key("lead-0e5"): {"erased", "erasure", "event", "", "none", "none", "none"},
+	}
+	rows, err := conn.Query(ctx, `SELECT lead_key, decision, reason, channel, network, basis_email_marketing, basis_profiling, basis_sales_followup
+		FROM `+db+`.leads FINAL`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]leadRow{}
+	for rows.Next() {
+		var k string
+		var r leadRow
+		if err := rows.Scan(&k, &r.decision, &r.reason, &r.channel, &r.network, &r.email, &r.profiling, &r.sales); err != nil {
+			t.Fatal(err)
+		}
+		got[k] = r
+	}
+	rows.Close()
+	for k, w := range want {
+		if got[k] != w {
+			t.Errorf("leads row of %s = %+v, want %+v", k[:8], got[k], w)
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("leads holds %d lead keys, want %d", len(got), len(want))
+	}
+
+	// behavior_events: every event once; a lead key only where the lead
+	// had a profiling basis at the event's time.
+	type behRow struct{ leadKey, decision, channel string }
+	wantBeh := map[string]behRow{
+		"e2e-beh-1":  {"", "unknown", "unknown"}, // before the lead signed up
+		"e2e-beh-2":  {key("lead-0a1"), "accepted", "search"},
+		"e2e-beh-3":  {key("lead-0a1"), "accepted", "search"},
+		"e2e-beh-4":  {"", "quarantined", "social"}, // quarantined then
+		"e2e-beh-5":  {"", "accepted", "email"},     // no profiling basis
+		"e2e-beh-6":  {key("lead-0e5"), "accepted", "event"},
+		"e2e-beh-7":  {"", "erased", "event"}, // after the erasure
+		"e2e-beh-8":  {"", "anonymous", "unknown"},
+		"e2e-beh-9":  {"", "anonymous", "unknown"},
+		"e2e-beh-10": {"", "unknown", "unknown"}, // a lead never classified
+	}
+	rows, err = conn.Query(ctx, `SELECT event_id, lead_key, decision, channel FROM `+db+`.behavior_events`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gotBeh := map[string]behRow{}
+	n := 0
+	for rows.Next() {
+		var id string
+		var r behRow
+		if err := rows.Scan(&id, &r.leadKey, &r.decision, &r.channel); err != nil {
+			t.Fatal(err)
+		}
+		gotBeh[id] = r
+		n++
+	}
+	rows.Close()
+	if n != len(wantBeh) {
+		t.Errorf("behavior_events holds %d rows, want %d", n, len(wantBeh))
+	}
+	for id, w := range wantBeh {
+		if g, ok := gotBeh[id]; !ok || g != w {
+			t.Errorf("behavior_events row %s = %+v (present %v), want %+v", id, g, ok, w)
+		}
+	}
+
+	// decisions: one audit row per lead and consent event.
+	ids := queryStrings(t, conn, `SELECT event_id FROM `+db+`.decisions ORDER BY event_id`)
+	wantIDs := []string{"e2e-consent-b-grant", "e2e-consent-e-erase", "e2e-lead-a", "e2e-lead-b", "e2e-lead-c", "e2e-lead-d", "e2e-lead-e"}
+	if !slices.Equal(ids, wantIDs) {
+		t.Errorf("decisions = %v, want %v", ids, wantIDs)
+	}
+
+	// Aggregates equal what the input gives when counted by hand.
+	checks := map[string]string{
+		`SELECT toString(sum(leads)) FROM ` + db + `.quarantine_daily WHERE network = 'linkedin' AND reason = 'social_no_consent'`:   "1",
+		`SELECT toString(sumMerge(events)) FROM ` + db + `.engagement_daily`:                                                         "10",
+		`SELECT toString(sumMerge(revenue)) FROM ` + db + `.engagement_daily WHERE channel = 'search'`:                               "50",
+		`SELECT toString(uniqMerge(visitors)) FROM ` + db + `.engagement_daily WHERE channel = 'unknown'`:                            "3",
+		`SELECT toString(sum(score)) FROM ` + db + `.category_affinity WHERE category = 'shoes'`:                                     "6",
+		`SELECT toString(count()) FROM ` + db + `.category_affinity WHERE category = 'bags'`:                                         "0",
+		`SELECT toString(uniqMerge(leads)) FROM ` + db + `.consent_coverage_daily WHERE purpose = 'profiling' AND basis = 'consent'`: "2",
+	}
+	for q, w := range checks {
+		if g := queryStrings(t, conn, q); len(g) != 1 || g[0] != w {
+			t.Errorf("%s = %v, want %s", q, g, w)
+		}
+	}
+
+	assertNoPersonalData(t, conn, db, append(append(leads, consents...), behavior...))
+}
+
+// assertNoPersonalData scans every String column of every table of db for
+// the emails, phones, names and raw ids of the input.
+func assertNoPersonalData(t *testing.T, conn driver.Conn, db string, in []kafka.Message) {
+	t.Helper()
+	needles := map[string]bool{}
+	for _, m := range in {
+		var ev struct {
+			Lead    string `json:"lead_id"`
+			Anon    string `json:"anonymous_id"`
+			Contact struct {
+				Email, Phone, First_name, Last_name, Company string
+			} `json:"contact"`
+		}
+		json.Unmarshal(m.Value, &ev)
+		for _, s := range []string{ev.Lead, ev.Anon, ev.Contact.Email, ev.Contact.Phone, ev.Contact.First_name, ev.Contact.Last_name, ev.Contact.Company} {
+			if s != "" {
+				needles[s] = true
+			}
+		}
+	}
+	if len(needles) < 10 {
+		t.Fatalf("only %d needles: the input has lost its personal data", len(needles))
+	}
+	rows, err := conn.Query(context.Background(), `SELECT table, name, type FROM system.columns
+		WHERE database = ? AND (type = 'String' OR type = 'Array(String)')`, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cols [][3]string
+	for rows.Next() {
+		var c [3]string
+		rows.Scan(&c[0], &c[1], &c[2])
+		cols = append(cols, c)
+	}
+	rows.Close()
+	if len(cols) < 20 {
+		t.Fatalf("found only %d String columns in %s", len(cols), db)
+	}
+	for _, c := range cols {
+		expr := c[1]
+		if c[2] == "Array(String)" {
+			expr = "arrayStringConcat(" + c[1] + ", ' ')"
+		}
+		for n := range needles {
+			q := fmt.Sprintf("SELECT toString(count()) FROM %s.%s WHERE positionCaseInsensitive(%s, '%s') > 0", db, c[0], expr, strings.ReplaceAll(n, "'", "\\'"))
+			if g := queryStrings(t, conn, q); len(g) != 1 || g[0] != "0" {
+				t.Errorf("%s.%s holds personal data of the input (%d rows)", c[0], c[1], len(g))
+			}
+		}
+	}
+}
