@@ -105,7 +105,26 @@ func CreateTopics(ctx context.Context, c *Config) ([]string, error) {
 	if _, err := endOffsets(wctx, client, req); err != nil {
 		return created, fmt.Errorf("created topics have no leader yet: %w", err)
 	}
-	return created, nil
+	// Producers look topics up in the metadata, which a broker learns a
+	// moment after the controller: wait until it lists every new topic.
+	for {
+		md, err := client.Metadata(wctx, &kafka.MetadataRequest{Topics: created})
+		if err == nil {
+			for _, t := range md.Topics {
+				if t.Error != nil || len(t.Partitions) != c.Partitions {
+					err = fmt.Errorf("topic %s: not in the metadata yet", t.Name)
+				}
+			}
+		}
+		if err == nil {
+			return created, nil
+		}
+		select {
+		case <-wctx.Done():
+			return created, fmt.Errorf("created topics: %w", err)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
 // dialController connects to the cluster's controller, which creates topics.

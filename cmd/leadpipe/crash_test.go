@@ -1,0 +1,275 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/leadpipe/leadpipe/bench/workload"
+	"github.com/leadpipe/leadpipe/pipeline"
+	"github.com/leadpipe/leadpipe/pipeline/pipelinetest"
+)
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// binary builds the leadpipe command once for the tests that run it as a
+// process of its own, to kill it.
+func binary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "leadpipe-bin")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "leadpipe")
+		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
+		if err != nil {
+			buildErr = errors.New(string(out))
+		}
+	})
+	if buildErr != nil {
+		t.Fatalf("build leadpipe: %v", buildErr)
+	}
+	return binPath
+}
+
+// stageProcess is `leadpipe run` in a process of its own.
+type stageProcess struct {
+	cmd    *exec.Cmd
+	stderr bytes.Buffer
+	done   chan error
+}
+
+func startProcess(t *testing.T, cfg *runConfig, crash string, args ...string) *stageProcess {
+	t.Helper()
+	k := &cfg.kafka
+	full := append([]string{"run", "--dev-key", "--metrics-addr", "",
+		"--brokers", strings.Join(k.Brokers, ","), "--topic-prefix", k.TopicPrefix, "--group-prefix", k.GroupPrefix,
+		"--batch-records", strconv.Itoa(k.BatchRecords), "--batch-age", "20ms", "--session-timeout", "6s",
+		"--clickhouse", cfg.ch.Addr, "--clickhouse-db", cfg.ch.Database}, args...)
+	p := &stageProcess{cmd: exec.Command(binary(t), full...), done: make(chan error, 1)}
+	p.cmd.Env = append(os.Environ(), "LEADPIPE_TEST_CRASH="+crash)
+	p.cmd.Stderr = &p.stderr
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { p.done <- p.cmd.Wait() }()
+	t.Cleanup(func() {
+		p.cmd.Process.Kill()
+		<-p.done
+	})
+	return p
+}
+
+// wait returns the exit code of the process, failing the test after timeout.
+func (p *stageProcess) wait(t *testing.T, timeout time.Duration) int {
+	t.Helper()
+	select {
+	case err := <-p.done:
+		p.done <- err
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return ee.ExitCode()
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return 0
+	case <-time.After(timeout):
+		t.Fatalf("leadpipe did not exit within %s; its log:\n%s", timeout, p.stderr.String())
+	}
+	return -1
+}
+
+// stop sends SIGTERM and expects a clean exit.
+func (p *stageProcess) stop(t *testing.T) {
+	t.Helper()
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	if code := p.wait(t, 60*time.Second); code != 0 {
+		t.Fatalf("leadpipe exited %d after SIGTERM; its log:\n%s", code, p.stderr.String())
+	}
+}
+
+// produceWorkloadEvents writes a small well-formed workload and returns its events.
+func produceWorkloadEvents(t *testing.T, k *pipeline.Config, leads int, behavior float64) []workload.Event {
+	t.Helper()
+	wl := workload.DefaultConfig()
+	wl.Leads, wl.BehaviorPerLead, wl.MalformedRate = leads, behavior, 0
+	events, err := workload.All(wl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byTopic := map[string][]kafka.Message{}
+	for _, e := range events {
+		byTopic[e.Topic] = append(byTopic[e.Topic], kafka.Message{Key: e.Key, Value: e.Value})
+	}
+	for topic, msgs := range byTopic {
+		pipelinetest.Produce(t, k, topic, msgs...)
+	}
+	return events
+}
+
+func eventIDs(t *testing.T, msgs []kafka.Message) map[string]int {
+	ids := map[string]int{}
+	for _, m := range msgs {
+		var v struct {
+			EventID string `json:"event_id"`
+		}
+		if err := json.Unmarshal(m.Value, &v); err != nil {
+			t.Fatalf("%s: %v", m.Topic, err)
+		}
+		ids[v.EventID]++
+	}
+	return ids
+}
+
+func TestClassifyKilledBetweenProduceAndCommitLosesNoRecordOnRestart(t *testing.T) {
+	cfg := defaultRunConfig()
+	cfg.kafka = pipelinetest.Kafka(t)
+	cfg.kafka.BatchRecords = 20
+	k := &cfg.kafka
+	events := produceWorkloadEvents(t, k, 150, 0)
+	want := map[string]bool{}
+	for _, e := range events {
+		if e.Topic != workload.TopicBehavior {
+			want[eventIDFrom(t, e.Value)] = true
+		}
+	}
+
+	// The first process dies right after the 3rd batch's outputs are
+	// written, before that batch's offsets are committed.
+	first := startProcess(t, &cfg, "produce:3", "classify")
+	if code := first.wait(t, 90*time.Second); code != 86 {
+		t.Fatalf("the first process exited %d, want the crash point's 86; its log:\n%s", code, first.stderr.String())
+	}
+	before := eventIDs(t, pipelinetest.ReadAll(t, k, pipeline.TopicAudit))
+	if len(before) == 0 || len(before) >= len(want) {
+		t.Fatalf("before the restart %d of %d events were audited; the crash came at the wrong time", len(before), len(want))
+	}
+
+	second := startProcess(t, &cfg, "", "classify")
+	var after map[string]int
+	pipelinetest.Eventually(t, 90*time.Second, "the restarted stage did not audit every event", func() bool {
+		after = eventIDs(t, pipelinetest.ReadAll(t, k, pipeline.TopicAudit))
+		return len(after) >= len(want)
+	})
+	second.stop(t)
+
+	for id := range want {
+		if after[id] == 0 {
+			t.Errorf("event %s was lost", id)
+		}
+	}
+	replayed := 0
+	for _, n := range after {
+		replayed += n - 1
+	}
+	if replayed == 0 {
+		t.Errorf("no event was processed twice: the crash did not leave produced but uncommitted records")
+	}
+	classified := len(pipelinetest.ReadAll(t, k, pipeline.TopicLeadsClassified)) + len(pipelinetest.ReadAll(t, k, pipeline.TopicLeadsQuarantine))
+	if classified == 0 {
+		t.Errorf("nothing reached leads.classified or leads.quarantine")
+	}
+	t.Logf("%d events, %d audited twice after the crash (at-least-once)", len(want), replayed)
+}
+
+func eventIDFrom(t *testing.T, v []byte) string {
+	var e struct {
+		EventID string `json:"event_id"`
+	}
+	if err := json.Unmarshal(v, &e); err != nil {
+		t.Fatal(err)
+	}
+	return e.EventID
+}
+
+func TestSinkKilledBetweenInsertAndCommitLandsEveryRowOnce(t *testing.T) {
+	cfg, conn := testRunConfig(t)
+	k := &cfg.kafka
+	db := cfg.ch.Database
+	ctx := context.Background()
+	produceWorkloadEvents(t, k, 120, 6)
+
+	// classify and enrich run in the test; the sink runs in processes of its own.
+	upstream := startStages(t, cfg, "classify", "enrich")
+	pipelinetest.Eventually(t, 90*time.Second, "classify and enrich did not drain", func() bool {
+		for _, st := range []struct {
+			name   string
+			topics []string
+		}{
+			{"classify", []string{k.Topic(pipeline.TopicLeadsRaw), k.Topic(pipeline.TopicConsentsRaw)}},
+			{"enrich", []string{k.Topic(pipeline.TopicBehaviorRaw)}},
+		} {
+			n, err := pipeline.TopicRecords(ctx, k, st.topics...)
+			c := upstream.Counts(st.name)
+			if err != nil || c.Consumed < n || c.InFlight > 0 {
+				return false
+			}
+		}
+		return true
+	})
+	enriched := len(pipelinetest.ReadAll(t, k, pipeline.TopicBehaviorEnriched))
+	audit := len(pipelinetest.ReadAll(t, k, pipeline.TopicAudit))
+	classified := pipelinetest.ReadAll(t, k, pipeline.TopicLeadsClassified)
+	quarantined := pipelinetest.ReadAll(t, k, pipeline.TopicLeadsQuarantine)
+
+	first := startProcess(t, cfg, "insert:2", "--sink-batch-rows", "150", "--sink-batch-age", "5s", "sink")
+	if code := first.wait(t, 90*time.Second); code != 86 {
+		t.Fatalf("the first sink exited %d, want the crash point's 86; its log:\n%s", code, first.stderr.String())
+	}
+	second := startProcess(t, cfg, "", "--sink-batch-rows", "150", "--sink-batch-age", "100ms", "sink")
+	count := func(q string) uint64 {
+		var n uint64
+		if err := conn.QueryRow(ctx, q).Scan(&n); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		return n
+	}
+	pipelinetest.Eventually(t, 90*time.Second, "the restarted sink did not land everything", func() bool {
+		return count("SELECT count() FROM "+db+".behavior_events") >= uint64(enriched) &&
+			count("SELECT count() FROM "+db+".decisions") >= uint64(audit) &&
+			count("SELECT count() FROM "+db+".classifications") >= uint64(len(classified)+len(quarantined))
+	})
+	time.Sleep(500 * time.Millisecond) // a doubled batch would land now
+	second.stop(t)
+
+	nQuarantined := 0
+	for _, m := range quarantined {
+		if bytes.Contains(m.Value, []byte(`"decision":"quarantined"`)) {
+			nQuarantined++
+		}
+	}
+	// Read as the marketer queries read: no FINAL on the event tables, the
+	// aggregates merged.
+	for q, want := range map[string]uint64{
+		"SELECT count() FROM " + db + ".behavior_events":                 uint64(enriched),
+		"SELECT uniqExact(event_id) FROM " + db + ".behavior_events":     uint64(enriched),
+		"SELECT count() FROM " + db + ".decisions":                       uint64(audit),
+		"SELECT count() FROM " + db + ".classifications":                 uint64(len(classified) + len(quarantined)),
+		"SELECT sumMerge(events) FROM " + db + ".engagement_daily":       uint64(enriched),
+		"SELECT toUInt64(sum(leads)) FROM " + db + ".quarantine_daily":   uint64(nQuarantined),
+		"SELECT toUInt64(sum(events)) FROM " + db + ".category_affinity": count("SELECT count() FROM " + db + ".behavior_events WHERE lead_key != '' AND category != ''"),
+	} {
+		if got := count(q); got != want {
+			t.Errorf("%s = %d, want %d", q, got, want)
+		}
+	}
+}
