@@ -15,7 +15,8 @@ import (
 // needs (origin, country, age band, relationship, request), never a name,
 // an email or a phone number.
 //
-// State is not safe for concurrent use; the stream keeps one per partition.
+// State is not safe for concurrent use; the classify stage keeps one per
+// process, behind a mutex (pipeline/classify_stage.go).
 // Its keys are "lead:<lead key>" and "email:<email key>".
 type State struct {
 	leads  map[string]*leadState
