@@ -62,4 +62,10 @@ fi
 
 wait_started 90 "$dir/pid" kafka.Kafka kafka_ready ||
   fail_with_log "Kafka did not come up on 127.0.0.1:$port (no answer to a metadata request)" "$dir/broker.log"
+# Warm up the group coordinator: the first consumer group creates __consumer_offsets, and
+# clients that hit it while it is being created back off for seconds (kafka-go: 5 s).
+if ! { echo warmup | kcat -b "127.0.0.1:$port" -P -t leadpipe-warmup &&
+  timeout 30 kcat -q -b "127.0.0.1:$port" -G leadpipe-warmup -o beginning -e leadpipe-warmup; } >/dev/null 2>&1; then
+  log "warning: the consumer-group warm-up did not finish; the first group join may be slow"
+fi
 log "Kafka $version is up on 127.0.0.1:$port"
