@@ -74,8 +74,8 @@ func (s *stageCounters) snapshot() Counts {
 //	leadpipe_records_in_flight{stage}             consumed - sum(outcomes)
 //	leadpipe_flushes_total{stage}                 batches flushed and committed
 //	leadpipe_flush_failures_total{stage}          flush attempts that failed and were retried
-//	leadpipe_stage_ready{stage}                   1 when the last flush succeeded
-func (s *stageCounters) register(reg prometheus.Registerer, stage string) error {
+//	leadpipe_stage_ready{stage}                   1 when the last flush succeeded and the stage is not blocked
+func (s *stageCounters) register(reg prometheus.Registerer, stage string, ready func() bool) error {
 	labels := prometheus.Labels{"stage": stage}
 	cs := []prometheus.Collector{
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
@@ -93,7 +93,7 @@ func (s *stageCounters) register(reg prometheus.Registerer, stage string) error 
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "leadpipe_stage_ready", Help: "1 when the stage's last flush succeeded.", ConstLabels: labels,
 		}, func() float64 {
-			if s.ready.Load() {
+			if ready() {
 				return 1
 			}
 			return 0

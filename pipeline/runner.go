@@ -73,7 +73,7 @@ func (r *Runner) Add(s Stage, opts *StageOptions) error {
 		}
 	}
 	if r.reg != nil {
-		if err := sr.counters.register(r.reg, s.Name()); err != nil {
+		if err := sr.counters.register(r.reg, s.Name(), sr.ready); err != nil {
 			return fmt.Errorf("stage %s: register metrics: %w", s.Name(), err)
 		}
 	}
@@ -95,7 +95,7 @@ func (r *Runner) Counts(stage string) Counts {
 // succeeded.
 func (r *Runner) Ready() bool {
 	for _, s := range r.stages {
-		if !s.counters.ready.Load() {
+		if !s.ready() {
 			return false
 		}
 	}
@@ -123,6 +123,15 @@ func (r *Runner) Run(ctx context.Context) error {
 	}
 	wg.Wait()
 	return errors.Join(errs...)
+}
+
+// ready reports whether the stage consumes: it has started, its last flush
+// succeeded, and it is not blocked on an outside service.
+func (s *stageRun) ready() bool {
+	if b, ok := s.stage.(Blocker); ok && b.Blocked() {
+		return false
+	}
+	return s.counters.ready.Load()
 }
 
 type stageRun struct {
@@ -214,6 +223,11 @@ func (s *stageRun) run(ctx context.Context) error {
 		case m := <-fetched:
 			s.counters.consumed.Add(1)
 			outcome, err := s.stage.Process(ctx, &m, &b.out)
+			if err != nil && ctx.Err() != nil {
+				// Stopped while the stage waited: the record stays
+				// uncommitted and is consumed again after the restart.
+				continue
+			}
 			if err != nil {
 				b.out.msgs = append(b.out.msgs, deadLetter(dlq, s.stage.Name(), &m, err.Error(), time.Now()))
 				outcome = DeadLettered

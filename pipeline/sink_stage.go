@@ -36,6 +36,7 @@ type SinkStage struct {
 	landed   map[partitionKey]int64 // highest offset known to be in ClickHouse
 	lastSeen map[partitionKey]int64 // last offset processed in this process
 	skipped  atomic.Int64
+	blocked  atomic.Bool
 }
 
 // NewSinkStage returns the sink stage writing through w.
@@ -62,6 +63,9 @@ func (s *SinkStage) table(topic string) string {
 	return analytics.TableClassifications
 }
 
+// Blocked reports whether the sink waits for ClickHouse inside Process.
+func (s *SinkStage) Blocked() bool { return s.blocked.Load() }
+
 // Skipped is the number of records skipped because they had landed before.
 func (s *SinkStage) Skipped() int64 { return s.skipped.Load() }
 
@@ -70,6 +74,7 @@ func (s *SinkStage) Process(ctx context.Context, m *kafka.Message, _ *Outputs) (
 	pk := partitionKey{m.Topic, m.Partition}
 	if last, ok := s.lastSeen[pk]; !ok || m.Offset != last+1 {
 		landed, err := s.w.LandedOffset(ctx, s.table(m.Topic), m.Topic, m.Partition)
+		s.blocked.Store(err != nil)
 		for err != nil {
 			// ClickHouse is away: wait here, consuming nothing, until it answers.
 			select {
@@ -79,6 +84,7 @@ func (s *SinkStage) Process(ctx context.Context, m *kafka.Message, _ *Outputs) (
 			}
 			landed, err = s.w.LandedOffset(ctx, s.table(m.Topic), m.Topic, m.Partition)
 		}
+		s.blocked.Store(false)
 		s.landed[pk] = landed
 	}
 	s.lastSeen[pk] = m.Offset

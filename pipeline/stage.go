@@ -34,6 +34,14 @@ type Flusher interface {
 	Flush(ctx context.Context) error
 }
 
+// Blocker is implemented by stages that can wait inside Process for an
+// outside service, as the sink waits for ClickHouse to say which offsets
+// already landed. While Blocked is true the runtime reports the stage not
+// ready.
+type Blocker interface {
+	Blocked() bool
+}
+
 // Outputs collects the Kafka records of one batch.
 type Outputs struct {
 	msgs []kafka.Message
