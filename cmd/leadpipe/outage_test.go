@@ -109,10 +109,10 @@ func TestClickHouseDownUnderLoadLosesNothingAndKeepsMemoryBounded(t *testing.T) 
 	}
 	enriched := records(pipeline.TopicBehaviorEnriched)
 	for q, want := range map[string]uint64{
-		"SELECT count() FROM " + db + ".behavior_events":          enriched,
+		"SELECT count() FROM " + db + ".behavior_events":           enriched,
 		"SELECT sumMerge(events) FROM " + db + ".engagement_daily": enriched,
-		"SELECT count() FROM " + db + ".decisions":                records(pipeline.TopicAudit),
-		"SELECT count() FROM " + db + ".classifications":          records(pipeline.TopicLeadsClassified, pipeline.TopicLeadsQuarantine),
+		"SELECT count() FROM " + db + ".decisions":                 records(pipeline.TopicAudit),
+		"SELECT count() FROM " + db + ".classifications":           records(pipeline.TopicLeadsClassified, pipeline.TopicLeadsQuarantine),
 	} {
 		if got := count(q); got != want {
 			t.Errorf("%s = %d, want %d", q, got, want)
