@@ -50,20 +50,31 @@ func Insert[T any](ctx context.Context, w *Writer, table string, rows []T) error
 	return nil
 }
 
-// LandedOffset returns the highest Kafka offset of topic and partition
-// that has landed in table, or -1 when none has.
-func (w *Writer) LandedOffset(ctx context.Context, table, topic string, partition int) (int64, error) {
-	var n uint64
-	var max int64
-	row := w.conn.QueryRow(ctx, "SELECT count(), max(_offset) FROM "+w.db+"."+table+" WHERE _topic = ? AND _partition = ?", topic, int32(partition))
-	if err := row.Scan(&n, &max); err != nil {
-		return 0, fmt.Errorf("landed offset of %s[%d] in %s: %w", topic, partition, table, err)
+// LandedOffsets returns the Kafka offsets of topic and partition, from
+// offset from on, that have landed in table.
+func (w *Writer) LandedOffsets(ctx context.Context, table, topic string, partition int, from int64) (map[int64]struct{}, error) {
+	rows, err := w.conn.Query(ctx, "SELECT _offset FROM "+w.db+"."+table+" WHERE _topic = ? AND _partition = ? AND _offset >= ?",
+		topic, int32(partition), from)
+	if err != nil {
+		return nil, fmt.Errorf("landed offsets of %s[%d] in %s: %w", topic, partition, table, err)
 	}
-	if n == 0 {
-		return -1, nil
+	defer rows.Close()
+	out := map[int64]struct{}{}
+	for rows.Next() {
+		var o int64
+		if err := rows.Scan(&o); err != nil {
+			return nil, err
+		}
+		out[o] = struct{}{}
 	}
-	return max, nil
+	return out, rows.Err()
 }
+
+// Conn is the connection the Writer writes through.
+func (w *Writer) Conn() driver.Conn { return w.conn }
+
+// Database is the database the Writer writes to.
+func (w *Writer) Database() string { return w.db }
 
 // Ping checks that ClickHouse answers.
 func (w *Writer) Ping(ctx context.Context) error { return w.conn.Ping(ctx) }

@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/segmentio/kafka-go"
 
 	"github.com/leadpipe/leadpipe/analytics"
@@ -20,11 +21,13 @@ import (
 // runtime commits the batch's offsets.
 //
 // No record lands twice. Every row carries its topic, partition and
-// offset; when the sink sees a partition for the first time, or sees its
+// offset. When the sink meets a partition for the first time, or its
 // offsets jump (a restart, a rebalance, a replay after a crash between
-// insert and commit), it reads back the highest offset of that partition
-// that already landed and skips everything up to it. The materialized
-// views that feed the aggregates therefore see each record once.
+// insert and commit), it reads back which offsets from there on already
+// landed and skips exactly those. After an insert whose outcome is unknown
+// (the connection broke before ClickHouse answered) it does the same for
+// the rows it is about to insert again. The materialized views that feed
+// the aggregates therefore see each record once.
 type SinkStage struct {
 	cfg *Config
 	w   *analytics.Writer
@@ -32,16 +35,27 @@ type SinkStage struct {
 	classifications []analytics.ClassificationRow
 	behavior        []analytics.BehaviorRow
 	decisions       []analytics.DecisionRow
+	uncertain       bool // an insert failed: some of the buffered rows may have landed
 
-	landed   map[partitionKey]int64 // highest offset known to be in ClickHouse
-	lastSeen map[partitionKey]int64 // last offset processed in this process
+	skip     map[partitionKey]map[int64]struct{} // offsets ahead that already landed
+	lastSeen map[partitionKey]int64              // last offset processed in this process
 	skipped  atomic.Int64
 	blocked  atomic.Bool
+
+	// erased holds the lead keys of recently erased leads: behavior rows
+	// that still carry one (enriched before the erasure) land without it.
+	erased     *lru.Cache[string, struct{}]
+	toErase    []string // erased in this batch; unlinked in ClickHouse once it landed
+	erasedRows atomic.Int64
 }
 
 // NewSinkStage returns the sink stage writing through w.
 func NewSinkStage(cfg *Config, w *analytics.Writer) *SinkStage {
-	return &SinkStage{cfg: cfg, w: w, landed: map[partitionKey]int64{}, lastSeen: map[partitionKey]int64{}}
+	erased, _ := lru.New[string, struct{}](100_000)
+	return &SinkStage{
+		cfg: cfg, w: w, erased: erased,
+		skip: map[partitionKey]map[int64]struct{}{}, lastSeen: map[partitionKey]int64{},
+	}
 }
 
 func (s *SinkStage) Name() string { return "sink" }
@@ -69,41 +83,67 @@ func (s *SinkStage) Blocked() bool { return s.blocked.Load() }
 // Skipped is the number of records skipped because they had landed before.
 func (s *SinkStage) Skipped() int64 { return s.skipped.Load() }
 
+// ErasedRows is the number of rows unlinked or deleted in ClickHouse for
+// erased leads.
+func (s *SinkStage) ErasedRows() int64 { return s.erasedRows.Load() }
+
+// landed reads back the offsets of a partition, from offset from on, that
+// already landed in table, waiting for ClickHouse while it is away.
+func (s *SinkStage) landed(ctx context.Context, table, topic string, partition int, from int64) (map[int64]struct{}, error) {
+	for {
+		offs, err := s.w.LandedOffsets(ctx, table, topic, partition, from)
+		s.blocked.Store(err != nil)
+		if err == nil {
+			return offs, nil
+		}
+		select {
+		case <-ctx.Done():
+			s.blocked.Store(false)
+			return nil, ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
 // Process turns one record into a row of its table.
 func (s *SinkStage) Process(ctx context.Context, m *kafka.Message, _ *Outputs) (Outcome, error) {
 	pk := partitionKey{m.Topic, m.Partition}
+	table := s.table(m.Topic)
 	if last, ok := s.lastSeen[pk]; !ok || m.Offset != last+1 {
-		landed, err := s.w.LandedOffset(ctx, s.table(m.Topic), m.Topic, m.Partition)
-		s.blocked.Store(err != nil)
-		for err != nil {
-			// ClickHouse is away: wait here, consuming nothing, until it answers.
-			select {
-			case <-ctx.Done():
-				return 0, ctx.Err()
-			case <-time.After(500 * time.Millisecond):
-			}
-			landed, err = s.w.LandedOffset(ctx, s.table(m.Topic), m.Topic, m.Partition)
+		offs, err := s.landed(ctx, table, m.Topic, m.Partition, m.Offset)
+		if err != nil {
+			return 0, err
 		}
-		s.blocked.Store(false)
-		s.landed[pk] = landed
+		s.skip[pk] = offs
 	}
 	s.lastSeen[pk] = m.Offset
-	if m.Offset <= s.landed[pk] {
+	_, landed := s.skip[pk][m.Offset]
+	if landed {
+		delete(s.skip[pk], m.Offset)
 		s.skipped.Add(1)
-		return Produced, nil
 	}
 	if m.Value == nil {
 		return Produced, nil // a compaction tombstone: nothing to land
 	}
 	o := analytics.Origin{Topic: m.Topic, Partition: int32(m.Partition), Offset: m.Offset}
-	switch s.table(m.Topic) {
+	switch table {
 	case analytics.TableBehavior:
+		if landed {
+			return Produced, nil
+		}
 		var e enrich.Event
 		if err := json.Unmarshal(m.Value, &e); err != nil {
 			return 0, fmt.Errorf("decode enriched event: %w", err)
 		}
-		s.behavior = append(s.behavior, sink.Behavior(&e, o))
+		row := sink.Behavior(&e, o)
+		if row.LeadKey != "" && s.erased.Contains(row.LeadKey) {
+			row.LeadKey = ""
+		}
+		s.behavior = append(s.behavior, row)
 	case analytics.TableDecisions:
+		if landed {
+			return Produced, nil
+		}
 		var a classify.Audit
 		if err := json.Unmarshal(m.Value, &a); err != nil {
 			return 0, fmt.Errorf("decode audit record: %w", err)
@@ -114,42 +154,110 @@ func (s *SinkStage) Process(ctx context.Context, m *kafka.Message, _ *Outputs) (
 		if err := json.Unmarshal(m.Value, &r); err != nil {
 			return 0, fmt.Errorf("decode classified record: %w", err)
 		}
-		s.classifications = append(s.classifications, sink.Classification(&r, o))
-		if r.Decision == "quarantined" {
+		// An erasure is acted on even when its record landed before: a
+		// replay may bring back behavior rows that it unlinked.
+		if r.Decision == classify.DecisionErased && r.LeadKey != "" {
+			s.erase(r.LeadKey)
+		}
+		if !landed {
+			s.classifications = append(s.classifications, sink.Classification(&r, o))
+		}
+		if r.Decision == classify.DecisionQuarantined {
 			return Quarantined, nil
 		}
 	}
 	return Produced, nil
 }
 
+func (s *SinkStage) erase(leadKey string) {
+	s.erased.Add(leadKey, struct{}{})
+	s.toErase = append(s.toErase, leadKey)
+	for i := range s.behavior { // rows of this batch enriched before the erasure
+		if s.behavior[i].LeadKey == leadKey {
+			s.behavior[i].LeadKey = ""
+		}
+	}
+}
+
 // Flush inserts the buffered rows, one INSERT per table. A table whose
 // insert succeeded is not inserted again when a later table fails and the
-// runtime retries.
+// runtime retries; after a failed insert, rows that landed anyway are
+// dropped from the retry.
 func (s *SinkStage) Flush(ctx context.Context) error {
+	if s.uncertain {
+		var err error
+		if s.classifications, err = unlanded(ctx, s, analytics.TableClassifications, s.classifications,
+			func(r *analytics.ClassificationRow) analytics.Origin { return r.Origin }); err != nil {
+			return err
+		}
+		if s.behavior, err = unlanded(ctx, s, analytics.TableBehavior, s.behavior,
+			func(r *analytics.BehaviorRow) analytics.Origin { return r.Origin }); err != nil {
+			return err
+		}
+		if s.decisions, err = unlanded(ctx, s, analytics.TableDecisions, s.decisions,
+			func(r *analytics.DecisionRow) analytics.Origin { return r.Origin }); err != nil {
+			return err
+		}
+		s.uncertain = false
+	}
 	if err := analytics.Insert(ctx, s.w, analytics.TableClassifications, s.classifications); err != nil {
+		s.uncertain = true
 		return err
 	}
-	s.markLanded(len(s.classifications), func(i int) analytics.Origin { return s.classifications[i].Origin })
 	s.classifications = s.classifications[:0]
 	if err := analytics.Insert(ctx, s.w, analytics.TableBehavior, s.behavior); err != nil {
+		s.uncertain = true
 		return err
 	}
-	s.markLanded(len(s.behavior), func(i int) analytics.Origin { return s.behavior[i].Origin })
 	s.behavior = s.behavior[:0]
 	if err := analytics.Insert(ctx, s.w, analytics.TableDecisions, s.decisions); err != nil {
+		s.uncertain = true
 		return err
 	}
-	s.markLanded(len(s.decisions), func(i int) analytics.Origin { return s.decisions[i].Origin })
 	s.decisions = s.decisions[:0]
+	// Art. 17: what already landed for an erased lead is unlinked too.
+	if len(s.toErase) > 0 {
+		actions, err := analytics.Erase(ctx, s.w.Conn(), s.w.Database(), s.toErase, time.Now())
+		if err != nil {
+			return fmt.Errorf("erase %d leads: %w", len(s.toErase), err)
+		}
+		for _, a := range actions {
+			s.erasedRows.Add(int64(a.Rows))
+		}
+		s.toErase = s.toErase[:0]
+	}
 	return nil
 }
 
-func (s *SinkStage) markLanded(n int, origin func(int) analytics.Origin) {
-	for i := range n {
-		o := origin(i)
+// unlanded returns the rows whose offsets have not landed in table.
+func unlanded[T any](ctx context.Context, s *SinkStage, table string, rows []T, origin func(*T) analytics.Origin) ([]T, error) {
+	if len(rows) == 0 {
+		return rows, nil
+	}
+	from := map[partitionKey]int64{}
+	for i := range rows {
+		o := origin(&rows[i])
 		pk := partitionKey{o.Topic, int(o.Partition)}
-		if o.Offset > s.landed[pk] {
-			s.landed[pk] = o.Offset
+		if f, ok := from[pk]; !ok || o.Offset < f {
+			from[pk] = o.Offset
 		}
 	}
+	landed := map[partitionKey]map[int64]struct{}{}
+	for pk, f := range from {
+		offs, err := s.w.LandedOffsets(ctx, table, pk.topic, pk.partition, f)
+		if err != nil {
+			return rows, err
+		}
+		landed[pk] = offs
+	}
+	kept := rows[:0]
+	for i := range rows {
+		o := origin(&rows[i])
+		if _, ok := landed[partitionKey{o.Topic, int(o.Partition)}][o.Offset]; ok {
+			s.skipped.Add(1)
+			continue
+		}
+		kept = append(kept, rows[i])
+	}
+	return kept, nil
 }

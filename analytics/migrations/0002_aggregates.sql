@@ -65,20 +65,24 @@ ARRAY JOIN
     [basis_email_marketing, basis_sms_marketing, basis_phone_marketing, basis_profiling, basis_third_party_sharing, basis_sales_followup] AS basis
 GROUP BY day, channel, purpose, basis;
 
--- Category affinity per lead, only for events that carry a lead key (the
--- lead had a basis for profiling). Weights: view 1, cart 3, purchase 5.
+-- Category affinity per lead and month, only for events that carry a lead
+-- key (the lead had a basis for profiling). Weights: view 1, cart 3,
+-- purchase 5. The month lets the retention job remove old profiling data;
+-- sum over months for a lead's affinity.
 CREATE TABLE IF NOT EXISTS {db}.category_affinity (
     lead_key String,
+    key_version String,
     category String,
+    month Date,
     score Float64,
     events UInt64
 ) ENGINE = SummingMergeTree((score, events))
-ORDER BY (lead_key, category);
+ORDER BY (lead_key, category, month, key_version);
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.category_affinity_mv TO {db}.category_affinity AS
-SELECT lead_key, category,
+SELECT lead_key, key_version, category, toStartOfMonth(occurred_at) AS month,
        sum(multiIf(action = 'purchase', 5., action = 'add_to_cart', 3., action = 'product_view', 1., 0.)) AS score,
        toUInt64(count()) AS events
 FROM {db}.behavior_events
 WHERE lead_key != '' AND category != ''
-GROUP BY lead_key, category;
+GROUP BY lead_key, key_version, category, month;

@@ -175,8 +175,8 @@ func TestEndToEndEveryStageLandsTheFixedInputInClickHouseRowByRow(t *testing.T) 
 		"e2e-beh-3":  {key("lead-0a1"), "accepted", "search"},
 		"e2e-beh-4":  {"", "quarantined", "social"}, // quarantined then
 		"e2e-beh-5":  {"", "accepted", "email"},     // no profiling basis
-		"e2e-beh-6":  {key("lead-0e5"), "accepted", "event"},
-		"e2e-beh-7":  {"", "erased", "event"}, // after the erasure
+		"e2e-beh-6":  {"", "accepted", "event"},     // profiled then, but the lead is erased since: the key goes
+		"e2e-beh-7":  {"", "erased", "event"},       // after the erasure
 		"e2e-beh-8":  {"", "anonymous", "unknown"},
 		"e2e-beh-9":  {"", "anonymous", "unknown"},
 		"e2e-beh-10": {"", "unknown", "unknown"}, // a lead never classified
@@ -207,6 +207,13 @@ func TestEndToEndEveryStageLandsTheFixedInputInClickHouseRowByRow(t *testing.T) 
 	}
 
 	// decisions: one audit row per lead and consent event.
+	// Erasure (Art. 17): no behavior row and no affinity links to lead-0e5
+	// any more; its decisions stay as the record of what was done.
+	for _, table := range []string{"behavior_events", "category_affinity"} {
+		if got := queryStrings(t, conn, `SELECT toString(count()) FROM `+db+`.`+table+` WHERE lead_key = '`+key("lead-0e5")+`'`); !slices.Equal(got, []string{"0"}) {
+			t.Errorf("%s still links %v rows to the erased lead", table, got)
+		}
+	}
 	ids := queryStrings(t, conn, `SELECT event_id FROM `+db+`.decisions ORDER BY event_id`)
 	wantIDs := []string{"e2e-consent-b-grant", "e2e-consent-e-erase", "e2e-lead-a", "e2e-lead-b", "e2e-lead-c", "e2e-lead-d", "e2e-lead-e"}
 	if !slices.Equal(ids, wantIDs) {

@@ -26,6 +26,7 @@ var commands = []command{
 	{"gen", "write a seeded, deterministic workload to the raw topics or stdout", cmdGen},
 	{"topics", "create the Kafka topics", cmdTopics},
 	{"migrate", "apply the ClickHouse schema (versioned, idempotent)", cmdMigrate},
+	{"retention", "remove per-lead rows older than the retention periods, and record it", cmdRetention},
 }
 
 func main() {

@@ -1,0 +1,235 @@
+package analytics
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+)
+
+// RetentionPolicy says how long per-lead rows are kept.
+type RetentionPolicy struct {
+	// MarketingMonths bounds every per-lead row: behavior events, the
+	// classification history and the current lead rows (default 24).
+	MarketingMonths int
+	// ProfilingMonths bounds what links behavior to a lead: behavior rows
+	// that carry a lead key, and the category affinity (default 12).
+	ProfilingMonths int
+}
+
+// DefaultRetention is 24 months for marketing data, 12 for profiling.
+func DefaultRetention() RetentionPolicy {
+	return RetentionPolicy{MarketingMonths: 24, ProfilingMonths: 12}
+}
+
+// Validate reports a policy that cannot work.
+func (p RetentionPolicy) Validate() error {
+	if p.MarketingMonths < 1 || p.ProfilingMonths < 1 {
+		return errors.New("retention periods must be at least one month")
+	}
+	if p.ProfilingMonths > p.MarketingMonths {
+		return errors.New("the profiling period cannot be longer than the marketing period")
+	}
+	return nil
+}
+
+// RetentionAction is one thing a retention or erasure run removed, as it
+// is recorded in retention_runs.
+type RetentionAction struct {
+	RunID     string    `ch:"run_id"`
+	RunAt     time.Time `ch:"run_at"`
+	Reason    string    `ch:"reason"` // "retention" or "erasure"
+	Table     string    `ch:"table_name"`
+	Action    string    `ch:"action"` // "drop_partition", "delete" or "clear_lead_key"
+	Cutoff    time.Time `ch:"cutoff"`
+	Rows      uint64    `ch:"rows"`
+	Detail    string    `ch:"detail"` // the partition, or the condition, in words
+	condition string    // the WHERE of a delete
+}
+
+// TableRetentionRuns is the record of retention and erasure.
+const TableRetentionRuns = "retention_runs"
+
+// Retain removes the per-lead rows older than the policy allows at now:
+// whole months of behavior_events and classifications are dropped as
+// partitions (cheap on every ClickHouse version), what remains past the
+// cutoff is deleted with mutations, and every action is recorded in
+// retention_runs. The audit trail (decisions) is kept: it is the proof of
+// what was decided. With dryRun it only counts.
+func Retain(ctx context.Context, conn driver.Conn, db string, p RetentionPolicy, now time.Time, dryRun bool) ([]RetentionAction, error) {
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	now = now.UTC().Truncate(time.Second)
+	marketing := now.AddDate(0, -p.MarketingMonths, 0)
+	profiling := now.AddDate(0, -p.ProfilingMonths, 0)
+	run := RetentionAction{RunID: newRunID(), RunAt: now, Reason: "retention"}
+
+	var actions []RetentionAction
+	for _, t := range []struct{ table, column string }{{TableBehavior, "occurred_at"}, {TableClassifications, "occurred_at"}} {
+		drops, err := oldPartitions(ctx, conn, db, t.table, marketing)
+		if err != nil {
+			return nil, err
+		}
+		for _, d := range drops {
+			a := run
+			a.Table, a.Action, a.Cutoff, a.Rows, a.Detail = t.table, "drop_partition", marketing, d.rows, "partition "+d.partition
+			actions = append(actions, a)
+		}
+		a := run
+		a.Table, a.Action, a.Cutoff = t.table, "delete", marketing
+		a.Detail = fmt.Sprintf("rows with %s before the marketing cutoff (%d months)", t.column, p.MarketingMonths)
+		a.condition = fmt.Sprintf("%s < toDateTime('%s', 'UTC')", t.column, chTime(marketing))
+		actions = append(actions, a)
+	}
+	for _, a := range []RetentionAction{
+		{Table: TableBehavior, Cutoff: profiling, condition: fmt.Sprintf("lead_key != '' AND occurred_at < toDateTime('%s', 'UTC')", chTime(profiling)),
+			Detail: fmt.Sprintf("behavior linked to a lead key, before the profiling cutoff (%d months)", p.ProfilingMonths)},
+		{Table: TableAffinity, Cutoff: profiling, condition: fmt.Sprintf("month < toStartOfMonth(toDate('%s'))", profiling.Format("2006-01-02")),
+			Detail: fmt.Sprintf("months before the profiling cutoff's month (%d months)", p.ProfilingMonths)},
+		{Table: TableLeads, Cutoff: marketing, condition: fmt.Sprintf("updated_at < toDateTime('%s', 'UTC')", chTime(marketing)),
+			Detail: fmt.Sprintf("leads not updated since the marketing cutoff (%d months)", p.MarketingMonths)},
+	} {
+		a.RunID, a.RunAt, a.Reason, a.Action = run.RunID, run.RunAt, run.Reason, "delete"
+		actions = append(actions, a)
+	}
+	return apply(ctx, conn, db, actions, dryRun)
+}
+
+// Erase removes what ClickHouse holds that links to the lead keys of
+// erased leads (GDPR Art. 17): their behavior rows lose the lead key (they
+// stay, anonymous, in the counts), their category affinity and their
+// superseded lead rows go. The classification history and the audit trail
+// stay: they hold only the pseudonymous decisions, which prove what was
+// done. Each action is recorded in retention_runs, without the keys.
+func Erase(ctx context.Context, conn driver.Conn, db string, leadKeys []string, now time.Time) ([]RetentionAction, error) {
+	if len(leadKeys) == 0 {
+		return nil, nil
+	}
+	for _, k := range leadKeys {
+		if !hexKeyRE.MatchString(k) {
+			return nil, fmt.Errorf("erase: a lead key is not a hex HMAC (%d characters)", len(k))
+		}
+	}
+	in := "lead_key IN ('" + strings.Join(leadKeys, "', '") + "')"
+	run := RetentionAction{RunID: newRunID(), RunAt: now.UTC().Truncate(time.Second), Reason: "erasure", Action: "delete"}
+	detail := fmt.Sprintf("%d erased leads", len(leadKeys))
+	var actions []RetentionAction
+	for _, t := range []struct{ table, action, cond string }{
+		{TableBehavior, "clear_lead_key", in},
+		{TableAffinity, "delete", in},
+		{TableLeads, "delete", in + " AND decision != 'erased'"},
+	} {
+		a := run
+		a.Table, a.Action, a.Cutoff, a.Detail, a.condition = t.table, t.action, run.RunAt, detail, t.cond
+		actions = append(actions, a)
+	}
+	return apply(ctx, conn, db, actions, false)
+}
+
+var hexKeyRE = regexp.MustCompile(`^[0-9a-f]{16,128}$`)
+
+// TableAffinity is the per-lead category affinity.
+const TableAffinity = "category_affinity"
+
+// apply counts the rows of each action, runs the ones that match rows,
+// waits for the mutations to finish and records every action.
+func apply(ctx context.Context, conn driver.Conn, db string, actions []RetentionAction, dryRun bool) ([]RetentionAction, error) {
+	for i := range actions {
+		a := &actions[i]
+		switch a.Action {
+		case "drop_partition":
+			if dryRun {
+				continue
+			}
+			part := strings.TrimPrefix(a.Detail, "partition ")
+			if err := conn.Exec(ctx, fmt.Sprintf("ALTER TABLE %s.%s DROP PARTITION %s", db, a.Table, part)); err != nil {
+				return nil, fmt.Errorf("drop partition %s of %s: %w", part, a.Table, err)
+			}
+		case "delete", "clear_lead_key":
+			var n uint64
+			if err := conn.QueryRow(ctx, fmt.Sprintf("SELECT count() FROM %s.%s WHERE %s", db, a.Table, a.condition)).Scan(&n); err != nil {
+				return nil, fmt.Errorf("count rows to remove from %s: %w", a.Table, err)
+			}
+			a.Rows = n
+			if n == 0 || dryRun {
+				continue
+			}
+			stmt := fmt.Sprintf("ALTER TABLE %s.%s DELETE WHERE %s", db, a.Table, a.condition)
+			if a.Action == "clear_lead_key" {
+				stmt = fmt.Sprintf("ALTER TABLE %s.%s UPDATE lead_key = '' WHERE %s", db, a.Table, a.condition)
+			}
+			if err := conn.Exec(ctx, stmt); err != nil {
+				return nil, fmt.Errorf("%s in %s: %w", a.Action, a.Table, err)
+			}
+		}
+	}
+	if dryRun {
+		return actions, nil
+	}
+	if err := waitMutations(ctx, conn, db); err != nil {
+		return actions, err
+	}
+	if err := Insert(ctx, NewWriter(conn, db), TableRetentionRuns, actions); err != nil {
+		return actions, fmt.Errorf("record the run: %w", err)
+	}
+	return actions, nil
+}
+
+type partition struct {
+	partition string
+	rows      uint64
+}
+
+// oldPartitions lists the monthly partitions of table whose whole month
+// lies before cutoff.
+func oldPartitions(ctx context.Context, conn driver.Conn, db, table string, cutoff time.Time) ([]partition, error) {
+	rows, err := conn.Query(ctx, `SELECT partition, sum(rows) FROM system.parts
+		WHERE database = ? AND table = ? AND active AND partition < ? GROUP BY partition ORDER BY partition`,
+		db, table, cutoff.Format("200601"))
+	if err != nil {
+		return nil, fmt.Errorf("partitions of %s: %w", table, err)
+	}
+	defer rows.Close()
+	var out []partition
+	for rows.Next() {
+		var p partition
+		if err := rows.Scan(&p.partition, &p.rows); err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
+// waitMutations returns once every mutation of db has finished.
+func waitMutations(ctx context.Context, conn driver.Conn, db string) error {
+	for {
+		var n uint64
+		if err := conn.QueryRow(ctx, "SELECT count() FROM system.mutations WHERE database = ? AND is_done = 0", db).Scan(&n); err != nil {
+			return fmt.Errorf("mutations of %s: %w", db, err)
+		}
+		if n == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%d mutations of %s still running: %w", n, db, ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+func chTime(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05") }
+
+func newRunID() string {
+	var b [8]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}

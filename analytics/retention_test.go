@@ -1,0 +1,138 @@
+package analytics_test
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/leadpipe/leadpipe/analytics"
+	"github.com/leadpipe/leadpipe/pipeline/pipelinetest"
+)
+
+func TestRetentionRemovesPerLeadRowsPastThePeriodsAndRecordsIt(t *testing.T) {
+	cfg, conn := pipelinetest.ClickHouse(t)
+	ctx := context.Background()
+	db := cfg.Database
+	w := analytics.NewWriter(conn, db)
+	now := time.Date(2026, 11, 15, 12, 0, 0, 0, time.UTC)
+	ago := func(months int) time.Time { return now.AddDate(0, -months, 0) }
+
+	beh := []analytics.BehaviorRow{
+		{EventID: "b-30-key", OccurredAt: ago(30), Action: "purchase", LeadKey: "aa11", Category: "shoes", Value: 10},
+		{EventID: "b-30-anon", OccurredAt: ago(30), Action: "page_view"},
+		{EventID: "b-18-key", OccurredAt: ago(18), Action: "product_view", LeadKey: "aa11", Category: "shoes"},
+		{EventID: "b-18-anon", OccurredAt: ago(18), Action: "page_view"},
+		{EventID: "b-6-key", OccurredAt: ago(6), Action: "product_view", LeadKey: "aa11", Category: "shoes"},
+		{EventID: "b-6-anon", OccurredAt: ago(6), Action: "page_view"},
+	}
+	for i := range beh {
+		beh[i].Origin = analytics.Origin{Topic: "behavior.enriched", Offset: int64(i)}
+	}
+	cls := []analytics.ClassificationRow{
+		{EventID: "c-30", LeadKey: "bb22", Decision: "accepted", OccurredAt: ago(30), FirstSeen: ago(30), Version: 1},
+		{EventID: "c-6", LeadKey: "cc33", Decision: "accepted", OccurredAt: ago(6), FirstSeen: ago(6), Version: 1},
+	}
+	if err := analytics.Insert(ctx, w, analytics.TableBehavior, beh); err != nil {
+		t.Fatal(err)
+	}
+	if err := analytics.Insert(ctx, w, analytics.TableClassifications, cls); err != nil {
+		t.Fatal(err)
+	}
+
+	dry, err := analytics.Retain(ctx, conn, db, analytics.DefaultRetention(), now, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := column(t, conn, "SELECT event_id FROM "+db+".behavior_events ORDER BY event_id"); len(got) != 6 {
+		t.Fatalf("a dry run removed rows: %v", got)
+	}
+	if len(dry) == 0 {
+		t.Fatal("a dry run listed no action")
+	}
+
+	actions, err := analytics.Retain(ctx, conn, db, analytics.DefaultRetention(), now, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name, query string
+		want        []string
+	}{
+		{"behavior older than 24 months is gone; lead-linked behavior older than 12 months too",
+			"SELECT event_id FROM " + db + ".behavior_events ORDER BY event_id", []string{"b-18-anon", "b-6-anon", "b-6-key"}},
+		{"classifications older than 24 months are gone",
+			"SELECT event_id FROM " + db + ".classifications ORDER BY event_id", []string{"c-6"}},
+		{"leads not updated for 24 months are gone",
+			"SELECT lead_key FROM " + db + ".leads ORDER BY lead_key", []string{"cc33"}},
+		{"category affinity older than 12 months is gone",
+			"SELECT toString(month) FROM " + db + ".category_affinity ORDER BY month", []string{ago(6).Format("2006-01") + "-01"}},
+	} {
+		if got := column(t, conn, c.query); !equal(got, c.want) {
+			t.Errorf("%s: got %v, want %v", c.name, got, c.want)
+		}
+	}
+	var recorded, removed uint64
+	if err := conn.QueryRow(ctx, "SELECT count(), sum(rows) FROM "+db+".retention_runs WHERE reason = 'retention'").Scan(&recorded, &removed); err != nil {
+		t.Fatal(err)
+	}
+	if recorded != uint64(len(actions)) || removed == 0 {
+		t.Errorf("retention_runs holds %d actions removing %d rows, want the run's %d actions", recorded, removed, len(actions))
+	}
+}
+
+func TestEraseUnlinksBehaviorAndRemovesAffinityButKeepsTheRecordOfDecisions(t *testing.T) {
+	cfg, conn := pipelinetest.ClickHouse(t)
+	ctx := context.Background()
+	db := cfg.Database
+	w := analytics.NewWriter(conn, db)
+	at := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
+	const erased, kept = "e0e0e0e0e0e0e0e0", "f1f1f1f1f1f1f1f1"
+	analytics.Insert(ctx, w, analytics.TableBehavior, []analytics.BehaviorRow{
+		{EventID: "b1", OccurredAt: at, Action: "product_view", LeadKey: erased, Category: "hats"},
+		{EventID: "b2", OccurredAt: at, Action: "product_view", LeadKey: kept, Category: "hats"},
+	})
+	analytics.Insert(ctx, w, analytics.TableClassifications, []analytics.ClassificationRow{
+		{EventID: "c1", LeadKey: erased, Decision: "accepted", OccurredAt: at, Version: 1},
+		{EventID: "c2", LeadKey: erased, Decision: "erased", OccurredAt: at.Add(time.Hour), Version: 2},
+		{EventID: "c3", LeadKey: kept, Decision: "accepted", OccurredAt: at, Version: 1},
+	})
+	if _, err := analytics.Erase(ctx, conn, db, []string{erased}, at); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := analytics.Erase(ctx, conn, db, []string{"'; DROP TABLE x"}, at); err == nil {
+		t.Error("Erase took a key that is not a hex HMAC")
+	}
+	for q, want := range map[string][]string{
+		"SELECT concat(event_id, ':', lead_key) FROM " + db + ".behavior_events ORDER BY event_id": {"b1:", "b2:" + kept},
+		"SELECT event_id FROM " + db + ".classifications ORDER BY event_id": {"c1", "c2", "c3"},
+		"SELECT lead_key FROM " + db + ".category_affinity ORDER BY lead_key":           {kept},
+		"SELECT decision FROM " + db + ".leads FINAL WHERE lead_key = '" + erased + "'": {"erased"},
+	} {
+		if got := column(t, conn, q); !equal(got, want) {
+			t.Errorf("%s = %v, want %v", q, got, want)
+		}
+	}
+}
+
+func column(t *testing.T, conn driver.Conn, q string) []string {
+	t.Helper()
+	rows, err := conn.Query(context.Background(), q)
+	if err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+	defer rows.Close()
+	out := []string{}
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+func equal(a, b []string) bool { return slices.Equal(a, b) }
