@@ -107,9 +107,9 @@ func TestEraseUnlinksBehaviorAndRemovesAffinityButKeepsTheRecordOfDecisions(t *t
 	}
 	for q, want := range map[string][]string{
 		"SELECT concat(event_id, ':', lead_key) FROM " + db + ".behavior_events ORDER BY event_id": {"b1:", "b2:" + kept},
-		"SELECT event_id FROM " + db + ".classifications ORDER BY event_id": {"c1", "c2", "c3"},
-		"SELECT lead_key FROM " + db + ".category_affinity ORDER BY lead_key":           {kept},
-		"SELECT decision FROM " + db + ".leads FINAL WHERE lead_key = '" + erased + "'": {"erased"},
+		"SELECT event_id FROM " + db + ".classifications ORDER BY event_id":                        {"c1", "c2", "c3"},
+		"SELECT lead_key FROM " + db + ".category_affinity ORDER BY lead_key":                      {kept},
+		"SELECT decision FROM " + db + ".leads FINAL WHERE lead_key = '" + erased + "'":            {"erased"},
 	} {
 		if got := column(t, conn, q); !equal(got, want) {
 			t.Errorf("%s = %v, want %v", q, got, want)
