@@ -47,13 +47,23 @@ type SinkStage struct {
 	erased     *lru.Cache[string, struct{}]
 	toErase    []string // erased in this batch; unlinked in ClickHouse once it landed
 	erasedRows atomic.Int64
+
+	// seen holds the event ids that recently landed, per table: a record
+	// produced twice upstream (a classify or enrich replay after a crash,
+	// a client that sent an event again) lands once.
+	seen *lru.Cache[string, struct{}]
 }
+
+// seenEvents bounds the event ids the sink remembers; a replay upstream
+// covers one uncommitted batch, far fewer.
+const seenEvents = 200_000
 
 // NewSinkStage returns the sink stage writing through w.
 func NewSinkStage(cfg *Config, w *analytics.Writer) *SinkStage {
 	erased, _ := lru.New[string, struct{}](100_000)
+	seen, _ := lru.New[string, struct{}](seenEvents)
 	return &SinkStage{
-		cfg: cfg, w: w, erased: erased,
+		cfg: cfg, w: w, erased: erased, seen: seen,
 		skip: map[partitionKey]map[int64]struct{}{}, lastSeen: map[partitionKey]int64{},
 	}
 }
@@ -135,6 +145,9 @@ func (s *SinkStage) Process(ctx context.Context, m *kafka.Message, _ *Outputs) (
 		if err := json.Unmarshal(m.Value, &e); err != nil {
 			return 0, fmt.Errorf("decode enriched event: %w", err)
 		}
+		if s.duplicate(table, e.EventID) {
+			return Produced, nil
+		}
 		row := sink.Behavior(&e, o)
 		if row.LeadKey != "" && s.erased.Contains(row.LeadKey) {
 			row.LeadKey = ""
@@ -148,6 +161,9 @@ func (s *SinkStage) Process(ctx context.Context, m *kafka.Message, _ *Outputs) (
 		if err := json.Unmarshal(m.Value, &a); err != nil {
 			return 0, fmt.Errorf("decode audit record: %w", err)
 		}
+		if s.duplicate(table, a.EventID) {
+			return Produced, nil
+		}
 		s.decisions = append(s.decisions, sink.Decision(&a, o))
 	default:
 		var r classify.Record
@@ -159,7 +175,7 @@ func (s *SinkStage) Process(ctx context.Context, m *kafka.Message, _ *Outputs) (
 		if r.Decision == classify.DecisionErased && r.LeadKey != "" {
 			s.erase(r.LeadKey)
 		}
-		if !landed {
+		if !landed && !s.duplicate(m.Topic, r.EventID) {
 			s.classifications = append(s.classifications, sink.Classification(&r, o))
 		}
 		if r.Decision == classify.DecisionQuarantined {
@@ -167,6 +183,19 @@ func (s *SinkStage) Process(ctx context.Context, m *kafka.Message, _ *Outputs) (
 		}
 	}
 	return Produced, nil
+}
+
+// duplicate reports whether the event id already landed in table, and
+// remembers it otherwise.
+func (s *SinkStage) duplicate(table, eventID string) bool {
+	if eventID == "" {
+		return false
+	}
+	if found, _ := s.seen.ContainsOrAdd(table+"\x00"+eventID, struct{}{}); found {
+		s.skipped.Add(1)
+		return true
+	}
+	return false
 }
 
 func (s *SinkStage) erase(leadKey string) {

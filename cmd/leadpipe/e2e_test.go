@@ -166,8 +166,9 @@ func TestEndToEndEveryStageLandsTheFixedInputInClickHouseRowByRow(t *testing.T) 
 		t.Errorf("leads holds %d lead keys, want %d", len(got), len(want))
 	}
 
-	// behavior_events: every event once; a lead key only where the lead
-	// had a profiling basis at the event's time.
+	// behavior_events: every event once (e2e-beh-2 is sent twice, as a
+	// client retry would); a lead key only where the lead had a profiling
+	// basis at the event's time.
 	type behRow struct{ leadKey, decision, channel string }
 	wantBeh := map[string]behRow{
 		"e2e-beh-1":  {"", "unknown", "unknown"}, // before the lead signed up
