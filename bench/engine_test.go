@@ -2,77 +2,117 @@ package bench
 
 import (
 	"encoding/json"
+	"runtime"
 	"testing"
-	"time"
+
+	hotjson "github.com/goccy/go-json" // the codec of the hot paths (codec_test.go)
 
 	"github.com/leadpipe/leadpipe/bench/workload"
 	"github.com/leadpipe/leadpipe/schemas"
 	"github.com/leadpipe/leadpipe/stages/classify"
+	"github.com/leadpipe/leadpipe/stages/enrich"
 	"github.com/leadpipe/leadpipe/stages/pseudonym"
 )
 
-// classifyCorpus is the well-formed lead and consent events of the
-// default workload, in order, as the classify stage reads them.
-func classifyCorpus(b *testing.B) [][]byte {
-	b.Helper()
-	wl := workload.DefaultConfig()
-	wl.BehaviorPerLead, wl.MalformedRate = 0, 0
-	events, err := workload.All(wl)
-	if err != nil {
-		b.Fatal(err)
-	}
-	var raws [][]byte
-	var size int64
-	for _, e := range events {
-		if e.Kind == workload.KindLead || e.Kind == workload.KindConsent {
-			raws = append(raws, e.Value)
-			size += int64(len(e.Value))
+// The in-process benchmarks: each step of the classify and enrich stages
+// on the well-formed events of the default workload, one event per op, and
+// the bare encoding/json loop they are measured against. Run them on one
+// core: go test -run '^$' -bench . -benchmem -count 5 -cpu 1 ./bench/
+
+// BenchmarkDecode is the strict decoder (schemas.Decode) on lead and
+// consent events.
+func BenchmarkDecode(b *testing.B) {
+	c := load(b, false)
+	l := schemas.DefaultLimits()
+	for i := 0; b.Loop(); i++ {
+		if _, err := schemas.Decode(c.classify[i%len(c.classify)], l); err != nil {
+			b.Fatal(err)
 		}
 	}
-	b.SetBytes(size / int64(len(raws)))
-	b.ReportAllocs()
-	return raws
 }
 
-// BenchmarkEngine is what the classify stage does per event: strict
-// decode, classify against the state, encode the record and the audit.
-func BenchmarkEngine(b *testing.B) {
-	raws := classifyCorpus(b)
-	e := classify.New(classify.DefaultPolicy(), pseudonym.Development())
-	st := classify.NewState()
+// BenchmarkDecodeBehavior is the strict decoder on behavior events.
+func BenchmarkDecodeBehavior(b *testing.B) {
+	c := load(b, true)
 	l := schemas.DefaultLimits()
-	now := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		raw := raws[i%len(raws)]
+	for i := 0; b.Loop(); i++ {
+		if _, err := schemas.Decode(c.behavior[i%len(c.behavior)], l); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkClassify is the engine alone on decoded lead and consent
+// events, against one State.
+func BenchmarkClassify(b *testing.B) {
+	c := load(b, false)
+	e, st := newEngine(), classify.NewState()
+	for i := 0; b.Loop(); i++ {
+		j := i % len(c.classify)
+		classifyEvent(e, c.classifyEvents[j], c.classify[j], st)
+	}
+}
+
+// BenchmarkEncode is the encoding of the engine's outputs, the record and
+// the audit record, with the codec of the hot paths.
+func BenchmarkEncode(b *testing.B) {
+	c := load(b, false)
+	for i := 0; b.Loop(); i++ {
+		res := &c.results[i%len(c.results)]
+		if _, err := hotjson.Marshal(&res.Record); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := hotjson.Marshal(&res.Audit); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkEnrich is the enrich stage's work on a decoded behavior event:
+// stages/enrich.Enrich against a table holding every lead's
+// classifications, and the encoding of the enriched event with the codec
+// of the hot paths.
+func BenchmarkEnrich(b *testing.B) {
+	c := load(b, true)
+	keys := pseudonym.Development()
+	for i := 0; b.Loop(); i++ {
+		e, _ := enrich.Enrich(c.behaviorEvents[i%len(c.behaviorEvents)], c.leads, keys)
+		if _, err := hotjson.Marshal(&e); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkEngine is the whole classify path, what the classify stage does
+// per event: strict decode, classify against the state, encode the record
+// and the audit with the codec of the hot paths.
+func BenchmarkEngine(b *testing.B) {
+	c := load(b, false)
+	e, st := newEngine(), classify.NewState()
+	l := schemas.DefaultLimits()
+	for i := 0; b.Loop(); i++ {
+		raw := c.classify[i%len(c.classify)]
 		ev, err := schemas.Decode(raw, l)
 		if err != nil {
 			b.Fatal(err)
 		}
-		var res classify.Result
-		switch ev := ev.(type) {
-		case *schemas.Lead:
-			res = e.Lead(ev, raw, st, now)
-		case *schemas.Consent:
-			res = e.Consent(ev, raw, st, now)
-		}
-		if _, err := json.Marshal(&res.Record); err != nil {
+		res := classifyEvent(e, ev, raw, st)
+		if _, err := hotjson.Marshal(&res.Record); err != nil {
 			b.Fatal(err)
 		}
-		if _, err := json.Marshal(&res.Audit); err != nil {
+		if _, err := hotjson.Marshal(&res.Audit); err != nil {
 			b.Fatal(err)
 		}
 	}
 }
 
 // BenchmarkBareDecodeEncode is the baseline: encoding/json decodes each
-// event into its struct and encodes it back, with no validation and no
-// decision.
+// lead or consent event into its struct and encodes it back, with no
+// validation and no decision.
 func BenchmarkBareDecodeEncode(b *testing.B) {
-	raws := classifyCorpus(b)
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		raw := raws[i%len(raws)]
+	c := load(b, false)
+	for i := 0; b.Loop(); i++ {
+		raw := c.classify[i%len(c.classify)]
 		var v any = new(schemas.Lead)
 		if raw[9] == 'c' { // {"type":"consent"
 			v = new(schemas.Consent)
@@ -86,14 +126,14 @@ func BenchmarkBareDecodeEncode(b *testing.B) {
 	}
 }
 
-// BenchmarkStrictDecodeEncode is leadpipe's own decoder with no decision:
-// the part of BenchmarkEngine that is not classification.
+// BenchmarkStrictDecodeEncode is leadpipe's own decoder with no decision,
+// encoding the event back with encoding/json: the part of BenchmarkEngine
+// that is not classification, in the shape of the baseline.
 func BenchmarkStrictDecodeEncode(b *testing.B) {
-	raws := classifyCorpus(b)
+	c := load(b, false)
 	l := schemas.DefaultLimits()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		ev, err := schemas.Decode(raws[i%len(raws)], l)
+	for i := 0; b.Loop(); i++ {
+		ev, err := schemas.Decode(c.classify[i%len(c.classify)], l)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -101,4 +141,48 @@ func BenchmarkStrictDecodeEncode(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// stateLeads is the number of leads whose events BenchmarkStateMemory
+// classifies into one State.
+const stateLeads = 10_000
+
+// BenchmarkStateMemory builds a classify.State from every lead and consent
+// event of stateLeads leads of the workload and reports the live heap it
+// holds per lead (B/lead: the HeapAlloc difference, each after a GC), the
+// suppression list's email keys included. ns/op is the time to build it.
+func BenchmarkStateMemory(b *testing.B) {
+	wl := workload.DefaultConfig()
+	wl.Leads, wl.BehaviorPerLead, wl.MalformedRate = stateLeads, 0, 0
+	events, err := workload.All(wl)
+	if err != nil {
+		b.Fatal(err)
+	}
+	e, l := newEngine(), schemas.DefaultLimits()
+	var total int64
+	var keys int
+	for b.Loop() {
+		var before, after runtime.MemStats
+		b.StopTimer()
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		b.StartTimer()
+		st := classify.NewState()
+		for _, ev := range events {
+			d, err := schemas.Decode(ev.Value, l)
+			if err != nil {
+				b.Fatal(err)
+			}
+			classifyEvent(e, d, ev.Value, st)
+		}
+		b.StopTimer()
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		b.StartTimer()
+		total += int64(after.HeapAlloc) - int64(before.HeapAlloc)
+		keys = st.Len()
+		runtime.KeepAlive(st)
+	}
+	b.ReportMetric(float64(total)/float64(b.N)/stateLeads, "B/lead")
+	b.ReportMetric(float64(keys)/stateLeads, "keys/lead")
 }

@@ -4,11 +4,11 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"sync"
 	"time"
 
+	json "github.com/goccy/go-json" // the hot paths' codec, chosen in bench/RESULTS.md
 	"github.com/segmentio/kafka-go"
 
 	"github.com/leadpipe/leadpipe/schemas"
@@ -123,7 +123,7 @@ func (s *ClassifyStage) Process(_ context.Context, m *kafka.Message, out *Output
 		out.Add(stateTopic, []byte(k), v, kafka.Header{Key: headerInstance, Value: []byte(s.instance)})
 		s.pending[k]++
 	}
-	audit, err := json.Marshal(res.Audit)
+	audit, err := json.Marshal(&res.Audit)
 	if err != nil {
 		return 0, fmt.Errorf("encode audit record: %w", err)
 	}
@@ -133,7 +133,7 @@ func (s *ClassifyStage) Process(_ context.Context, m *kafka.Message, out *Output
 	case classify.DecisionNoLead:
 		// Only the audit trail and the state: the lead is not known yet.
 	default:
-		rec, err := json.Marshal(res.Record)
+		rec, err := json.Marshal(&res.Record)
 		if err != nil {
 			return 0, fmt.Errorf("encode classification: %w", err)
 		}

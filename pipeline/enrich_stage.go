@@ -2,11 +2,11 @@ package pipeline
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"sync"
 	"time"
 
+	json "github.com/goccy/go-json" // the hot paths' codec, chosen in bench/RESULTS.md
 	"github.com/segmentio/kafka-go"
 
 	"github.com/leadpipe/leadpipe/schemas"
@@ -90,7 +90,7 @@ func (s *EnrichStage) Process(ctx context.Context, m *kafka.Message, out *Output
 	if !known && ev.Lead != "" && s.waitForTables(ctx) {
 		e, _ = enrich.Enrich(ev, s.leads, s.keys)
 	}
-	v, err := json.Marshal(e)
+	v, err := json.Marshal(&e)
 	if err != nil {
 		return 0, fmt.Errorf("encode enriched event: %w", err)
 	}

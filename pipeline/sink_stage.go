@@ -2,11 +2,11 @@ package pipeline
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"sync/atomic"
 	"time"
 
+	json "github.com/goccy/go-json" // the hot paths' codec, chosen in bench/RESULTS.md
 	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/segmentio/kafka-go"
 

@@ -1,6 +1,7 @@
 package schemas
 
 import (
+	"encoding/binary"
 	"fmt"
 	"reflect"
 	"strconv"
@@ -52,9 +53,10 @@ func (k kind) want() string {
 
 type shape struct {
 	kind     kind
-	fields   []field // kindObject: the fields it may have (at most 64)
-	elem     *shape  // kindArray: the shape of each element
-	consents bool    // kindArray: capped by Limits.MaxConsents
+	fields   []field  // kindObject: the fields it may have (at most 64), in the order events usually have them
+	elem     *shape   // kindArray: the shape of each element
+	consents bool     // kindArray: capped by Limits.MaxConsents
+	enum     []string // kindString: the values of the schema's enumeration, decoded without an allocation
 }
 
 type field struct {
@@ -78,6 +80,24 @@ func object(fs ...field) *shape {
 	return &shape{kind: kindObject, fields: fs}
 }
 
+// enum is the shape of a string of the schema's enumeration values; a
+// value that is none of them is still a string of this shape (validate
+// refuses it).
+func enum(values ...string) *shape {
+	return &shape{kind: kindString, enum: values}
+}
+
+// str is raw as a string: the enumeration's own string when raw is one of
+// its values, which costs no allocation, else a copy.
+func (sh *shape) str(raw []byte) string {
+	for _, e := range sh.enum {
+		if string(raw) == e {
+			return e
+		}
+	}
+	return string(raw)
+}
+
 func strings_(names ...string) []field {
 	fs := make([]field, len(names))
 	for i, n := range names {
@@ -88,31 +108,44 @@ func strings_(names ...string) []field {
 
 var (
 	leadShape = object(
-		field{name: "type", shape: stringShape},
+		field{name: "type", shape: enum(TypeLead)},
 		field{name: "event_id", shape: stringShape},
 		field{name: "occurred_at", shape: timeShape},
 		field{name: "lead_id", shape: stringShape},
 		field{name: "contact", shape: object(append(strings_("email", "phone", "first_name", "last_name",
 			"company", "job_title", "country", "birth_date"), field{name: "is_business", shape: boolShape})...)},
-		field{name: "source", shape: object(append(strings_("kind", "network", "url", "referrer", "form_id",
-			"list_id", "supplier", "partner_id", "event_name", "import_batch"),
-			field{name: "utm", shape: object(strings_("source", "medium", "campaign", "term", "content")...)})...)},
-		field{name: "consents", shape: &shape{kind: kindArray, consents: true, elem: object(append(strings_(
-			"purpose", "status", "method", "collection_point", "text_version", "proof_ref"),
-			field{name: "at", shape: timeShape})...)}},
+		field{name: "source", shape: object(append([]field{{name: "kind", shape: enum(SourceKinds...)}},
+			append(strings_("network", "url", "referrer", "form_id", "list_id", "supplier", "partner_id", "event_name", "import_batch"),
+				field{name: "utm", shape: object(strings_("source", "medium", "campaign", "term", "content")...)})...)...)},
+		field{name: "consents", shape: &shape{kind: kindArray, consents: true, elem: object(append([]field{
+			{name: "purpose", shape: enum(Purposes...)}, {name: "status", shape: enum(ConsentStatuses...)}, {name: "at", shape: timeShape}},
+			strings_("method", "collection_point", "text_version", "proof_ref")...)...)}},
 		field{name: "relationship", shape: object(field{name: "customer", shape: boolShape}, field{name: "email_from_purchase", shape: boolShape},
 			field{name: "last_purchase_at", shape: timeShape})},
-		field{name: "request", shape: object(field{name: "type", shape: stringShape})},
+		field{name: "request", shape: object(field{name: "type", shape: enum(RequestTypes...)})},
 		field{name: "parental_consent", shape: object(field{name: "at", shape: timeShape}, field{name: "method", shape: stringShape},
 			field{name: "proof_ref", shape: stringShape})},
 	)
-	consentShape = object(append(strings_("type", "event_id", "lead_id", "purpose", "action",
-		"method", "collection_point", "text_version", "proof_ref"), field{name: "occurred_at", shape: timeShape})...)
-	behaviorShape = object(append(strings_("type", "event_id", "lead_id", "anonymous_id", "action",
-		"url", "currency"),
+	consentShape = object(append([]field{
+		{name: "type", shape: enum(TypeConsent)},
+		{name: "event_id", shape: stringShape},
+		{name: "occurred_at", shape: timeShape},
+		{name: "lead_id", shape: stringShape},
+		{name: "purpose", shape: enum(append([]string{PurposeAll}, Purposes...)...)},
+		{name: "action", shape: enum(ConsentActions...)}},
+		strings_("method", "collection_point", "text_version", "proof_ref")...)...)
+	behaviorShape = object(
+		field{name: "type", shape: enum(TypeBehavior)},
+		field{name: "event_id", shape: stringShape},
 		field{name: "occurred_at", shape: timeShape},
+		field{name: "lead_id", shape: stringShape},
+		field{name: "anonymous_id", shape: stringShape},
+		field{name: "action", shape: enum(BehaviorActions...)},
+		field{name: "url", shape: stringShape},
 		field{name: "product", shape: object(field{name: "id", shape: stringShape}, field{name: "category", shape: stringShape}, field{name: "price", shape: numberShape})},
-		field{name: "value", shape: numberShape})...)
+		field{name: "value", shape: numberShape},
+		field{name: "currency", shape: stringShape},
+	)
 )
 
 func init() {
@@ -156,12 +189,40 @@ type pathSeg struct {
 }
 
 type scanner struct {
-	b        []byte
-	i        int
-	l        Limits
-	path     []pathSeg
+	b []byte
+	i int
+	l Limits
+	// The path of the value being scanned is its first len(seg) segments
+	// in seg, the rest in deep: held in the scanner by value, not as a
+	// slice of itself, so that a scanner stays on the stack.
 	seg      [12]pathSeg
+	deep     []pathSeg
+	depth    int // segments in the path
 	shapeErr error
+}
+
+func (s *scanner) push(p pathSeg) {
+	if s.depth < len(s.seg) {
+		s.seg[s.depth] = p
+	} else {
+		s.deep = append(s.deep, p)
+	}
+	s.depth++
+}
+
+func (s *scanner) pop() {
+	s.depth--
+	if s.depth >= len(s.seg) {
+		s.deep = s.deep[:len(s.deep)-1]
+	}
+}
+
+// path renders the path of the value being scanned.
+func (s *scanner) path() string {
+	if s.depth <= len(s.seg) {
+		return renderPath(s.seg[:s.depth])
+	}
+	return renderPath(append(s.seg[:len(s.seg):len(s.seg)], s.deep...))
 }
 
 // scan checks b against sh and fills dst, a pointer to the struct that sh
@@ -171,7 +232,6 @@ func scan(b []byte, l Limits, sh *shape, dst any) error {
 		return tooLarge(len(b), l)
 	}
 	s := scanner{b: b, l: l}
-	s.path = s.seg[:0]
 	s.skipSpace()
 	if s.i >= len(b) || b[s.i] != '{' {
 		return &FieldError{Field: fieldMessage, Reason: "must be a JSON object"}
@@ -191,11 +251,11 @@ func scan(b []byte, l Limits, sh *shape, dst any) error {
 }
 
 func (s *scanner) fail(reason string) error {
-	return &FieldError{Field: renderPath(s.path), Reason: reason}
+	return &FieldError{Field: s.path(), Reason: reason}
 }
 
 func (s *scanner) failAt(reason string) error {
-	return &FieldError{Field: renderPath(s.path), Reason: fmt.Sprintf("%s at byte %d", reason, s.i)}
+	return &FieldError{Field: s.path(), Reason: fmt.Sprintf("%s at byte %d", reason, s.i)}
 }
 
 func (s *scanner) shapeFail(reason string) {
@@ -264,7 +324,7 @@ func (s *scanner) value(sh *shape, depth int, v reflect.Value) error {
 				if esc {
 					v.SetString(unescape(raw))
 				} else {
-					v.SetString(string(raw))
+					v.SetString(sh.str(raw))
 				}
 			}
 		case kindTime:
@@ -319,6 +379,7 @@ func (s *scanner) object(sh *shape, depth int, v reflect.Value) error {
 		return nil
 	}
 	var seen uint64
+	next := 0 // where the next field usually is: after the last one
 	for {
 		s.skipSpace()
 		if s.i >= len(s.b) {
@@ -340,9 +401,13 @@ func (s *scanner) object(sh *shape, depth int, v reflect.Value) error {
 		var cv reflect.Value
 		idx := -1
 		if sh.kind == kindObject {
-			for j := range sh.fields {
-				if sh.fields[j].name == string(key) {
-					idx = j
+			n := len(sh.fields)
+			for j, k := 0, next; j < n; j, k = j+1, k+1 {
+				if k == n {
+					k = 0
+				}
+				if sh.fields[k].name == string(key) {
+					idx, next = k, k+1
 					break
 				}
 			}
@@ -353,16 +418,16 @@ func (s *scanner) object(sh *shape, depth int, v reflect.Value) error {
 				cv = v.Field(sh.fields[idx].index)
 			}
 			if seen&(1<<idx) != 0 {
-				s.path = append(s.path, pathSeg{name: name})
+				s.push(pathSeg{name: name})
 				return s.fail("appears more than once")
 			}
 			seen |= 1 << idx
 		} else {
 			name = safeName(key)
 			if sh.kind == kindObject {
-				s.path = append(s.path, pathSeg{name: name})
+				s.push(pathSeg{name: name})
 				s.shapeFail("is not a known field")
-				s.path = s.path[:len(s.path)-1]
+				s.pop()
 			}
 		}
 		s.skipSpace()
@@ -374,11 +439,11 @@ func (s *scanner) object(sh *shape, depth int, v reflect.Value) error {
 		}
 		s.i++
 		s.skipSpace()
-		s.path = append(s.path, pathSeg{name: name})
+		s.push(pathSeg{name: name})
 		if err := s.value(child, depth+1, cv); err != nil {
 			return err
 		}
-		s.path = s.path[:len(s.path)-1]
+		s.pop()
 		s.skipSpace()
 		if s.i >= len(s.b) {
 			return s.fail("unexpected end of input")
@@ -414,7 +479,7 @@ func (s *scanner) array(sh *shape, depth int, v reflect.Value) error {
 			return s.fail(fmt.Sprintf("has more than %d entries", s.l.MaxConsents))
 		}
 		s.skipSpace()
-		s.path = append(s.path, pathSeg{index: n})
+		s.push(pathSeg{index: n})
 		var ev reflect.Value
 		if v.IsValid() {
 			if v.Len() == v.Cap() {
@@ -426,7 +491,7 @@ func (s *scanner) array(sh *shape, depth int, v reflect.Value) error {
 		if err := s.value(elem, depth+1, ev); err != nil {
 			return err
 		}
-		s.path = s.path[:len(s.path)-1]
+		s.pop()
 		s.skipSpace()
 		if s.i >= len(s.b) {
 			return s.fail("unexpected end of input")
@@ -455,6 +520,12 @@ func (s *scanner) strMax(maxBytes int) (esc bool, err error) {
 	start := i
 	extra := 0 // raw bytes minus decoded bytes
 	for {
+		// Skip plain ASCII: eight bytes at a time while none of them ends
+		// the string, escapes, is a control character or is not ASCII,
+		// then byte by byte.
+		for i+8 <= len(b) && plain8(binary.LittleEndian.Uint64(b[i:])) {
+			i += 8
+		}
 		for i < len(b) {
 			c := b[i]
 			if c < 0x20 || c == '"' || c == '\\' || c >= 0x80 {
@@ -524,6 +595,18 @@ func (s *scanner) strMax(maxBytes int) (esc bool, err error) {
 			i += size
 		}
 	}
+}
+
+// plain8 reports whether none of the eight bytes of x is a quote, a
+// backslash, a control character (< 0x20) or a byte of a multi-byte UTF-8
+// sequence (>= 0x80). For a byte c, c-k borrows into the high bit exactly
+// when c < k, so (x-0x20…)&^x has a high bit set for a byte below 0x20, and
+// (y-0x01…)&^y for a zero byte of y = x^0x22… (a quote) or x^0x5c… (a
+// backslash); a borrow only crosses into a byte above one that matched.
+func plain8(x uint64) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	q, bs := x^(ones*'"'), x^(ones*'\\')
+	return (x|(x-ones*0x20)&^x|(q-ones)&^q|(bs-ones)&^bs)&highs == 0
 }
 
 func hex4(b []byte, i int) (rune, bool) {

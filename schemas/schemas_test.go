@@ -3,6 +3,7 @@ package schemas
 import (
 	"bufio"
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"os"
@@ -245,5 +246,49 @@ func compareShape(t *testing.T, where string, doc map[string]any, sh *shape) {
 			items, _ := p["items"].(map[string]any)
 			compareShape(t, where+"."+f.name+"[]", items, f.shape.elem)
 		}
+	}
+}
+
+func TestPlain8AgreesWithTheByteByByteCheck(t *testing.T) {
+	plain := func(c byte) bool { return c >= 0x20 && c != '"' && c != '\\' && c < 0x80 }
+	base := []byte("abcdefgh")
+	for pos := range 8 {
+		for c := range 256 {
+			w := append([]byte(nil), base...)
+			w[pos] = byte(c)
+			// Every other byte too, so that borrows from one byte into the
+			// next are exercised.
+			for _, other := range []byte{0x00, 0x1f, 0x20, 0x21, '"', '#', '[', '\\', ']', 0x7f, 0x80, 0xff} {
+				for o := range 8 {
+					if o == pos {
+						continue
+					}
+					v := append([]byte(nil), w...)
+					v[o] = other
+					want := true
+					for _, b := range v {
+						want = want && plain(b)
+					}
+					if got := plain8(binary.LittleEndian.Uint64(v)); got != want {
+						t.Fatalf("plain8(%q) = %v, want %v", v, got, want)
+					}
+				}
+			}
+		}
+	}
+}
+
+func TestAnErrorDeeperThanTheScannersPathArrayNamesItsWholePath(t *testing.T) {
+	l := DefaultLimits()
+	l.MaxDepth = 64
+	msg := `{"type":"lead","x":` + strings.Repeat(`[`, 20) + `"\q"` + strings.Repeat(`]`, 20) + `}`
+	_, err := DecodeLead([]byte(msg), l)
+	var fe *FieldError
+	if !errors.As(err, &fe) {
+		t.Fatalf("got %v, want a FieldError", err)
+	}
+	want := "x" + strings.Repeat("[0]", 20)
+	if fe.Field != want {
+		t.Errorf("field %q, want %q", fe.Field, want)
 	}
 }

@@ -46,13 +46,37 @@ var behaviorActions = []string{"page_view", "product_view", "add_to_cart", "purc
 var behaviorWeights = []int{40, 25, 8, 3, 8, 5, 11}
 var anonymousWeights = []int{40, 25, 8, 3, 0, 0, 11} // no email without an identity
 
-var landingUTM = []string{
-	"?utm_source=fb&utm_medium=paid_social", "?utm_source=ig&utm_medium=social", "?utm_source=google&utm_medium=cpc",
-	"?utm_source=newsletter&utm_medium=email", "?utm_source=linkedin&utm_medium=paid_social", "?utm_source=bing&utm_medium=cpc",
-	"?utm_source=google&utm_medium=organic", "?utm_source=tiktok&utm_medium=paid_social",
+// landingUTM are the campaign tags of a landing page view and the click id
+// or linker the ad network or mail tool adds to the same URL.
+var landingUTM = []struct {
+	utm   string
+	click clickID
+}{
+	{"?utm_source=fb&utm_medium=paid_social", clickID{"fbclid", "IwAR", b64url, 56}},
+	{"?utm_source=ig&utm_medium=social", clickID{"igshid", "", alnum, 16}},
+	{"?utm_source=google&utm_medium=cpc", clickID{"gclid", "Cj0KCQiA", b64url, 60}},
+	{"?utm_source=newsletter&utm_medium=email", clickID{"mc_eid", "", hexdigits, 10}},
+	{"?utm_source=linkedin&utm_medium=paid_social", clickID{"li_fat_id", "", hexdigits, 32}},
+	{"?utm_source=bing&utm_medium=cpc", clickID{"msclkid", "", hexdigits, 32}},
+	{"?utm_source=google&utm_medium=organic", clickID{"srsltid", "AfmBOo", b64url, 44}},
+	{"?utm_source=tiktok&utm_medium=paid_social", clickID{"ttclid", "E.C.P.", b64url, 40}},
 }
 
-var pagePaths = []string{"/", "/it/", "/it/novita/", "/it/saldi/", "/it/b2b/", "/it/negozi/", "/it/chi-siamo/", "/it/spedizioni-e-resi/"}
+// Values of the listing, search and recommendation parameters.
+var (
+	colors       = []string{"nero", "bianco", "blu", "rosso", "verde", "beige"}
+	sizes        = []string{"xs", "s", "m", "l", "xl", "38", "40", "42", "44"}
+	brands       = []string{"atelier-nord", "casa-vela", "monte-rosa", "linea-uno", "studio-arco", "terra-viva"}
+	recLists     = []string{"recs_home", "recs_pdp_similar", "recs_cart_upsell", "search_results", "category_grid", "email_picks"}
+	shipMethods  = []string{"standard", "express", "click_and_collect", "pickup_point"}
+	emailClients = []string{"gmail", "apple_mail", "outlook", "yahoo_mail", "thunderbird"}
+)
+
+var pagePaths = []string{
+	"/", "/it/", "/it/novita/", "/it/saldi/fino-al-50/", "/it/b2b/listino-rivenditori/", "/it/negozi/milano-corso-como/",
+	"/it/chi-siamo/", "/it/spedizioni-e-resi/", "/it/magazine/guida-alle-taglie-scarpe/",
+	"/it/magazine/come-scegliere-una-lampada-da-tavolo/", "/it/servizio-clienti/domande-frequenti/", "/it/carta-regalo/",
+}
 
 // behavior writes one behavior event: a page view, a product view, an add to
 // cart, a purchase, an email open or click, or a search.
@@ -85,16 +109,21 @@ func (g *generator) behavior(w *jw, a *actor) eventFacts {
 	b := append(w.b, `"https://`...)
 	b = append(b, g.cfg.Domain...)
 	var p *product
+	var qty int64 // of a purchase
 	switch action {
 	case bPageView:
 		switch weighted(r, []int{25, 45, 30}) {
-		case 0: // a landing page reached from a campaign
+		case 0: // a landing page reached from a campaign, with its click id
+			lu := pick(r, landingUTM)
 			b = append(b, pick(r, landingPaths)...)
-			b = append(b, pick(r, landingUTM)...)
+			b = append(b, lu.utm...)
 			b = append(b, "&utm_campaign="...)
 			b = append(b, pick(r, campaigns)...)
 			b = append(b, "&utm_content="...)
 			b = append(b, pick(r, []string{"carousel_a", "video_15s", "story", "hero_banner", "text_ad_2"})...)
+			b = append(b, "&utm_id="...)
+			b = appendDigits(b, r, 11)
+			b = appendClickID(b, r, lu.click)
 		case 1: // a category listing with filters
 			c := pick(r, categories)
 			b = append(append(append(b, "/it/"...), c...), "/?sort="...)
@@ -106,7 +135,16 @@ func (g *generator) behavior(w *jw, a *actor) eventFacts {
 			b = append(b, "&price_max="...)
 			b = strconv.AppendInt(b, int64(100+50*intn(r, 10)), 10)
 			b = append(b, "&color="...)
-			b = append(b, pick(r, []string{"nero", "bianco", "blu", "rosso", "verde", "beige"})...)
+			b = append(b, pick(r, colors)...)
+			b = append(b, "&size="...)
+			b = append(b, pick(r, sizes)...)
+			b = append(b, "&brand="...)
+			b = append(b, pick(r, brands)...)
+			b = append(b, "&availability=in_stock&view=grid&ref="...)
+			b = append(b, pick(r, []string{"mega_menu", "breadcrumb", "filters_sidebar", "header_nav", "home_tiles"})...)
+			if percent(r, 40) { // from a Google Shopping listing
+				b = appendClickID(b, r, clickID{"srsltid", "AfmBOo", b64url, 44})
+			}
 		default: // a content page, with the analytics cross-domain linker
 			b = append(b, pick(r, pagePaths)...)
 			b = append(b, "?ref="...)
@@ -115,8 +153,10 @@ func (g *generator) behavior(w *jw, a *actor) eventFacts {
 			b = appendRandom(b, r, alnum, 6)
 			b = append(b, "*_ga*"...)
 			b = appendRandom(b, r, b64url[:62], 28)
+			b = append(b, "*_gcl_au*"...)
+			b = appendRandom(b, r, b64url[:62], 28)
 			b = append(b, "*_ga_L3ADP1PE*"...)
-			b = appendRandom(b, r, b64url[:62], 40)
+			b = appendRandom(b, r, b64url[:62], 56)
 		}
 	case bProductView, bAddToCart, bPurchase:
 		p = &g.catalogue[intn(r, len(g.catalogue))]
@@ -125,15 +165,29 @@ func (g *generator) behavior(w *jw, a *actor) eventFacts {
 			b = appendDigits(b, r, 10)
 			b = append(b, "&payment="...)
 			b = append(b, pick(r, []string{"card", "paypal", "klarna", "bank_transfer"})...)
+			qty = int64(1 + weighted(r, []int{80, 15, 5}))
+			b = append(b, "&qty="...)
+			b = strconv.AppendInt(b, qty, 10)
+			b = append(b, "&shipping="...)
+			b = append(b, pick(r, shipMethods)...)
+			b = append(b, "&checkout_id="...)
+			b = appendRandom(b, r, hexdigits, 32)
 		} else {
 			b = append(b, p.path...)
 			b = append(b, "?variant="...)
 			b = strconv.AppendInt(b, int64(1+intn(r, 12)), 10)
 			b = append(b, "&color="...)
-			b = append(b, pick(r, []string{"nero", "bianco", "blu", "rosso", "verde", "beige"})...)
+			b = append(b, pick(r, colors)...)
 			if action == bAddToCart {
 				b = append(b, "&qty=1&from=pdp"...)
 			}
+			// The recommendation or listing the product was picked from.
+			b = append(b, "&list="...)
+			b = append(b, pick(r, recLists)...)
+			b = append(b, "&pos="...)
+			b = strconv.AppendInt(b, int64(1+intn(r, 24)), 10)
+			b = append(b, "&rec_id="...)
+			b = appendRandom(b, r, hexdigits, 16)
 		}
 	case bEmailOpen:
 		b = append(b, "/email/open.gif?c="...)
@@ -143,18 +197,33 @@ func (g *generator) behavior(w *jw, a *actor) eventFacts {
 		b = append(b, "&u="...)
 		b = appendRandom(b, r, hexdigits, 32)
 		b = append(b, "&client="...)
-		b = append(b, pick(r, []string{"gmail", "apple_mail", "outlook", "yahoo_mail", "thunderbird"})...)
+		b = append(b, pick(r, emailClients)...)
+		b = append(b, "&list=newsletter_it&v=2&sig="...)
+		b = appendRandom(b, r, hexdigits, 40)
 	case bEmailClick:
 		b = append(append(append(b, "/it/"...), pick(r, categories)...), "/?utm_source=newsletter&utm_medium=email&utm_campaign="...)
 		b = append(b, pick(r, campaigns)...)
 		b = append(b, "&utm_content="...)
 		b = append(b, pick(r, []string{"hero_banner", "product_grid", "footer_link", "cta_button"})...)
+		// The mail tool's tracking parameters.
+		b = append(b, "&mc_cid="...)
+		b = appendRandom(b, r, hexdigits, 10)
+		b = append(b, "&mc_eid="...)
+		b = appendRandom(b, r, hexdigits, 10)
+		b = append(b, "&_hsenc=p2ANqtz-"...)
+		b = appendRandom(b, r, b64url, 72)
 	default: // search
 		b = append(b, "/search?q="...)
 		b = append(b, pick(r, searchTerms)...)
 		b = append(b, "&page=1&sort=relevance&category="...)
 		b = append(b, pick(r, categories)...)
 		b = append(b, "&in_stock=true&src=autocomplete"...)
+		b = append(b, "&brand="...)
+		b = append(b, pick(r, brands)...)
+		b = append(b, "&price_max="...)
+		b = strconv.AppendInt(b, int64(100+50*intn(r, 10)), 10)
+		b = append(b, "&query_id="...)
+		b = appendRandom(b, r, hexdigits, 32)
 	}
 	w.b = append(b, '"')
 	w.comma = true
@@ -166,7 +235,7 @@ func (g *generator) behavior(w *jw, a *actor) eventFacts {
 		w.cents("price", p.cents)
 		w.end()
 		if action == bPurchase {
-			w.cents("value", p.cents*int64(1+weighted(r, []int{80, 15, 5})))
+			w.cents("value", p.cents*qty)
 			w.str("currency", "EUR")
 		}
 	}

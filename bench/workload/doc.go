@@ -69,7 +69,10 @@
 // The personal data is fake and looks it: names from short built-in lists,
 // emails under example.com, example.org and example.net, phone numbers whose
 // middle group is 555, companies from fiction. Well-formed lead events are
-// 300-800 bytes (about 98%), behavior events about 280 on average.
+// 300-800 bytes (about 98%); behavior events too (over 99%, about 350 on
+// average), their url carrying what real pages carry: campaign tags with the
+// ad network's click id, listing filters, recommendation and search ids, the
+// mail tool's tracking parameters, the analytics cross-domain linker.
 //
 // Lead ids are "lead-000123" and are the Kafka key of every event of the
 // lead; anonymous behavior is keyed by its "anon-<16 hex>" id. Event ids are

@@ -438,7 +438,7 @@ func leadNumber(id string) int {
 type mix struct {
 	leads, social, consenting, malformed, events, behavior, anonymous int
 	channels                                                          map[string]int
-	sizes                                                             []int
+	sizes, behaviorSizes                                              []int
 	features                                                          map[string]int
 }
 
@@ -463,6 +463,7 @@ func measure(t *testing.T, cfg Config, evs []Event) mix {
 		}
 		switch e.Kind {
 		case KindBehavior:
+			x.behaviorSizes = append(x.behaviorSizes, len(e.Value))
 			if _, ok := m["anonymous_id"]; ok {
 				x.anonymous++
 			}
@@ -593,19 +594,26 @@ func TestTheMixMatchesTheWorkloadIssue(t *testing.T) {
 	t.Logf("channels %v; features %v", x.channels, x.features)
 }
 
-func TestWellFormedLeadEventsAre300To800Bytes(t *testing.T) {
+func TestWellFormedLeadAndBehaviorEventsAre300To800Bytes(t *testing.T) {
 	cfg := mixConfig()
 	x := measure(t, cfg, corpus(t, cfg))
-	in := 0
-	for _, n := range x.sizes {
-		if n >= 300 && n <= 800 {
-			in++
+	for _, c := range []struct {
+		kind  string
+		sizes []int
+	}{{KindLead, x.sizes}, {KindBehavior, x.behaviorSizes}} {
+		in, total := 0, 0
+		for _, n := range c.sizes {
+			total += n
+			if n >= 300 && n <= 800 {
+				in++
+			}
 		}
-	}
-	slices.Sort(x.sizes)
-	t.Logf("lead event sizes: min %d, median %d, p95 %d, max %d", x.sizes[0], x.sizes[len(x.sizes)/2], x.sizes[len(x.sizes)*95/100], x.sizes[len(x.sizes)-1])
-	if in*100 < len(x.sizes)*95 {
-		t.Errorf("%d of %d well-formed lead events are 300-800 bytes, want at least 95%%", in, len(x.sizes))
+		s := slices.Sorted(slices.Values(c.sizes))
+		t.Logf("%s event sizes: min %d, median %d, mean %d, p95 %d, max %d", c.kind,
+			s[0], s[len(s)/2], total/len(s), s[len(s)*95/100], s[len(s)-1])
+		if in*100 < len(s)*95 {
+			t.Errorf("%d of %d well-formed %s events are 300-800 bytes, want at least 95%%", in, len(s), c.kind)
+		}
 	}
 }
 

@@ -88,14 +88,23 @@ const (
 	BasisNone                = "none"
 )
 
-var articles = map[string]string{
-	BasisConsent:             "Art. 6(1)(a)",
-	BasisContract:            "Art. 6(1)(b)",
-	BasisLegalObligation:     "Art. 6(1)(c)",
-	BasisVitalInterests:      "Art. 6(1)(d)",
-	BasisPublicTask:          "Art. 6(1)(e)",
-	BasisLegitimateInterests: "Art. 6(1)(f)",
-	BasisNone:                "",
+// article is the article of the GDPR of basis b; "" for none.
+func article(b string) string {
+	switch b {
+	case BasisConsent:
+		return "Art. 6(1)(a)"
+	case BasisContract:
+		return "Art. 6(1)(b)"
+	case BasisLegalObligation:
+		return "Art. 6(1)(c)"
+	case BasisVitalInterests:
+		return "Art. 6(1)(d)"
+	case BasisPublicTask:
+		return "Art. 6(1)(e)"
+	case BasisLegitimateInterests:
+		return "Art. 6(1)(f)"
+	}
+	return ""
 }
 
 // Basis is the legal basis of one purpose and the evidence it rests on.
@@ -110,7 +119,7 @@ type Basis struct {
 }
 
 func basis(b, evidence string) Basis {
-	return Basis{Basis: b, Article: articles[b], Evidence: evidence}
+	return Basis{Basis: b, Article: article(b), Evidence: evidence}
 }
 
 // Purposes holds the basis of every purpose; JSON renders it as an object
@@ -247,6 +256,8 @@ func (e *Engine) Policy() *Policy { return e.policy }
 
 func (e *Engine) newResult(eventID, eventType, leadID, leadKey string, occurred time.Time, raw []byte, now time.Time) Result {
 	sum := sha256.Sum256(raw)
+	var hexSum [2 * sha256.Size]byte
+	hex.Encode(hexSum[:], sum[:])
 	return Result{
 		Record: Record{
 			EventID: eventID, LeadID: leadID, PolicyVersion: e.policy.Version,
@@ -254,7 +265,7 @@ func (e *Engine) newResult(eventID, eventType, leadID, leadKey string, occurred 
 		},
 		Audit: Audit{
 			EventID: eventID, EventType: eventType, LeadKey: leadKey, KeyVersion: e.keyer.Version(),
-			PolicyVersion: e.policy.Version, InputSHA256: hex.EncodeToString(sum[:]), At: now,
+			PolicyVersion: e.policy.Version, InputSHA256: string(hexSum[:]), At: now,
 			ConsentProofs: []ConsentProof{}, IgnoredConsents: []IgnoredConsent{},
 		},
 	}
@@ -274,6 +285,9 @@ func (r *Result) changed(key string) {
 	r.Changed = append(r.Changed, key)
 }
 
+// explain adds a step to the record when on. A why that has to be built
+// (concatenated) is built only under `if on` at the call site: explain is
+// off on the stream's hot path.
 func (r *Result) explain(on bool, rule string, matched bool, why string) {
 	if on {
 		r.Record.Explain = append(r.Record.Explain, Step{Rule: rule, Matched: matched, Why: why})

@@ -82,7 +82,9 @@ func (e *Engine) Consent(ev *schemas.Consent, raw []byte, st *State, now time.Ti
 			r.Record.Origin, r.Record.Country, r.Record.FirstSeen = ls.Facts.originOrZero(), ls.Facts.countryOrEmpty(), ls.FirstSeen
 		}
 		ls.Facts, ls.Ledger, ls.EmailKeys, ls.FirstSeen = nil, nil, nil, time.Time{}
-		r.explain(e.Explain, RuleErased, true, "consent event "+ev.ID+" asks for erasure (Art. 17)")
+		if e.Explain {
+			r.explain(true, RuleErased, true, "consent event "+ev.ID+" asks for erasure (Art. 17)")
+		}
 		if !seen {
 			return e.noLead(ls, &r)
 		}

@@ -16,7 +16,9 @@ func (e *Engine) evaluate(ls *leadState, release bool, r *Result) {
 	rec.FirstSeen = ls.FirstSeen
 	if f != nil {
 		rec.Origin, rec.Country = f.Origin, f.Country
-		r.explain(x, f.OriginStep, true, "origin "+f.Origin.Channel+": "+f.OriginWhy)
+		if x {
+			r.explain(x, f.OriginStep, true, "origin "+f.Origin.Channel+": "+f.OriginWhy)
+		}
 	}
 	decide := func(decision, reason, rule string) {
 		rec.Decision, rec.Reason, rec.Rule = decision, reason, rule
@@ -25,7 +27,9 @@ func (e *Engine) evaluate(ls *leadState, release bool, r *Result) {
 
 	// 1. The suppression list.
 	if s := ls.Suppressed; s != nil {
-		r.explain(x, stepSuppression, true, "on the suppression list since consent event "+s.EventID+" ("+s.Reason+")")
+		if x {
+			r.explain(x, stepSuppression, true, "on the suppression list since consent event "+s.EventID+" ("+s.Reason+")")
+		}
 		decide(DecisionSuppressed, s.Reason, s.Rule)
 		rec.Purposes = allNone("suppression list: " + s.Reason + " in consent event " + s.EventID)
 		return
@@ -47,8 +51,10 @@ func (e *Engine) evaluate(ls *leadState, release bool, r *Result) {
 
 	// 3. Minors.
 	if f.minorWithoutParent() {
-		r.explain(x, RuleMinor, true, "under the age of digital consent ("+strconv.Itoa(f.AgeLimit)+
-			" in "+countryName(f.Country)+") at occurred_at; "+f.ParentalWhy)
+		if x {
+			r.explain(x, RuleMinor, true, "under the age of digital consent ("+strconv.Itoa(f.AgeLimit)+
+				" in "+countryName(f.Country)+") at occurred_at; "+f.ParentalWhy)
+		}
 		decide(DecisionQuarantined, RuleMinor, RuleMinor)
 		rec.Purposes = allNone("quarantined: " + RuleMinor)
 		return
@@ -67,19 +73,23 @@ func (e *Engine) evaluate(ls *leadState, release bool, r *Result) {
 	// 4. Purchased lists and partners.
 	if ch := f.Origin.Channel; ch == ChannelPurchasedList || ch == ChannelPartner {
 		if f.ThirdParty == "" || counting == 0 {
-			why := "channel " + ch + " "
-			if f.ThirdParty == "" {
-				why += "names no source.supplier or source.partner_id"
-			} else {
-				why += "names " + f.ThirdParty + " but carries no counting consent"
+			if x {
+				why := "channel " + ch + " "
+				if f.ThirdParty == "" {
+					why += "names no source.supplier or source.partner_id"
+				} else {
+					why += "names " + f.ThirdParty + " but carries no counting consent"
+				}
+				r.explain(x, RuleThirdParty, true, why)
 			}
-			r.explain(x, RuleThirdParty, true, why)
 			decide(DecisionQuarantined, RuleThirdParty, RuleThirdParty)
 			rec.Purposes = allNone("quarantined: " + RuleThirdParty)
 			return
 		}
-		r.explain(x, RuleThirdParty, false, "channel "+ch+" names "+f.ThirdParty+" and carries a counting consent")
-	} else {
+		if x {
+			r.explain(x, RuleThirdParty, false, "channel "+ch+" names "+f.ThirdParty+" and carries a counting consent")
+		}
+	} else if x {
 		r.explain(x, RuleThirdParty, false, "channel "+ch+" is not a purchased list or a partner")
 	}
 
@@ -104,7 +114,7 @@ func (e *Engine) evaluate(ls *leadState, release bool, r *Result) {
 	}
 	if f.Origin.Channel == ChannelSocial {
 		r.explain(x, RuleSocialNoConsent, false, "channel social with a marketing basis or a sales_followup request")
-	} else {
+	} else if x {
 		r.explain(x, RuleSocialNoConsent, false, "channel "+f.Origin.Channel+" is not social")
 	}
 
@@ -135,7 +145,7 @@ func (e *Engine) bases(ls *leadState, r *Result) Purposes {
 				Purpose: name, EventID: s.EventID, At: s.At, ProofRef: s.ProofRef, TextVersion: s.TextVersion,
 			})
 		case ok:
-			*b = basis(BasisNone, "consent "+s.Status+" at "+s.At.UTC().Format(time.RFC3339)+" in event "+s.EventID+where(s))
+			*b = basis(BasisNone, noConsentEvidence(s))
 		case name == "email_marketing" && f.SoftOptIn:
 			*b = basis(BasisLegitimateInterests, "relationship.customer+email_from_purchase")
 		case name == "sales_followup" && e.policy.salesFollowup(f.Request):
@@ -147,34 +157,41 @@ func (e *Engine) bases(ls *leadState, r *Result) Purposes {
 	return out
 }
 
+// consentEvidence is the evidence of a basis that rests on the granted
+// statement s: "consent proof_ref=… text_version=… at=… event=… consents[i]".
 func consentEvidence(s statement) string {
-	var sb strings.Builder
-	sb.WriteString("consent")
+	var buf [256]byte // one allocation, for the string, when it fits
+	b := append(buf[:0], "consent"...)
 	if s.ProofRef != "" {
-		sb.WriteString(" proof_ref=")
-		sb.WriteString(s.ProofRef)
+		b = append(append(b, " proof_ref="...), s.ProofRef...)
 	}
 	if s.TextVersion != "" {
-		sb.WriteString(" text_version=")
-		sb.WriteString(s.TextVersion)
+		b = append(append(b, " text_version="...), s.TextVersion...)
 	}
 	if s.ProofRef == "" && s.CollectionPoint != "" {
-		sb.WriteString(" collection_point=")
-		sb.WriteString(s.CollectionPoint)
+		b = append(append(b, " collection_point="...), s.CollectionPoint...)
 	}
-	sb.WriteString(" at=")
-	sb.WriteString(s.At.UTC().Format(time.RFC3339))
-	sb.WriteString(" event=")
-	sb.WriteString(s.EventID)
-	sb.WriteString(where(s))
-	return sb.String()
+	b = s.At.UTC().AppendFormat(append(b, " at="...), time.RFC3339)
+	b = append(append(b, " event="...), s.EventID...)
+	return string(appendWhere(b, s))
 }
 
-func where(s statement) string {
+// noConsentEvidence is the evidence of no basis for the denied, withdrawn
+// or objected statement s: "consent denied at … in event … consents[i]".
+func noConsentEvidence(s statement) string {
+	var buf [128]byte
+	b := append(append(buf[:0], "consent "...), s.Status...)
+	b = s.At.UTC().AppendFormat(append(b, " at "...), time.RFC3339)
+	b = append(append(b, " in event "...), s.EventID...)
+	return string(appendWhere(b, s))
+}
+
+// appendWhere appends where in a lead event's consents s was stated.
+func appendWhere(b []byte, s statement) []byte {
 	if s.Index == 0 {
-		return ""
+		return b
 	}
-	return " consents[" + strconv.Itoa(s.Index-1) + "]"
+	return append(strconv.AppendInt(append(b, " consents["...), int64(s.Index-1), 10), ']')
 }
 
 func countryName(c string) string {

@@ -29,7 +29,15 @@ const MinKeyBytes = 16
 // Keyer computes keyed pseudonyms. It is safe for concurrent use.
 type Keyer struct {
 	version string
-	pool    sync.Pool
+	pool    sync.Pool // of *keying
+}
+
+// keying is one HMAC and buffers for its input and sum, reused through the
+// pool.
+type keying struct {
+	mac hash.Hash
+	in  []byte
+	sum [sha256.Size]byte
 }
 
 // New returns a Keyer for secret, labelled with version (for example "k1").
@@ -42,7 +50,7 @@ func New(secret []byte, version string) (*Keyer, error) {
 	}
 	s := append([]byte(nil), secret...)
 	k := &Keyer{version: version}
-	k.pool.New = func() any { return hmac.New(sha256.New, s) }
+	k.pool.New = func() any { return &keying{mac: hmac.New(sha256.New, s)} }
 	return k, nil
 }
 
@@ -79,15 +87,15 @@ func (k *Keyer) Version() string { return k.version }
 // kind ("lead", "email", "visitor") so that equal strings of different kinds
 // never share a key.
 func (k *Keyer) Key(kind, s string) string {
-	h := k.pool.Get().(hash.Hash)
-	h.Reset()
-	h.Write([]byte(kind))
-	h.Write([]byte{0})
-	h.Write([]byte(s))
-	var sum [sha256.Size]byte
-	out := h.Sum(sum[:0])
-	k.pool.Put(h)
-	return hex.EncodeToString(out)
+	kg := k.pool.Get().(*keying)
+	kg.in = append(append(append(kg.in[:0], kind...), 0), s...)
+	kg.mac.Reset()
+	kg.mac.Write(kg.in)
+	kg.mac.Sum(kg.sum[:0])
+	var out [2 * sha256.Size]byte
+	hex.Encode(out[:], kg.sum[:])
+	k.pool.Put(kg)
+	return string(out[:])
 }
 
 // LeadKey is the pseudonymous key of a lead id.
