@@ -210,22 +210,11 @@ func TestSinkKilledBetweenInsertAndCommitLandsEveryRowOnce(t *testing.T) {
 
 	// classify and enrich run in the test; the sink runs in processes of its own.
 	upstream := startStages(t, cfg, "classify", "enrich")
-	pipelinetest.Eventually(t, 90*time.Second, "classify and enrich did not drain", func() bool {
-		for _, st := range []struct {
-			name   string
-			topics []string
-		}{
-			{"classify", []string{k.Topic(pipeline.TopicLeadsRaw), k.Topic(pipeline.TopicConsentsRaw)}},
-			{"enrich", []string{k.Topic(pipeline.TopicBehaviorRaw)}},
-		} {
-			n, err := pipeline.TopicRecords(ctx, k, st.topics...)
-			c := upstream.Counts(st.name)
-			if err != nil || c.Consumed < n || c.InFlight > 0 {
-				return false
-			}
-		}
-		return true
-	})
+	dctx, cancel := context.WithTimeout(ctx, 90*time.Second)
+	defer cancel()
+	if err := upstream.WaitDrained(dctx); err != nil {
+		t.Fatal(err)
+	}
 	enriched := len(pipelinetest.ReadAll(t, k, pipeline.TopicBehaviorEnriched))
 	audit := len(pipelinetest.ReadAll(t, k, pipeline.TopicAudit))
 	classified := pipelinetest.ReadAll(t, k, pipeline.TopicLeadsClassified)

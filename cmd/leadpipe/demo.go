@@ -114,7 +114,7 @@ func demo(ctx context.Context, cfg *runConfig, wl workload.Config, log *slog.Log
 	case err := <-runErr:
 		return err
 	}
-	if err := waitDrained(ctx, cfg, runner, runErr); err != nil {
+	if err := waitDrained(ctx, runner, runErr); err != nil {
 		return err
 	}
 	stopRun()
@@ -126,41 +126,18 @@ func demo(ctx context.Context, cfg *runConfig, wl workload.Config, log *slog.Log
 }
 
 // waitDrained returns once every stage has consumed everything upstream of
-// it and committed it.
-func waitDrained(ctx context.Context, cfg *runConfig, runner *pipeline.Runner, runErr <-chan error) error {
-	// A nil runErr is never ready: the caller watches the stages itself.
-	k := &cfg.kafka
-	inputs := map[string][]string{
-		"classify": {k.Topic(pipeline.TopicLeadsRaw), k.Topic(pipeline.TopicConsentsRaw)},
-		"enrich":   {k.Topic(pipeline.TopicBehaviorRaw)},
-		"sink": {k.Topic(pipeline.TopicLeadsClassified), k.Topic(pipeline.TopicLeadsQuarantine),
-			k.Topic(pipeline.TopicBehaviorEnriched), k.Topic(pipeline.TopicAudit)},
-	}
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("the workload did not land in time: %w", ctx.Err())
-		case err := <-runErr:
-			return fmt.Errorf("the stages stopped: %w", err)
-		case <-tick.C:
-		}
-		done := true
-		for _, st := range stageNames { // in pipeline order: upstream first
-			want, err := pipeline.TopicRecords(ctx, k, inputs[st]...)
-			if err != nil {
-				return err
-			}
-			c := runner.Counts(st)
-			if c.Consumed < want || c.InFlight > 0 {
-				done = false
-				break
-			}
-		}
-		if done {
-			return nil
-		}
+// it and committed it, or the stages stopped (runErr; nil when the caller
+// watches them itself).
+func waitDrained(ctx context.Context, runner *pipeline.Runner, runErr <-chan error) error {
+	done := make(chan error, 1)
+	dctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() { done <- runner.WaitDrained(dctx) }()
+	select {
+	case err := <-done:
+		return err
+	case err := <-runErr:
+		return fmt.Errorf("the stages stopped: %w", err)
 	}
 }
 

@@ -126,7 +126,7 @@ func TestEndToEndEveryStageLandsTheFixedInputInClickHouseRowByRow(t *testing.T) 
 	pipelinetest.Produce(t, k, pipeline.TopicBehaviorRaw, behavior...)
 	wctx, cancel := context.WithTimeout(ctx, 90*time.Second)
 	defer cancel()
-	if err := waitDrained(wctx, cfg, runner, nil); err != nil {
+	if err := waitDrained(wctx, runner, nil); err != nil {
 		t.Fatal(err)
 	}
 

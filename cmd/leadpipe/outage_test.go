@@ -72,7 +72,7 @@ func TestClickHouseDownUnderLoadLosesNothingAndKeepsMemoryBounded(t *testing.T) 
 
 	wctx, cancel := context.WithTimeout(ctx, 120*time.Second)
 	defer cancel()
-	if err := waitDrained(wctx, cfg, runner, nil); err != nil {
+	if err := waitDrained(wctx, runner, nil); err != nil {
 		t.Fatal(err)
 	}
 	if !runner.Ready() {

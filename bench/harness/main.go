@@ -1,0 +1,97 @@
+// Command harness measures leadpipe through the real Kafka broker and
+// ClickHouse, each figure side by side with a baseline that does less, run
+// interleaved, and rewrites the harness section of bench/RESULTS.md.
+//
+//	go run ./bench/harness --brokers 127.0.0.1:19092 --clickhouse 127.0.0.1:19000
+//
+// `make bench` starts the services as the tests do and runs it. Every run
+// gets topics of its own (a fresh prefix), deleted afterwards.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+)
+
+type options struct {
+	brokers    []string
+	clickhouse string
+	runs       int
+	leads      int
+	partitions int
+	out        string
+	only       map[string]bool
+}
+
+func main() {
+	var o options
+	brokers := flag.String("brokers", "127.0.0.1:19092", "Kafka brokers, comma separated")
+	flag.StringVar(&o.clickhouse, "clickhouse", "127.0.0.1:19000", "ClickHouse native address")
+	flag.IntVar(&o.runs, "runs", 5, "runs of each variant; each figure is their median")
+	flag.IntVar(&o.leads, "leads", 8000, "leads of the workload (about 22 events each)")
+	flag.IntVar(&o.partitions, "partitions", 4, "partitions of every topic, for every variant")
+	flag.StringVar(&o.out, "out", "bench/RESULTS.md", "results file whose harness section is rewritten ('' prints only)")
+	only := flag.String("only", "", "comma-separated scenarios to run: e2e, latency, classify, reader, sink (default all)")
+	flag.Parse()
+	o.brokers = strings.Split(*brokers, ",")
+	if *only != "" {
+		o.only = map[string]bool{}
+		for _, s := range strings.Split(*only, ",") {
+			o.only[s] = true
+		}
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	log.SetFlags(log.Ltime)
+	if err := run(ctx, &o); err != nil {
+		log.Fatalf("harness: %v", err)
+	}
+}
+
+// scenario is one comparison: a variant and its baseline.
+type scenario struct {
+	name string
+	run  func(ctx context.Context, o *options, r *report) error
+}
+
+var scenarios = []scenario{
+	{"classify", runClassify},
+	{"reader", runReader},
+	{"sink", runSink},
+	{"e2e", runEndToEnd},
+	{"latency", runLatency},
+}
+
+func run(ctx context.Context, o *options) error {
+	r := newReport(o)
+	for _, s := range scenarios {
+		if o.only != nil && !o.only[s.name] {
+			continue
+		}
+		log.Printf("scenario %s", s.name)
+		start := time.Now()
+		if err := s.run(ctx, o, r); err != nil {
+			if errors.Is(err, context.Canceled) {
+				return err
+			}
+			r.fail(s.name, err)
+			log.Printf("scenario %s failed: %v", s.name, err)
+			continue
+		}
+		log.Printf("scenario %s done in %s", s.name, time.Since(start).Round(time.Second))
+	}
+	text := r.markdown()
+	fmt.Print(text)
+	if o.out == "" {
+		return nil
+	}
+	return r.write(o.out, text)
+}

@@ -1,0 +1,94 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/leadpipe/leadpipe/analytics"
+	"github.com/leadpipe/leadpipe/pipeline"
+	"github.com/leadpipe/leadpipe/schemas"
+	"github.com/leadpipe/leadpipe/stages/classify"
+	"github.com/leadpipe/leadpipe/stages/pseudonym"
+)
+
+// running is a runner of stages in this process.
+type running struct {
+	r      *pipeline.Runner
+	cancel context.CancelFunc
+	done   chan error
+}
+
+// startRunner builds a runner with the stages add adds and runs it.
+func startRunner(ctx context.Context, cfg *pipeline.Config, add func(r *pipeline.Runner) error) (*running, error) {
+	r := pipeline.NewRunner(*cfg, nil, nil)
+	if err := add(r); err != nil {
+		return nil, err
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	x := &running{r: r, cancel: cancel, done: make(chan error, 1)}
+	go func() { x.done <- r.Run(rctx) }()
+	return x, nil
+}
+
+func (x *running) stop() error {
+	x.cancel()
+	err := <-x.done
+	if errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
+}
+
+// The stages as `leadpipe run` builds them, with its defaults.
+func addClassify(cfg *pipeline.Config) func(*pipeline.Runner) error {
+	return func(r *pipeline.Runner) error {
+		e := classify.New(classify.DefaultPolicy(), pseudonym.Development())
+		return r.Add(pipeline.NewClassifyStage(cfg, e, schemas.DefaultLimits()), nil)
+	}
+}
+
+func addEnrich(cfg *pipeline.Config) func(*pipeline.Runner) error {
+	return func(r *pipeline.Runner) error {
+		return r.Add(pipeline.NewEnrichStage(cfg, pseudonym.Development(), schemas.DefaultLimits(), 1_000_000), nil)
+	}
+}
+
+func addSink(cfg *pipeline.Config, conn driver.Conn, db string) func(*pipeline.Runner) error {
+	return func(r *pipeline.Runner) error {
+		return r.Add(pipeline.NewSinkStage(cfg, analytics.NewWriter(conn, db)),
+			&pipeline.StageOptions{BatchRecords: 50_000, BatchBytes: 64 << 20, BatchAge: time.Second})
+	}
+}
+
+func all(fns ...func(*pipeline.Runner) error) func(*pipeline.Runner) error {
+	return func(r *pipeline.Runner) error {
+		for _, f := range fns {
+			if err := f(r); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
+// openClickHouse opens a connection and a fresh, migrated database.
+func openClickHouse(ctx context.Context, o *options, db string) (driver.Conn, error) {
+	cfg := analytics.DefaultConfig()
+	cfg.Addr, cfg.Database = o.clickhouse, db
+	conn, err := analytics.Open(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+db); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	if _, err := analytics.Migrate(ctx, conn, db); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return conn, nil
+}
