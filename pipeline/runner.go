@@ -36,14 +36,16 @@ func NewRunner(cfg Config, log *slog.Logger, reg prometheus.Registerer) *Runner 
 
 // NewWriter returns the producer every stage uses: acks from all in-sync
 // replicas, key-hashed partitions compatible with the Java client
-// (murmur2), small batches flushed after 5 ms.
+// (murmur2), small batches flushed after 5 ms. A batch stays under the
+// broker's default max.message.bytes (1 MiB): a larger one is refused and
+// would be retried forever.
 func NewWriter(cfg *Config) *kafka.Writer {
 	return &kafka.Writer{
 		Addr:         kafka.TCP(cfg.Brokers...),
 		Balancer:     &kafka.Murmur2Balancer{},
 		RequiredAcks: kafka.RequireAll,
 		BatchSize:    cfg.BatchRecords,
-		BatchBytes:   8 << 20,
+		BatchBytes:   900 << 10,
 		BatchTimeout: 5 * time.Millisecond,
 		MaxAttempts:  10,
 		WriteTimeout: 30 * time.Second,
@@ -197,7 +199,44 @@ func (s *stageRun) run(ctx context.Context) error {
 		}
 	}()
 
-	b := &batch{last: map[partitionKey]kafka.Message{}}
+	// Batches are double-buffered: while one is flushed (produced and
+	// committed) in the background, the next is processed. At most one
+	// flush is in flight, so outputs and commits keep their order. A stage
+	// with outputs of its own (a Flusher, the sink) buffers them itself,
+	// so it is flushed in line instead.
+	_, inline := s.stage.(Flusher)
+	b, spare := newBatch(), newBatch()
+	var inflight chan error // the background flush, nil when none
+	var flushing *batch
+	wait := func() error {
+		if inflight == nil {
+			return nil
+		}
+		err := <-inflight
+		inflight = nil
+		if err == nil {
+			spare = flushing
+		}
+		return err
+	}
+	cut := func() error {
+		if err := wait(); err != nil {
+			return err
+		}
+		if b.records == 0 {
+			return nil
+		}
+		if inline {
+			return s.flush(ctx, reader, b, log)
+		}
+		flushing, b, spare = b, spare, nil
+		if b == nil {
+			b = newBatch()
+		}
+		inflight = make(chan error, 1)
+		go func(fb *batch) { inflight <- s.flush(ctx, reader, fb, log) }(flushing)
+		return nil
+	}
 	timer := time.NewTimer(s.limits.BatchAge)
 	timer.Stop()
 	dlq := cfg.Topic(TopicDLQ)
@@ -207,7 +246,15 @@ func (s *stageRun) run(ctx context.Context) error {
 			stopFetch()
 			// Flush what was processed; it gets its own deadline since ctx is gone.
 			fctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			err := s.flush(fctx, reader, b, log)
+			var err error
+			if inflight != nil {
+				<-inflight // interrupted or done; flush resumes where it stopped
+				inflight = nil
+				err = s.flush(fctx, reader, flushing, log)
+			}
+			if err == nil {
+				err = s.flush(fctx, reader, b, log)
+			}
 			cancel()
 			log.Info("stopped", "counts", s.counters.snapshot())
 			return err
@@ -217,7 +264,7 @@ func (s *stageRun) run(ctx context.Context) error {
 			}
 			return fmt.Errorf("fetch: %w", err)
 		case <-timer.C:
-			if err := s.flush(ctx, reader, b, log); err != nil && ctx.Err() == nil {
+			if err := cut(); err != nil && ctx.Err() == nil {
 				return err
 			}
 		case m := <-fetched:
@@ -242,13 +289,15 @@ func (s *stageRun) run(ctx context.Context) error {
 			}
 			if b.records >= s.limits.BatchRecords || b.bytes >= s.limits.BatchBytes {
 				timer.Stop()
-				if err := s.flush(ctx, reader, b, log); err != nil && ctx.Err() == nil {
+				if err := cut(); err != nil && ctx.Err() == nil {
 					return err
 				}
 			}
 		}
 	}
 }
+
+func newBatch() *batch { return &batch{last: map[partitionKey]kafka.Message{}} }
 
 type partitionKey struct {
 	topic     string

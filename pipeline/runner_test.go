@@ -112,3 +112,31 @@ func TestUndecodableRecordsAreDeadLetteredWithProvenanceWhileTheStageGoesOn(t *t
 		}
 	}
 }
+
+func TestABatchOfOutputsOverTheBrokersMessageLimitLands(t *testing.T) {
+	cfg := pipelinetest.Kafka(t)
+	cfg.BatchRecords = 3000
+	cfg.BatchAge = time.Second
+	value := []byte(strings.Repeat("x", 2000))
+	in := make([]kafka.Message, 3000)
+	for i := range in {
+		in[i] = kafka.Message{Key: []byte(strconv.Itoa(i % 7)), Value: value}
+	}
+	pipelinetest.Produce(t, &cfg, pipeline.TopicBehaviorRaw, in...)
+	// 6 MB of outputs in one batch, most of it on few partitions: more than
+	// the 1 MiB a broker takes in one record batch by default.
+	r := pipeline.NewRunner(cfg, nil, nil)
+	r.Add(pipeline.NewPassthroughStage("copy", []string{cfg.Topic(pipeline.TopicBehaviorRaw)}, cfg.Topic(pipeline.TopicBehaviorEnriched)), nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	dctx, dcancel := context.WithTimeout(ctx, 60*time.Second)
+	defer dcancel()
+	if err := r.WaitDrained(dctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := len(pipelinetest.ReadAll(t, &cfg, pipeline.TopicBehaviorEnriched)); got != len(in) {
+		t.Errorf("copied %d records, want %d", got, len(in))
+	}
+}

@@ -16,6 +16,7 @@ import (
 	"log"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -39,6 +40,7 @@ func main() {
 	flag.IntVar(&o.leads, "leads", 8000, "leads of the workload (about 22 events each)")
 	flag.IntVar(&o.partitions, "partitions", 4, "partitions of every topic, for every variant")
 	flag.StringVar(&o.out, "out", "bench/RESULTS.md", "results file whose harness section is rewritten ('' prints only)")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	only := flag.String("only", "", "comma-separated scenarios to run: e2e, latency, classify, reader, sink (default all)")
 	flag.Parse()
 	o.brokers = strings.Split(*brokers, ",")
@@ -48,11 +50,22 @@ func main() {
 			o.only[s] = true
 		}
 	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		pprof.StartCPUProfile(f)
+		defer pprof.StopCPUProfile()
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	log.SetFlags(log.Ltime)
 	if err := run(ctx, &o); err != nil {
-		log.Fatalf("harness: %v", err)
+		log.Printf("harness: %v", err)
+		stop()
+		pprof.StopCPUProfile()
+		os.Exit(1)
 	}
 }
 

@@ -1,8 +1,8 @@
 package classify
 
 import (
-	"encoding/json"
 	"fmt"
+	json "github.com/goccy/go-json"
 	"strings"
 	"time"
 )
