@@ -33,9 +33,6 @@ func kafkaConfig(o *options, tag string) pipeline.Config {
 	cfg.TopicPrefix = id + "."
 	cfg.GroupPrefix = id + "-"
 	cfg.Partitions = o.partitions
-	if v := os.Getenv("XB"); v != "" {
-		cfg.BatchRecords, _ = strconv.Atoi(v)
-	}
 	return cfg
 }
 
