@@ -51,9 +51,11 @@ vet:
 	$(GO) vet ./...
 	@test -z "$$(gofmt -l .)" || { echo "gofmt would change:"; gofmt -l .; exit 1; }
 
-## bench: the in-process benchmarks of bench/ on one core (see bench/RESULTS.md).
-bench:
+## bench: the in-process benchmarks of bench/ on one core, then the harness through the
+## real Kafka and ClickHouse, which rewrites its section of bench/RESULTS.md.
+bench: services build
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 1s -count 5 -cpu 1 ./bench/
+	$(GO) run ./bench/harness --brokers $(BROKERS) --clickhouse $(CLICKHOUSE)
 
 clean:
 	rm -rf bin
