@@ -207,6 +207,45 @@ func TestEndToEndEveryStageLandsTheFixedInputInClickHouseRowByRow(t *testing.T) 
 		}
 	}
 
+	// classifications: the history, one row per classification, each with
+	// its rule and the lead key of its lead.
+	wantCls := []string{
+		"e2e-consent-b-grant accepted released_by_consent " + key("lead-0b2"),
+		"e2e-consent-e-erase erased erased " + key("lead-0e5"),
+		"e2e-lead-a accepted accepted " + key("lead-0a1"),
+		"e2e-lead-b quarantined social_no_consent " + key("lead-0b2"),
+		"e2e-lead-c accepted accepted " + key("lead-0c3"),
+		"e2e-lead-d accepted accepted " + key("lead-0d4"),
+		"e2e-lead-e accepted accepted " + key("lead-0e5"),
+	}
+	if got := queryStrings(t, conn, `SELECT concat(event_id, ' ', decision, ' ', rule, ' ', lead_key) FROM `+db+`.classifications ORDER BY event_id`); !slices.Equal(got, wantCls) {
+		t.Errorf("classifications =\n%v\nwant\n%v", got, wantCls)
+	}
+	// quarantine_daily: the one quarantine, no key.
+	if got := queryStrings(t, conn, `SELECT concat(toString(day), ' ', channel, ' ', network, ' ', reason, ' ', toString(leads)) FROM `+db+`.quarantine_daily FINAL`); !slices.Equal(got, []string{"2026-03-02 social linkedin social_no_consent 1"}) {
+		t.Errorf("quarantine_daily = %v", got)
+	}
+	// consent_coverage_daily: per day, channel and purpose, the leads with
+	// a consent basis, counted from the input by hand.
+	wantCov := []string{
+		"2026-03-02 search email_marketing 1", "2026-03-02 search profiling 1",
+		"2026-03-02 event profiling 1", "2026-03-03 social email_marketing 1",
+	}
+	gotCov := queryStrings(t, conn, `SELECT concat(toString(day), ' ', channel, ' ', purpose, ' ', toString(uniqMerge(leads))) FROM `+db+
+		`.consent_coverage_daily WHERE basis = 'consent' GROUP BY day, channel, purpose`)
+	slices.Sort(gotCov)
+	slices.Sort(wantCov)
+	if !slices.Equal(gotCov, wantCov) {
+		t.Errorf("consent coverage = %v, want %v", gotCov, wantCov)
+	}
+	// retention_runs: the erasure, recorded without keys. (How many lead
+	// rows it removed depends on whether a merge had already replaced the
+	// superseded one.)
+	if got := queryStrings(t, conn, `SELECT concat(reason, ' ', table_name, ' ', action) FROM `+db+`.retention_runs ORDER BY table_name`); !slices.Equal(got, []string{
+		"erasure behavior_events clear_lead_key", "erasure category_affinity delete", "erasure leads delete"}) {
+		t.Errorf("retention_runs = %v", got)
+	}
+
 	// decisions: one audit row per lead and consent event.
 	// Erasure (Art. 17): no behavior row and no affinity links to lead-0e5
 	// any more; its decisions stay as the record of what was done.
