@@ -6,8 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
-
 	"github.com/leadpipe/leadpipe/analytics"
 	"github.com/leadpipe/leadpipe/pipeline/pipelinetest"
 )
@@ -46,7 +44,7 @@ func TestRetentionRemovesPerLeadRowsPastThePeriodsAndRecordsIt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := column(t, conn, "SELECT event_id FROM "+db+".behavior_events ORDER BY event_id"); len(got) != 6 {
+	if got := pipelinetest.Strings(t, conn, "SELECT event_id FROM "+db+".behavior_events ORDER BY event_id"); len(got) != 6 {
 		t.Fatalf("a dry run removed rows: %v", got)
 	}
 	if len(dry) == 0 {
@@ -70,7 +68,7 @@ func TestRetentionRemovesPerLeadRowsPastThePeriodsAndRecordsIt(t *testing.T) {
 		{"category affinity older than 12 months is gone",
 			"SELECT toString(month) FROM " + db + ".category_affinity ORDER BY month", []string{ago(6).Format("2006-01") + "-01"}},
 	} {
-		if got := column(t, conn, c.query); !equal(got, c.want) {
+		if got := pipelinetest.Strings(t, conn, c.query); !equal(got, c.want) {
 			t.Errorf("%s: got %v, want %v", c.name, got, c.want)
 		}
 	}
@@ -111,28 +109,10 @@ func TestEraseUnlinksBehaviorAndRemovesAffinityButKeepsTheRecordOfDecisions(t *t
 		"SELECT lead_key FROM " + db + ".category_affinity ORDER BY lead_key":                      {kept},
 		"SELECT decision FROM " + db + ".leads FINAL WHERE lead_key = '" + erased + "'":            {"erased"},
 	} {
-		if got := column(t, conn, q); !equal(got, want) {
+		if got := pipelinetest.Strings(t, conn, q); !equal(got, want) {
 			t.Errorf("%s = %v, want %v", q, got, want)
 		}
 	}
-}
-
-func column(t *testing.T, conn driver.Conn, q string) []string {
-	t.Helper()
-	rows, err := conn.Query(context.Background(), q)
-	if err != nil {
-		t.Fatalf("%s: %v", q, err)
-	}
-	defer rows.Close()
-	out := []string{}
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, s)
-	}
-	return out
 }
 
 func equal(a, b []string) bool { return slices.Equal(a, b) }

@@ -83,24 +83,6 @@ func testRunConfig(t *testing.T) (*runConfig, driver.Conn) {
 	return &cfg, conn
 }
 
-func queryStrings(t *testing.T, conn driver.Conn, q string) []string {
-	t.Helper()
-	rows, err := conn.Query(context.Background(), q)
-	if err != nil {
-		t.Fatalf("%s: %v", q, err)
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, s)
-	}
-	return out
-}
-
 func TestEndToEndEveryStageLandsTheFixedInputInClickHouseRowByRow(t *testing.T) {
 	cfg, conn := testRunConfig(t)
 	ctx := context.Background()
@@ -218,11 +200,11 @@ func TestEndToEndEveryStageLandsTheFixedInputInClickHouseRowByRow(t *testing.T) 
 		"e2e-lead-d accepted accepted " + key("lead-0d4"),
 		"e2e-lead-e accepted accepted " + key("lead-0e5"),
 	}
-	if got := queryStrings(t, conn, `SELECT concat(event_id, ' ', decision, ' ', rule, ' ', lead_key) FROM `+db+`.classifications ORDER BY event_id`); !slices.Equal(got, wantCls) {
+	if got := pipelinetest.Strings(t, conn, `SELECT concat(event_id, ' ', decision, ' ', rule, ' ', lead_key) FROM `+db+`.classifications ORDER BY event_id`); !slices.Equal(got, wantCls) {
 		t.Errorf("classifications =\n%v\nwant\n%v", got, wantCls)
 	}
 	// quarantine_daily: the one quarantine, no key.
-	if got := queryStrings(t, conn, `SELECT concat(toString(day), ' ', channel, ' ', network, ' ', reason, ' ', toString(leads)) FROM `+db+`.quarantine_daily FINAL`); !slices.Equal(got, []string{"2026-03-02 social linkedin social_no_consent 1"}) {
+	if got := pipelinetest.Strings(t, conn, `SELECT concat(toString(day), ' ', channel, ' ', network, ' ', reason, ' ', toString(leads)) FROM `+db+`.quarantine_daily FINAL`); !slices.Equal(got, []string{"2026-03-02 social linkedin social_no_consent 1"}) {
 		t.Errorf("quarantine_daily = %v", got)
 	}
 	// consent_coverage_daily: per day, channel and purpose, the leads with
@@ -231,7 +213,7 @@ func TestEndToEndEveryStageLandsTheFixedInputInClickHouseRowByRow(t *testing.T) 
 		"2026-03-02 search email_marketing 1", "2026-03-02 search profiling 1",
 		"2026-03-02 event profiling 1", "2026-03-03 social email_marketing 1",
 	}
-	gotCov := queryStrings(t, conn, `SELECT concat(toString(day), ' ', channel, ' ', purpose, ' ', toString(uniqMerge(leads))) FROM `+db+
+	gotCov := pipelinetest.Strings(t, conn, `SELECT concat(toString(day), ' ', channel, ' ', purpose, ' ', toString(uniqMerge(leads))) FROM `+db+
 		`.consent_coverage_daily WHERE basis = 'consent' GROUP BY day, channel, purpose`)
 	slices.Sort(gotCov)
 	slices.Sort(wantCov)
@@ -241,7 +223,7 @@ func TestEndToEndEveryStageLandsTheFixedInputInClickHouseRowByRow(t *testing.T) 
 	// retention_runs: the erasure, recorded without keys. (How many lead
 	// rows it removed depends on whether a merge had already replaced the
 	// superseded one.)
-	if got := queryStrings(t, conn, `SELECT concat(reason, ' ', table_name, ' ', action) FROM `+db+`.retention_runs ORDER BY table_name`); !slices.Equal(got, []string{
+	if got := pipelinetest.Strings(t, conn, `SELECT concat(reason, ' ', table_name, ' ', action) FROM `+db+`.retention_runs ORDER BY table_name`); !slices.Equal(got, []string{
 		"erasure behavior_events clear_lead_key", "erasure category_affinity delete", "erasure leads delete"}) {
 		t.Errorf("retention_runs = %v", got)
 	}
@@ -250,11 +232,11 @@ func TestEndToEndEveryStageLandsTheFixedInputInClickHouseRowByRow(t *testing.T) 
 	// Erasure (Art. 17): no behavior row and no affinity links to lead-0e5
 	// any more; its decisions stay as the record of what was done.
 	for _, table := range []string{"behavior_events", "category_affinity"} {
-		if got := queryStrings(t, conn, `SELECT toString(count()) FROM `+db+`.`+table+` WHERE lead_key = '`+key("lead-0e5")+`'`); !slices.Equal(got, []string{"0"}) {
+		if got := pipelinetest.Strings(t, conn, `SELECT toString(count()) FROM `+db+`.`+table+` WHERE lead_key = '`+key("lead-0e5")+`'`); !slices.Equal(got, []string{"0"}) {
 			t.Errorf("%s still links %v rows to the erased lead", table, got)
 		}
 	}
-	ids := queryStrings(t, conn, `SELECT event_id FROM `+db+`.decisions ORDER BY event_id`)
+	ids := pipelinetest.Strings(t, conn, `SELECT event_id FROM `+db+`.decisions ORDER BY event_id`)
 	wantIDs := []string{"e2e-consent-b-grant", "e2e-consent-e-erase", "e2e-lead-a", "e2e-lead-b", "e2e-lead-c", "e2e-lead-d", "e2e-lead-e"}
 	if !slices.Equal(ids, wantIDs) {
 		t.Errorf("decisions = %v, want %v", ids, wantIDs)
@@ -271,7 +253,7 @@ func TestEndToEndEveryStageLandsTheFixedInputInClickHouseRowByRow(t *testing.T) 
 		`SELECT toString(uniqMerge(leads)) FROM ` + db + `.consent_coverage_daily WHERE purpose = 'profiling' AND basis = 'consent'`: "2",
 	}
 	for q, w := range checks {
-		if g := queryStrings(t, conn, q); len(g) != 1 || g[0] != w {
+		if g := pipelinetest.Strings(t, conn, q); len(g) != 1 || g[0] != w {
 			t.Errorf("%s = %v, want %s", q, g, w)
 		}
 	}
@@ -324,7 +306,7 @@ func assertNoPersonalData(t *testing.T, conn driver.Conn, db string, in []kafka.
 		}
 		for n := range needles {
 			q := fmt.Sprintf("SELECT toString(count()) FROM %s.%s WHERE positionCaseInsensitive(%s, '%s') > 0", db, c[0], expr, strings.ReplaceAll(n, "'", "\\'"))
-			if g := queryStrings(t, conn, q); len(g) != 1 || g[0] != "0" {
+			if g := pipelinetest.Strings(t, conn, q); len(g) != 1 || g[0] != "0" {
 				t.Errorf("%s.%s holds personal data of the input (%d rows)", c[0], c[1], len(g))
 			}
 		}

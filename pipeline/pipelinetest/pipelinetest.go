@@ -173,3 +173,26 @@ func Eventually(t testing.TB, timeout time.Duration, msg string, cond func() boo
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// Strings runs a query of one String column and returns its values, in
+// the order the query gives them.
+func Strings(t testing.TB, conn driver.Conn, q string) []string {
+	t.Helper()
+	rows, err := conn.Query(context.Background(), q)
+	if err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+	defer rows.Close()
+	out := []string{}
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		out = append(out, s)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+	return out
+}
