@@ -85,11 +85,12 @@ func Retain(ctx context.Context, conn driver.Conn, db string, p RetentionPolicy,
 		a := run
 		a.Table, a.Action, a.Cutoff = t.table, "delete", marketing
 		a.Detail = fmt.Sprintf("rows with %s before the marketing cutoff (%d months)", t.column, p.MarketingMonths)
-		a.condition = fmt.Sprintf("%s < toDateTime('%s', 'UTC')", t.column, chTime(marketing))
+		// Rows of the months dropped above are not counted twice.
+		a.condition = fmt.Sprintf("%s < toDateTime('%s', 'UTC') AND toYYYYMM(%s) >= %s", t.column, chTime(marketing), t.column, marketing.Format("200601"))
 		actions = append(actions, a)
 	}
 	for _, a := range []RetentionAction{
-		{Table: TableBehavior, Cutoff: profiling, condition: fmt.Sprintf("lead_key != '' AND occurred_at < toDateTime('%s', 'UTC')", chTime(profiling)),
+		{Table: TableBehavior, Cutoff: profiling, condition: fmt.Sprintf("lead_key != '' AND occurred_at < toDateTime('%s', 'UTC') AND toYYYYMM(occurred_at) >= %s", chTime(profiling), marketing.Format("200601")),
 			Detail: fmt.Sprintf("behavior linked to a lead key, before the profiling cutoff (%d months)", p.ProfilingMonths)},
 		{Table: TableAffinity, Cutoff: profiling, condition: fmt.Sprintf("month < toStartOfMonth(toDate('%s'))", profiling.Format("2006-01-02")),
 			Detail: fmt.Sprintf("months before the profiling cutoff's month (%d months)", p.ProfilingMonths)},
