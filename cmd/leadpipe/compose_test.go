@@ -177,6 +177,7 @@ func TestComposeServicesRunTheExpectedImages(t *testing.T) {
 		{"enrich is built from the repository's Dockerfile", "enrich", ""},
 		{"sink is built from the repository's Dockerfile", "sink", ""},
 		{"generator is built from the repository's Dockerfile", "generator", ""},
+		{"retention is built from the repository's Dockerfile", "retention", ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -378,6 +379,7 @@ func TestComposeStartsServicesInOrder(t *testing.T) {
 		{"sink waits for the topics to be created", "sink", "topics", "service_completed_successfully"},
 		{"sink waits for the schema to be applied", "sink", "migrate", "service_completed_successfully"},
 		{"generator waits for the topics to be created", "generator", "topics", "service_completed_successfully"},
+		{"retention waits for the schema to be applied", "retention", "migrate", "service_completed_successfully"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
