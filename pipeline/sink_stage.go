@@ -175,7 +175,7 @@ func (s *SinkStage) Process(ctx context.Context, m *kafka.Message, _ *Outputs) (
 		if r.Decision == classify.DecisionErased && r.LeadKey != "" {
 			s.erase(r.LeadKey)
 		}
-		if !landed && !s.duplicate(m.Topic, r.EventID) {
+		if !landed && !s.duplicate(table, r.EventID) {
 			s.classifications = append(s.classifications, sink.Classification(&r, o))
 		}
 		if r.Decision == classify.DecisionQuarantined {

@@ -100,9 +100,14 @@ func (r *report) markdown() string {
 		"consumer batches of `leadpipe run`'s defaults (2,000 records / 50 ms; the sink 50,000 rows / 1 s), "+
 		"ClickHouse 18.16 has no `async_insert` (so none is used), `stream_flush_interval_ms` = 1000 for the Kafka engine "+
 		"(deploy/clickhouse/users.xml), as the sink's 1 s batch age.\n", r.o.partitions)
-	w("- Workload: `bench/workload`, seed 1, %d leads (about 22 events per lead), no malformed events "+
-		"(18.16's Kafka engine cannot skip one). Each figure is the median of %d runs, variant and baseline interleaved, "+
-		"each run on topics of its own. Timings start at the first record consumed, so group joins are left out.\n\n", r.o.leads, r.o.runs)
+	w("- Workload: `bench/workload`, seed 1, no malformed events (18.16's Kafka engine cannot skip one): "+
+		"classify uses the lead and consent events of %d leads (5 × --leads); the reader the behavior events, "+
+		"the sink writer the behavior rows, end to end and latency every event of %d leads (about 22 events per lead).\n", 5*r.o.leads, r.o.leads)
+	w("- Each figure is the median of %d runs, variant and baseline interleaved. Classify, end-to-end and latency runs "+
+		"each get topics of their own; the reader's runs share one set (a fresh consumer group per leadpipe run); "+
+		"the sink writer gets a fresh table per run. leadpipe's timings start at the first record consumed (group joins "+
+		"left out); kcat's at its start, the Kafka engine's at the creation of its materialized view; the sink writer's "+
+		"and clickhouse-client's cover the inserts only.\n\n", r.o.runs)
 	w("| scenario | measure | leadpipe | baseline | ratio | goal | met |\n|---|---|---:|---:|---:|---|---|\n")
 	for _, c := range r.rows {
 		v, bl := median(c.vs), median(c.bs)
