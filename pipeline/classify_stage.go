@@ -145,10 +145,3 @@ func (s *ClassifyStage) Process(_ context.Context, m *kafka.Message, out *Output
 	}
 	return outcome, nil
 }
-
-// StateLen is the number of state entries held.
-func (s *ClassifyStage) StateLen() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.state.Len()
-}

@@ -115,6 +115,3 @@ func (s *EnrichStage) waitForTables(ctx context.Context) bool {
 	s.lastWait = time.Now()
 	return true
 }
-
-// Leads is the number of leads the stage holds.
-func (s *EnrichStage) Leads() int { return s.leads.Len() }

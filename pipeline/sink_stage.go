@@ -39,14 +39,12 @@ type SinkStage struct {
 
 	skip     map[partitionKey]map[int64]struct{} // offsets ahead that already landed
 	lastSeen map[partitionKey]int64              // last offset processed in this process
-	skipped  atomic.Int64
 	blocked  atomic.Bool
 
 	// erased holds the lead keys of recently erased leads: behavior rows
 	// that still carry one (enriched before the erasure) land without it.
-	erased     *lru.Cache[string, struct{}]
-	toErase    []string // erased in this batch; unlinked in ClickHouse once it landed
-	erasedRows atomic.Int64
+	erased  *lru.Cache[string, struct{}]
+	toErase []string // erased in this batch; unlinked in ClickHouse once it landed
 
 	// seen holds the event ids that recently landed, per table: a record
 	// produced twice upstream (a classify or enrich replay after a crash,
@@ -90,13 +88,6 @@ func (s *SinkStage) table(topic string) string {
 // Blocked reports whether the sink waits for ClickHouse inside Process.
 func (s *SinkStage) Blocked() bool { return s.blocked.Load() }
 
-// Skipped is the number of records skipped because they had landed before.
-func (s *SinkStage) Skipped() int64 { return s.skipped.Load() }
-
-// ErasedRows is the number of rows unlinked or deleted in ClickHouse for
-// erased leads.
-func (s *SinkStage) ErasedRows() int64 { return s.erasedRows.Load() }
-
 // landed reads back the offsets of a partition, from offset from on, that
 // already landed in table, waiting for ClickHouse while it is away.
 func (s *SinkStage) landed(ctx context.Context, table, topic string, partition int, from int64) (map[int64]struct{}, error) {
@@ -130,7 +121,6 @@ func (s *SinkStage) Process(ctx context.Context, m *kafka.Message, _ *Outputs) (
 	_, landed := s.skip[pk][m.Offset]
 	if landed {
 		delete(s.skip[pk], m.Offset)
-		s.skipped.Add(1)
 	}
 	if m.Value == nil {
 		return Produced, nil // a compaction tombstone: nothing to land
@@ -191,11 +181,8 @@ func (s *SinkStage) duplicate(table, eventID string) bool {
 	if eventID == "" {
 		return false
 	}
-	if found, _ := s.seen.ContainsOrAdd(table+"\x00"+eventID, struct{}{}); found {
-		s.skipped.Add(1)
-		return true
-	}
-	return false
+	found, _ := s.seen.ContainsOrAdd(table+"\x00"+eventID, struct{}{})
+	return found
 }
 
 func (s *SinkStage) erase(leadKey string) {
@@ -246,12 +233,8 @@ func (s *SinkStage) Flush(ctx context.Context) error {
 	s.decisions = s.decisions[:0]
 	// Art. 17: what already landed for an erased lead is unlinked too.
 	if len(s.toErase) > 0 {
-		actions, err := analytics.Erase(ctx, s.w.Conn(), s.w.Database(), s.toErase, time.Now())
-		if err != nil {
+		if _, err := analytics.Erase(ctx, s.w.Conn(), s.w.Database(), s.toErase, time.Now()); err != nil {
 			return fmt.Errorf("erase %d leads: %w", len(s.toErase), err)
-		}
-		for _, a := range actions {
-			s.erasedRows.Add(int64(a.Rows))
 		}
 		s.toErase = s.toErase[:0]
 	}
@@ -283,7 +266,6 @@ func unlanded[T any](ctx context.Context, s *SinkStage, table string, rows []T, 
 	for i := range rows {
 		o := origin(&rows[i])
 		if _, ok := landed[partitionKey{o.Topic, int(o.Partition)}][o.Offset]; ok {
-			s.skipped.Add(1)
 			continue
 		}
 		kept = append(kept, rows[i])

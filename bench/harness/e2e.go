@@ -157,7 +157,7 @@ func engineLoad(ctx context.Context, o *options, cfg *pipeline.Config, n int) (t
 		"CREATE TABLE " + db + ".raw_events (" + cols + ") ENGINE = MergeTree() ORDER BY event_id",
 		fmt.Sprintf("CREATE TABLE %s.raw_kafka (%s) ENGINE = Kafka SETTINGS kafka_broker_list = '%s', kafka_topic_list = '%s', "+
 			"kafka_group_name = '%s', kafka_format = 'JSONEachRow', kafka_num_consumers = 1",
-			db, cols, cfg.Brokers[0], joinComma(topics), group),
+			db, cols, cfg.Brokers[0], strings.Join(topics, ","), group),
 	} {
 		if err := conn.Exec(ctx, q); err != nil {
 			return 0, cpuClock{}, fmt.Errorf("%s: %w", q, err)
@@ -184,5 +184,3 @@ func engineLoad(ctx context.Context, o *options, cfg *pipeline.Config, n int) (t
 	}
 	return time.Since(t0), readCPU().sub(c0), nil
 }
-
-func joinComma(ss []string) string { return strings.Join(ss, ",") }
