@@ -23,9 +23,18 @@ func LeadsByDecision(ctx context.Context, conn driver.Conn, db string) ([]Count,
 	return counts(ctx, conn, "SELECT decision, count() FROM "+db+".leads FINAL GROUP BY decision ORDER BY count() DESC, decision")
 }
 
-// LeadsByChannel counts current leads per origin channel.
+// LeadsByRule counts current leads per decision and the rule that decided
+// it: how many were released from quarantine by a consent, how many were
+// erased, suppressed by objection or withdrawal, and so on.
+func LeadsByRule(ctx context.Context, conn driver.Conn, db string) ([]Count, error) {
+	return counts(ctx, conn, "SELECT concat(decision, ' / ', rule), count() FROM "+db+
+		".leads FINAL GROUP BY decision, rule ORDER BY count() DESC, decision, rule")
+}
+
+// LeadsByChannel counts current leads per origin channel; "-" for erased
+// leads, whose origin is not kept.
 func LeadsByChannel(ctx context.Context, conn driver.Conn, db string) ([]Count, error) {
-	return counts(ctx, conn, "SELECT channel, count() FROM "+db+".leads FINAL GROUP BY channel ORDER BY count() DESC, channel")
+	return counts(ctx, conn, "SELECT if(channel = '', '-', channel) AS c, count() FROM "+db+".leads FINAL GROUP BY c ORDER BY count() DESC, c")
 }
 
 // QuarantineByReason sums quarantined leads per network and reason.
@@ -90,8 +99,8 @@ type Coverage struct {
 // ConsentCoverage returns, per channel and purpose, the distinct leads whose
 // basis was consent against all distinct leads classified.
 func ConsentCoverage(ctx context.Context, conn driver.Conn, db string) ([]Coverage, error) {
-	rows, err := conn.Query(ctx, `SELECT channel, purpose, uniqMergeIf(leads, basis = 'consent'), uniqMerge(leads)
-		FROM `+db+`.consent_coverage_daily GROUP BY channel, purpose ORDER BY channel, purpose`)
+	rows, err := conn.Query(ctx, `SELECT if(channel = '', '-', channel) AS c, purpose, uniqMergeIf(leads, basis = 'consent'), uniqMerge(leads)
+		FROM `+db+`.consent_coverage_daily GROUP BY c, purpose ORDER BY c, purpose`)
 	if err != nil {
 		return nil, fmt.Errorf("query consent coverage: %w", err)
 	}

@@ -77,10 +77,8 @@ var loadCorpus = sync.OnceValues(func() (*corpus, error) {
 		if r := res.Record; r.Decision != classify.DecisionNoLead {
 			// What pipeline.EnrichStage takes from leads.classified and
 			// leads.quarantine.
-			p := r.Purposes.Profiling.Basis
-			c.leads.Put(r.LeadID, enrich.Classification{
-				At: r.OccurredAt, Decision: r.Decision, Channel: r.Origin.Channel,
-				Profiling: p != "" && p != classify.BasisNone, LeadKey: r.LeadKey, KeyVersion: r.KeyVersion,
+			c.leads.Put(r.Key, enrich.Lead{
+				Seq: r.Seq, AsOf: r.AsOf, Timeline: r.Timeline, LeadKey: r.LeadKey, KeyVersion: r.KeyVersion,
 			})
 		}
 	}
@@ -106,11 +104,9 @@ func load(b *testing.B, behavior bool) *corpus {
 
 // classifyEvent runs the engine on a decoded lead or consent event.
 func classifyEvent(e *classify.Engine, ev schemas.Event, raw []byte, st *classify.State) classify.Result {
-	switch ev := ev.(type) {
-	case *schemas.Lead:
-		return e.Lead(ev, raw, st, benchNow)
-	case *schemas.Consent:
-		return e.Consent(ev, raw, st, benchNow)
+	res, err := e.Apply(ev, raw, st, benchNow)
+	if err != nil {
+		panic(err) // the workload reuses no event id
 	}
-	panic("not a lead or consent event")
+	return res
 }

@@ -89,31 +89,30 @@ func (s *ClassifyStage) restore(m *kafka.Message) {
 	s.state.Restore(key, m.Value) // a value this version cannot read is left out
 }
 
-// Process classifies one lead or consent event.
+// Process classifies one lead or consent event. An event whose event_id
+// was applied before with other content is dead-lettered
+// (classify.ErrEventIDReused); a duplicate writes its audit record only.
 func (s *ClassifyStage) Process(_ context.Context, m *kafka.Message, out *Outputs) (Outcome, error) {
-	var res classify.Result
-	var leadID string
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	var ev schemas.Event
+	var err error
 	switch m.Topic {
 	case s.cfg.Topic(TopicLeadsRaw):
-		ev, err := schemas.DecodeLead(m.Value, s.limits)
-		if err != nil {
+		if ev, err = schemas.DecodeLead(m.Value, s.limits); err != nil {
 			return 0, fmt.Errorf("decode lead: %w", err)
 		}
-		leadID = ev.Lead
-		res = s.engine.Lead(ev, m.Value, s.state, s.now())
 	case s.cfg.Topic(TopicConsentsRaw):
-		ev, err := schemas.DecodeConsent(m.Value, s.limits)
-		if err != nil {
+		if ev, err = schemas.DecodeConsent(m.Value, s.limits); err != nil {
 			return 0, fmt.Errorf("decode consent: %w", err)
 		}
-		leadID = ev.Lead
-		res = s.engine.Consent(ev, m.Value, s.state, s.now())
 	default:
 		return 0, fmt.Errorf("classify does not read topic %s", m.Topic)
 	}
-	key := []byte(leadID)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	res, err := s.engine.Apply(ev, m.Value, s.state, s.now())
+	if err != nil {
+		return 0, err
+	}
 	stateTopic := s.cfg.Topic(TopicState)
 	for _, k := range res.Changed {
 		v, ok := s.state.Encode(k)
@@ -127,21 +126,47 @@ func (s *ClassifyStage) Process(_ context.Context, m *kafka.Message, out *Output
 	if err != nil {
 		return 0, fmt.Errorf("encode audit record: %w", err)
 	}
-	out.Add(s.cfg.Topic(TopicAudit), key, audit)
-	outcome := Produced
-	switch res.Record.Decision {
-	case classify.DecisionNoLead:
-		// Only the audit trail and the state: the lead is not known yet.
-	default:
-		rec, err := json.Marshal(&res.Record)
-		if err != nil {
-			return 0, fmt.Errorf("encode classification: %w", err)
-		}
-		topic := s.cfg.Topic(TopicLeadsClassified)
-		if res.Record.Decision == classify.DecisionQuarantined {
-			topic, outcome = s.cfg.Topic(TopicLeadsQuarantine), Quarantined
-		}
-		out.Add(topic, key, rec)
+	out.Add(s.cfg.Topic(TopicAudit), []byte(res.Record.Key), audit)
+	if res.Duplicate {
+		return Produced, nil
 	}
-	return outcome, nil
+	outcome, err := s.emit(&res.Record, out)
+	for i := range res.Others {
+		if _, err2 := s.emit(&res.Others[i], out); err == nil {
+			err = err2
+		}
+	}
+	return outcome, err
+}
+
+// emit writes a lead's record to its topic, keyed by the raw lead id:
+// leads.classified, or leads.quarantine when quarantined; nothing for
+// no_lead. A lead that leaves the quarantine gets a tombstone on
+// leads.quarantine; an erased lead gets one on both topics, after its
+// record (which the sink acts on, and which holds no raw lead id).
+func (s *ClassifyStage) emit(rec *classify.Record, out *Outputs) (Outcome, error) {
+	if rec.Decision == classify.DecisionNoLead {
+		return Produced, nil // only the audit trail and the state: the lead is not known yet
+	}
+	v, err := json.Marshal(rec)
+	if err != nil {
+		return 0, fmt.Errorf("encode classification: %w", err)
+	}
+	key := []byte(rec.Key)
+	classified, quarantine := s.cfg.Topic(TopicLeadsClassified), s.cfg.Topic(TopicLeadsQuarantine)
+	switch {
+	case rec.Decision == classify.DecisionQuarantined:
+		out.Add(quarantine, key, v)
+		return Quarantined, nil
+	case rec.Decision == classify.DecisionErased:
+		out.Add(classified, key, v)
+		out.Add(classified, key, nil)
+		out.Add(quarantine, key, nil)
+	default:
+		out.Add(classified, key, v)
+		if rec.LeftQuarantine {
+			out.Add(quarantine, key, nil)
+		}
+	}
+	return Produced, nil
 }

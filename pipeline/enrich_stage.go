@@ -3,10 +3,11 @@ package pipeline
 import (
 	"context"
 	"fmt"
-	"sync"
+	"sync/atomic"
 	"time"
 
 	json "github.com/goccy/go-json" // the hot paths' codec, chosen in bench/RESULTS.md
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
 
 	"github.com/leadpipe/leadpipe/schemas"
@@ -16,22 +17,39 @@ import (
 )
 
 // EnrichStage runs stages/enrich on behavior.raw. It follows
-// leads.classified and leads.quarantine as a table of each lead's
-// classifications, and emits behavior.enriched.
+// leads.classified and leads.quarantine as a table of each lead's current
+// timeline, and emits behavior.enriched.
+//
+// A behavior event at time t whose lead classify has not applied up to t
+// yet waits for classify, at most Grace: until the lead's record is as of
+// t or later, or until classify has committed everything on its input
+// topics and the tables have read what it wrote (the lead is then as
+// final as it will be). Past the grace the event goes on with what is
+// known, counted in leadpipe_enrich_grace_expired_total; while classify
+// stays behind, later events do not wait again until it has caught up, so
+// a stopped classify costs one grace, not one per event.
 type EnrichStage struct {
 	cfg    *Config
 	keys   *pseudonym.Keyer
 	limits schemas.Limits
 	leads  *enrich.Leads
 	tables []*Table
+	grace  time.Duration
+	client *kafka.Client
 
-	mu       sync.Mutex
-	lastWait time.Time
+	waitingSince time.Time // start of the current wait for classify; zero when not waiting
+	settledAt    time.Time // when classify was last seen caught up
+	checkedAt    time.Time // when that was last checked
+	expired      atomic.Int64
 }
 
-// NewEnrichStage returns the enrich stage, holding at most maxLeads leads.
-func NewEnrichStage(cfg *Config, keys *pseudonym.Keyer, limits schemas.Limits, maxLeads int) *EnrichStage {
-	s := &EnrichStage{cfg: cfg, keys: keys, limits: limits, leads: enrich.NewLeads(maxLeads)}
+// NewEnrichStage returns the enrich stage, holding at most maxLeads leads
+// and waiting at most grace for classify.
+func NewEnrichStage(cfg *Config, keys *pseudonym.Keyer, limits schemas.Limits, maxLeads int, grace time.Duration) *EnrichStage {
+	s := &EnrichStage{
+		cfg: cfg, keys: keys, limits: limits, leads: enrich.NewLeads(maxLeads), grace: grace,
+		client: &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Timeout: 10 * time.Second},
+	}
 	for _, t := range []string{TopicLeadsClassified, TopicLeadsQuarantine} {
 		s.tables = append(s.tables, NewTable(cfg, cfg.Topic(t), s.applyClassification))
 	}
@@ -40,6 +58,9 @@ func NewEnrichStage(cfg *Config, keys *pseudonym.Keyer, limits schemas.Limits, m
 
 func (s *EnrichStage) Name() string     { return "enrich" }
 func (s *EnrichStage) Topics() []string { return []string{s.cfg.Topic(TopicBehaviorRaw)} }
+
+// Collectors are the stage's own metrics (see metrics.go).
+func (s *EnrichStage) Collectors() []prometheus.Collector { return enrichCollectors(&s.expired) }
 
 // Start follows the classification topics and returns once they are
 // restored up to their current end.
@@ -61,22 +82,19 @@ func (s *EnrichStage) Start(ctx context.Context) error {
 	return nil
 }
 
+// applyClassification keeps a lead's record if it is the current one.
+// Tombstones are skipped: the record before them (an erased lead's, or the
+// release that left the quarantine) is the current one.
 func (s *EnrichStage) applyClassification(m *kafka.Message) {
-	if m.Value == nil {
-		return // a tombstone: the lead's classification stays as it was last seen
+	if m.Value == nil || len(m.Key) == 0 {
+		return
 	}
 	var r classify.Record
-	if err := json.Unmarshal(m.Value, &r); err != nil || r.LeadID == "" {
+	if err := json.Unmarshal(m.Value, &r); err != nil || r.LeadKey == "" {
 		return // not a classification this version understands; classify wrote it
 	}
-	p := r.Purposes.Profiling.Basis
-	s.leads.Put(r.LeadID, enrich.Classification{
-		At:         r.OccurredAt,
-		Decision:   r.Decision,
-		Channel:    r.Origin.Channel,
-		Profiling:  p != "" && p != "none",
-		LeadKey:    r.LeadKey,
-		KeyVersion: r.KeyVersion,
+	s.leads.Put(string(m.Key), enrich.Lead{
+		Seq: r.Seq, AsOf: r.AsOf, Timeline: r.Timeline, LeadKey: r.LeadKey, KeyVersion: r.KeyVersion,
 	})
 }
 
@@ -86,9 +104,11 @@ func (s *EnrichStage) Process(ctx context.Context, m *kafka.Message, out *Output
 	if err != nil {
 		return 0, fmt.Errorf("decode behavior: %w", err)
 	}
-	e, known := enrich.Enrich(ev, s.leads, s.keys)
-	if !known && ev.Lead != "" && s.waitForTables(ctx) {
-		e, _ = enrich.Enrich(ev, s.leads, s.keys)
+	e, settled := enrich.Enrich(ev, s.leads, s.keys)
+	if !settled {
+		if e, err = s.await(ctx, ev); err != nil {
+			return 0, err
+		}
 	}
 	v, err := json.Marshal(&e)
 	if err != nil {
@@ -98,20 +118,97 @@ func (s *EnrichStage) Process(ctx context.Context, m *kafka.Message, out *Output
 	return Produced, nil
 }
 
-// waitForTables gives the classification tables a short moment to catch
-// up when an event names a lead they do not know, at most once every
-// 250 ms. It reports whether it waited.
-func (s *EnrichStage) waitForTables(ctx context.Context) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if time.Since(s.lastWait) < 250*time.Millisecond {
+// await enriches ev once its lead is settled or classify has caught up,
+// or the grace is over.
+func (s *EnrichStage) await(ctx context.Context, ev *schemas.Behavior) (enrich.Event, error) {
+	if s.waitingSince.IsZero() {
+		s.waitingSince = time.Now()
+	}
+	deadline := s.waitingSince.Add(s.grace)
+	for {
+		e, settled := enrich.Enrich(ev, s.leads, s.keys)
+		if settled || s.caughtUp(ctx) {
+			s.waitingSince = time.Time{}
+			return e, nil
+		}
+		if !time.Now().Before(deadline) {
+			s.expired.Add(1)
+			return e, nil
+		}
+		select {
+		case <-ctx.Done():
+			return e, ctx.Err()
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+// caughtUp reports whether classify has committed every record of its
+// input topics and the tables have applied what it wrote before that; it
+// asks Kafka at most every 50 ms.
+func (s *EnrichStage) caughtUp(ctx context.Context) bool {
+	if time.Since(s.checkedAt) < 50*time.Millisecond {
+		return !s.settledAt.IsZero() && s.settledAt.Equal(s.checkedAt)
+	}
+	s.checkedAt = time.Now()
+	cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	ok, err := groupCaughtUp(cctx, s.client, s.cfg.Group("classify"),
+		s.cfg.Topic(TopicLeadsRaw), s.cfg.Topic(TopicConsentsRaw))
+	if err != nil || !ok {
 		return false
 	}
-	wctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
-	defer cancel()
 	for _, t := range s.tables {
-		t.WaitCaughtUp(wctx)
+		if t.WaitCaughtUp(cctx) != nil {
+			return false
+		}
 	}
-	s.lastWait = time.Now()
+	s.settledAt = s.checkedAt
 	return true
+}
+
+// groupCaughtUp reports whether consumer group has committed, on every
+// partition of topics, the end offset.
+func groupCaughtUp(ctx context.Context, client *kafka.Client, group string, topics ...string) (bool, error) {
+	md, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: topics})
+	if err != nil {
+		return false, err
+	}
+	req := &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{}}
+	parts := map[string][]int{}
+	for _, t := range md.Topics {
+		if t.Error != nil {
+			return false, t.Error
+		}
+		for _, p := range t.Partitions {
+			req.Topics[t.Name] = append(req.Topics[t.Name], kafka.LastOffsetOf(p.ID))
+			parts[t.Name] = append(parts[t.Name], p.ID)
+		}
+	}
+	ends, err := client.ListOffsets(ctx, req)
+	if err != nil {
+		return false, err
+	}
+	committed, err := client.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: group, Topics: parts})
+	if err != nil {
+		return false, err
+	}
+	done := map[string]map[int]int64{}
+	for t, ps := range committed.Topics {
+		done[t] = map[int]int64{}
+		for _, p := range ps {
+			done[t][p.Partition] = p.CommittedOffset
+		}
+	}
+	for t, ps := range ends.Topics {
+		for _, p := range ps {
+			if p.Error != nil {
+				return false, p.Error
+			}
+			if p.LastOffset > 0 && done[t][p.Partition] < p.LastOffset {
+				return false, nil
+			}
+		}
+	}
+	return true, nil
 }

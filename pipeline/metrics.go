@@ -113,3 +113,16 @@ func (s *stageCounters) register(reg prometheus.Registerer, stage string, ready 
 	}
 	return nil
 }
+
+// enrichCollectors are the enrich stage's own metrics:
+//
+//	leadpipe_enrich_grace_expired_total   behavior events that went on after waiting
+//	                                      --enrich-grace for classify, with what was known
+func enrichCollectors(expired *atomic.Int64) []prometheus.Collector {
+	return []prometheus.Collector{
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "leadpipe_enrich_grace_expired_total",
+			Help: "Behavior events enriched after waiting the grace period for classify, with what was known then.",
+		}, func() float64 { return float64(expired.Load()) }),
+	}
+}

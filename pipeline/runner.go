@@ -78,6 +78,13 @@ func (r *Runner) Add(s Stage, opts *StageOptions) error {
 		if err := sr.counters.register(r.reg, s.Name(), sr.ready); err != nil {
 			return fmt.Errorf("stage %s: register metrics: %w", s.Name(), err)
 		}
+		if o, ok := s.(Observed); ok {
+			for _, c := range o.Collectors() {
+				if err := r.reg.Register(c); err != nil {
+					return fmt.Errorf("stage %s: register metrics: %w", s.Name(), err)
+				}
+			}
+		}
 	}
 	r.stages = append(r.stages, sr)
 	return nil

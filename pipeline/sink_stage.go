@@ -165,7 +165,9 @@ func (s *SinkStage) Process(ctx context.Context, m *kafka.Message, _ *Outputs) (
 		if r.Decision == classify.DecisionErased && r.LeadKey != "" {
 			s.erase(r.LeadKey)
 		}
-		if !landed && !s.duplicate(table, r.EventID) {
+		// One event can re-classify several leads (an objection reaches
+		// every lead of the same email): a record is one per event and lead.
+		if !landed && !s.duplicate(table, r.EventID+"\x00"+r.LeadKey) {
 			s.classifications = append(s.classifications, sink.Classification(&r, o))
 		}
 		if r.Decision == classify.DecisionQuarantined {

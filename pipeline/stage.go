@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
 )
 
@@ -40,6 +41,12 @@ type Flusher interface {
 // ready.
 type Blocker interface {
 	Blocked() bool
+}
+
+// Observed is implemented by stages with metrics of their own; the runner
+// registers them with its own.
+type Observed interface {
+	Collectors() []prometheus.Collector
 }
 
 // Outputs collects the Kafka records of one batch.

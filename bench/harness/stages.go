@@ -52,7 +52,7 @@ func addClassify(cfg *pipeline.Config) func(*pipeline.Runner) error {
 
 func addEnrich(cfg *pipeline.Config) func(*pipeline.Runner) error {
 	return func(r *pipeline.Runner) error {
-		return r.Add(pipeline.NewEnrichStage(cfg, pseudonym.Development(), schemas.DefaultLimits(), 1_000_000), nil)
+		return r.Add(pipeline.NewEnrichStage(cfg, pseudonym.Development(), schemas.DefaultLimits(), 1_000_000, 5*time.Second), nil)
 	}
 }
 

@@ -21,11 +21,17 @@ import (
 const classifyUsage = `Usage: leadpipe classify [--policy FILE] [--explain] [--hmac-key-file F | --dev-key] [FILE]
 
 Classify lead and consent events offline, with the very engine of the
-stream stage. Reads JSONL (one event a line, in order, sharing state as the
-stream does) from FILE or standard input, and writes one JSON line per input
-line: the lead's classification after that event. A line that is not a
-valid event gives {"line": N, "decision": "invalid", "error": "..."} and
-processing goes on. Blank lines are skipped.
+stream stage. Reads JSONL (one event a line, sharing state as the stream
+does) from FILE or standard input, and writes for each input line the
+lead's classification after that event, then one line for every other
+lead the event re-classified (an objection, a withdrawal of "all" or an
+erasure reaches every lead that used the same email). The last line of a
+lead (its highest "seq") is the same for the same events in any order.
+
+An event seen before with the same content gives "decision": "duplicate"
+and changes nothing. A line that is not a valid event, or that reuses an
+event_id for other content, gives {"line": N, "decision": "invalid",
+"error": "..."} and processing goes on. Blank lines are skipped.
 
 Exit status: 0 when every line was valid, 1 when any was invalid, 2 when
 the command could not run (bad flags, no key, unreadable input).
@@ -151,10 +157,10 @@ func classifyLines(ctx context.Context, e *classify.Engine, l schemas.Limits, in
 			return lines, invalid, nil // end of input
 		}
 		lines++
-		var v any
+		var vs []any
 		switch {
 		case tooLong > 0:
-			v = invalidLine{lines, classify.DecisionInvalid, fmt.Sprintf("message: is %d bytes, over the limit of %d", tooLong+len(bytes.TrimRight(line, "\r\n")), l.MaxMessageBytes)}
+			vs = []any{invalidLine{lines, classify.DecisionInvalid, fmt.Sprintf("message: is %d bytes, over the limit of %d", tooLong+len(bytes.TrimRight(line, "\r\n")), l.MaxMessageBytes)}}
 		default:
 			line = bytes.TrimRight(line, "\r\n")
 			if len(bytes.TrimSpace(line)) == 0 {
@@ -163,13 +169,15 @@ func classifyLines(ctx context.Context, e *classify.Engine, l schemas.Limits, in
 				}
 				continue
 			}
-			v = classifyLine(e, l, line, st, clock(), lines)
+			vs = classifyLine(e, l, line, st, clock(), lines)
 		}
-		if _, ok := v.(invalidLine); ok {
+		if _, ok := vs[0].(invalidLine); ok {
 			invalid++
 		}
-		if err := enc.Encode(v); err != nil {
-			return lines, invalid, fmt.Errorf("write output: %w", err)
+		for _, v := range vs {
+			if err := enc.Encode(v); err != nil {
+				return lines, invalid, fmt.Errorf("write output: %w", err)
+			}
 		}
 		if rerr != nil {
 			return lines, invalid, nil
@@ -177,17 +185,20 @@ func classifyLines(ctx context.Context, e *classify.Engine, l schemas.Limits, in
 	}
 }
 
-// classifyLine returns the output value of one non-blank line.
-func classifyLine(e *classify.Engine, l schemas.Limits, line []byte, st *classify.State, now time.Time, n int) any {
+// classifyLine returns the output values of one non-blank line: the
+// record of its lead, then those of the other leads it re-classified.
+func classifyLine(e *classify.Engine, l schemas.Limits, line []byte, st *classify.State, now time.Time, n int) []any {
 	ev, err := schemas.Decode(line, l)
 	if err != nil {
-		return invalidLine{n, classify.DecisionInvalid, err.Error()}
+		return []any{invalidLine{n, classify.DecisionInvalid, err.Error()}}
 	}
-	switch ev := ev.(type) {
-	case *schemas.Lead:
-		return e.Lead(ev, line, st, now).Record
-	case *schemas.Consent:
-		return e.Consent(ev, line, st, now).Record
+	res, err := e.Apply(ev, line, st, now)
+	if err != nil {
+		return []any{invalidLine{n, classify.DecisionInvalid, err.Error()}}
 	}
-	return invalidLine{n, classify.DecisionInvalid, "type: behavior events are not classified; give lead and consent events"}
+	out := []any{res.Record}
+	for _, o := range res.Others {
+		out = append(out, o)
+	}
+	return out
 }

@@ -33,6 +33,7 @@ type runConfig struct {
 	policyFile  string
 	metricsAddr string
 	maxLeads    int
+	enrichGrace time.Duration
 	sinkRows    int
 	sinkBytes   int
 	sinkAge     time.Duration
@@ -45,6 +46,7 @@ func defaultRunConfig() runConfig {
 		limits:      schemas.DefaultLimits(),
 		metricsAddr: ":9464",
 		maxLeads:    1_000_000,
+		enrichGrace: 5 * time.Second,
 		sinkRows:    50_000,
 		sinkBytes:   64 << 20,
 		sinkAge:     time.Second,
@@ -61,6 +63,7 @@ func (c *runConfig) register(fs *pflag.FlagSet) {
 	fs.IntVar(&c.limits.MaxConsents, "max-consents", c.limits.MaxConsents, "most consent entries accepted in one lead event")
 	fs.IntVar(&c.limits.MaxDepth, "max-depth", c.limits.MaxDepth, "deepest accepted JSON nesting")
 	fs.IntVar(&c.maxLeads, "enrich-max-leads", c.maxLeads, "leads the enrich stage holds in memory; an evicted lead's events are anonymous until it is classified again")
+	fs.DurationVar(&c.enrichGrace, "enrich-grace", c.enrichGrace, "longest a behavior event waits for classify to have applied its lead's events up to the event's time (then it goes on with what is known)")
 	fs.IntVar(&c.sinkRows, "sink-batch-rows", c.sinkRows, "rows the sink buffers before it inserts and commits")
 	fs.IntVar(&c.sinkBytes, "sink-batch-bytes", c.sinkBytes, "consumed bytes the sink buffers before it inserts and commits")
 	fs.DurationVar(&c.sinkAge, "sink-batch-age", c.sinkAge, "longest the sink buffers a row before it inserts and commits")
@@ -79,6 +82,9 @@ func (c *runConfig) validate(stages []string) error {
 	}
 	if c.maxLeads < 1 {
 		return fmt.Errorf("--enrich-max-leads must be at least 1")
+	}
+	if c.enrichGrace < 0 {
+		return fmt.Errorf("--enrich-grace must not be negative")
 	}
 	if c.sinkRows < 1 || c.sinkAge <= 0 {
 		return fmt.Errorf("--sink-batch-rows and --sink-batch-age must be positive")
@@ -171,7 +177,7 @@ func runStages(ctx context.Context, cfg *runConfig, stages []string, keys *pseud
 			}
 			err = runner.Add(pipeline.NewClassifyStage(&cfg.kafka, classify.New(policy, keys), cfg.limits), nil)
 		case "enrich":
-			err = runner.Add(pipeline.NewEnrichStage(&cfg.kafka, keys, cfg.limits, cfg.maxLeads), nil)
+			err = runner.Add(pipeline.NewEnrichStage(&cfg.kafka, keys, cfg.limits, cfg.maxLeads, cfg.enrichGrace), nil)
 		case "sink":
 			conn, cerr := analytics.Open(ctx, cfg.ch)
 			if cerr != nil {

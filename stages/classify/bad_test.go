@@ -106,12 +106,9 @@ func TestBadInputs(t *testing.T) {
 			}
 			st := NewState()
 			run(t, e, st, lead("e0", "L1", adultIT, formKind)) // the lead, for consent events
-			var res Result
-			switch ev := ev.(type) {
-			case *schemas.Lead:
-				res = e.Lead(ev, []byte(tc.raw), st, testNow)
-			case *schemas.Consent:
-				res = e.Consent(ev, []byte(tc.raw), st, testNow)
+			res, err := e.Apply(ev, []byte(tc.raw), st, testNow)
+			if err != nil {
+				t.Fatal(err)
 			}
 			if len(res.Audit.IgnoredConsents) != 1 || !strings.Contains(res.Audit.IgnoredConsents[0].Why, tc.ignored) {
 				t.Errorf("ignored consents %+v, want one saying %q", res.Audit.IgnoredConsents, tc.ignored)

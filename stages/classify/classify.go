@@ -33,8 +33,6 @@
 package classify
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"time"
 
 	"github.com/leadpipe/leadpipe/stages/pseudonym"
@@ -48,6 +46,9 @@ const (
 	DecisionErased      = "erased"
 	DecisionInvalid     = "invalid"
 	DecisionNoLead      = "no_lead"
+	// DecisionDuplicate is only ever an audit's: the event was applied
+	// before, with the same content, and changed nothing.
+	DecisionDuplicate = "duplicate"
 )
 
 // Rule ids. They are stable: records, audits and dashboards name them.
@@ -62,6 +63,7 @@ const (
 	RuleAccepted             = "accepted"
 	RuleReleased             = "released_by_consent"
 	RuleNoLead               = "no_lead"
+	RuleDuplicate            = "duplicate_event"
 )
 
 // Steps that explain lists besides the rules above.
@@ -166,10 +168,16 @@ type Step struct {
 
 // Record is the classification of a lead after one event: what goes to
 // leads.classified or leads.quarantine, and the offline tool's output line.
-// It holds no email, phone or name.
+// It holds no email, phone or name. Everything but EventID, OccurredAt, Seq
+// and Explain is a function of the set of events applied to the lead, not
+// of their order: the last record of a lead (its highest Seq) is the same
+// for the same events in any order.
 type Record struct {
-	EventID  string   `json:"event_id"`
-	LeadID   string   `json:"lead_id"`
+	// EventID is the event that produced this record (for a lead
+	// re-classified by another lead's suppression, that lead's event).
+	EventID string `json:"event_id"`
+	// LeadID is the raw lead id; "" in the record of an erased lead.
+	LeadID   string   `json:"lead_id,omitempty"`
 	Decision string   `json:"decision"`
 	Reason   string   `json:"reason,omitempty"`
 	Origin   Origin   `json:"origin,omitzero"`
@@ -180,14 +188,28 @@ type Record struct {
 	// LeadKey is the HMAC-SHA256 of the lead id; KeyVersion names its key.
 	LeadKey    string `json:"lead_key"`
 	KeyVersion string `json:"key_version"`
+	// Seq grows by one with every change of the lead's state: of two
+	// records of a lead, the one with the higher Seq is current.
+	Seq uint64 `json:"seq"`
+	// AsOf is the latest occurred_at of the events applied to the lead.
+	AsOf time.Time `json:"as_of,omitzero"`
 	// OccurredAt is the occurred_at of the event that produced this record.
 	OccurredAt time.Time `json:"occurred_at"`
-	// FirstSeen is the occurred_at of the lead's first lead event.
+	// FirstSeen is the occurred_at of the lead's earliest lead event.
 	FirstSeen time.Time `json:"first_seen,omitzero"`
 	// Country is the lead's contact.country.
 	Country string `json:"country,omitempty"`
+	// Timeline is the lead's decision as of each time its history changed.
+	Timeline []Span `json:"timeline,omitempty"`
 	// Explain lists the rules evaluated, when Engine.Explain is set.
 	Explain []Step `json:"explain,omitempty"`
+
+	// Key is the Kafka key of the record: the raw lead id, kept even when
+	// LeadID is blanked by an erasure.
+	Key string `json:"-"`
+	// LeftQuarantine tells that the lead's previous record was quarantined
+	// and this one is not: leads.quarantine gets a tombstone for the lead.
+	LeftQuarantine bool `json:"-"`
 }
 
 // Audit is the record of one decision for leadpipe.audit (GDPR Art. 5(2)).
@@ -227,13 +249,21 @@ type IgnoredConsent struct {
 
 // Result is the outcome of one event.
 type Result struct {
-	// Record goes to leads.classified, or leads.quarantine when quarantined.
+	// Record goes to leads.classified, or leads.quarantine when
+	// quarantined; nowhere when its decision is no_lead.
 	Record Record
+	// Others are the records of other leads this event re-classified: an
+	// objection, a withdrawal of "all" or an erasure reaches every lead
+	// that used one of the lead's email keys.
+	Others []Record
 	// Audit goes to leadpipe.audit.
 	Audit Audit
 	// Changed are the state keys this call changed; the stream writes
 	// State.Encode of each to the changelog.
 	Changed []string
+	// Duplicate tells that the event was applied before with the same
+	// content: nothing changed, and only the audit is to be written.
+	Duplicate bool
 }
 
 // Engine classifies events under a policy. It is safe for concurrent use
@@ -255,20 +285,38 @@ func New(p *Policy, k *pseudonym.Keyer) *Engine {
 func (e *Engine) Policy() *Policy { return e.policy }
 
 func (e *Engine) newResult(eventID, eventType, leadID, leadKey string, occurred time.Time, raw []byte, now time.Time) Result {
-	sum := sha256.Sum256(raw)
-	var hexSum [2 * sha256.Size]byte
-	hex.Encode(hexSum[:], sum[:])
 	return Result{
 		Record: Record{
-			EventID: eventID, LeadID: leadID, PolicyVersion: e.policy.Version,
+			EventID: eventID, LeadID: leadID, Key: leadID, PolicyVersion: e.policy.Version,
 			LeadKey: leadKey, KeyVersion: e.keyer.Version(), OccurredAt: occurred,
 		},
 		Audit: Audit{
 			EventID: eventID, EventType: eventType, LeadKey: leadKey, KeyVersion: e.keyer.Version(),
-			PolicyVersion: e.policy.Version, InputSHA256: string(hexSum[:]), At: now,
+			PolicyVersion: e.policy.Version, InputSHA256: digest(raw), At: now,
 			ConsentProofs: []ConsentProof{}, IgnoredConsents: []IgnoredConsent{},
 		},
 	}
+}
+
+// duplicate turns r into the result of a duplicate event: the audit alone.
+func (r *Result) duplicate() Result {
+	r.Duplicate = true
+	r.Record.Decision, r.Record.Rule = DecisionDuplicate, RuleDuplicate
+	r.Audit.Decision, r.Audit.Rule = DecisionDuplicate, RuleDuplicate
+	r.Audit.Reason = "event_id applied before with the same content"
+	return *r
+}
+
+// replace adds the record of another lead, replacing an earlier one of the
+// same lead in this result.
+func (r *Result) replace(rec Record) {
+	for i := range r.Others {
+		if r.Others[i].LeadKey == rec.LeadKey {
+			r.Others[i] = rec
+			return
+		}
+	}
+	r.Others = append(r.Others, rec)
 }
 
 // finish copies the decision into the audit.

@@ -28,14 +28,11 @@ func run(t testing.TB, e *Engine, st *State, events ...string) []Result {
 		if err != nil {
 			t.Fatalf("event %d does not decode: %v", i, err)
 		}
-		switch ev := ev.(type) {
-		case *schemas.Lead:
-			out = append(out, e.Lead(ev, []byte(raw), st, testNow))
-		case *schemas.Consent:
-			out = append(out, e.Consent(ev, []byte(raw), st, testNow))
-		default:
-			t.Fatalf("event %d is a %s", i, ev.EventType())
+		res, err := e.Apply(ev, []byte(raw), st, testNow)
+		if err != nil {
+			t.Fatalf("event %d: %v", i, err)
 		}
+		out = append(out, res)
 	}
 	return out
 }
@@ -322,13 +319,13 @@ func TestPolicyRules(t *testing.T) {
 			want: want{decision: "suppressed", rule: RuleSuppressedObjection, reason: ReasonObjection, ignored: 1},
 		},
 		{
-			name: "an erasure returns erased and a later lead event is suppressed for erasure",
+			name: "an erasure returns erased and a later lead event of the lead stays erased",
 			events: []string{
 				lead("e1", "L1", adultIT, formKind, consents(emailOK)),
 				consent("c1", "L1", "all", "erase"),
 				lead("e2", "L1", adultIT, formKind, consents(emailOK)),
 			},
-			want: want{decision: "suppressed", rule: RuleSuppressedErasure, reason: ReasonErasure, ignored: 1},
+			want: want{decision: "erased", rule: RuleErased, reason: ReasonErasure, ignored: 1},
 		},
 		{
 			name: "the erasure event itself is classified erased",
@@ -344,12 +341,12 @@ func TestPolicyRules(t *testing.T) {
 			want:   want{decision: "no_lead", rule: RuleNoLead},
 		},
 		{
-			name: "a consent seen before its lead counts when the lead arrives",
+			name: "a consent seen before its social lead releases the lead when it arrives",
 			events: []string{
 				consent("c1", "L9", "email_marketing", "grant", grantProof),
 				lead("e1", "L9", adultIT, `"source":{"kind":"social","network":"instagram"}`),
 			},
-			want: want{decision: "accepted", rule: RuleAccepted, bases: map[string]string{"email_marketing": "consent"}},
+			want: want{decision: "accepted", rule: RuleReleased, bases: map[string]string{"email_marketing": "consent"}},
 		},
 		{
 			name: "an objection seen before its lead suppresses the lead when it arrives",

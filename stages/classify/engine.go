@@ -1,6 +1,10 @@
 package classify
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -8,145 +12,259 @@ import (
 	"github.com/leadpipe/leadpipe/schemas"
 )
 
+// ErrEventIDReused is the error of an event whose event_id was applied to
+// its lead before with other content: it is dead-lettered, never applied.
+var ErrEventIDReused = errors.New("event_id_reused")
+
 // marketing are the purposes a withdrawal of "all" ends: every marketing
 // purpose and profiling.
 var marketing = []string{"email_marketing", "sms_marketing", "phone_marketing", "profiling"}
 
-// Lead classifies a lead event against st, updating st. raw is the event as
-// received (its SHA-256 goes into the audit); now is the processing time.
-func (e *Engine) Lead(ev *schemas.Lead, raw []byte, st *State, now time.Time) Result {
-	lk := e.keyer.LeadKey(ev.Lead)
-	r := e.newResult(ev.ID, schemas.TypeLead, ev.Lead, lk, ev.OccurredAt, raw, now)
-	ls := st.leads[lk]
-	if ls == nil {
-		ls = &leadState{}
-		st.leads[lk] = ls
+// Apply classifies a lead or consent event against st, in two steps: the
+// event is merged into its lead's history (and, for a suppression, into the
+// history of every email key the lead used), then the lead's history is
+// evaluated. raw is the event as received (its SHA-256 goes into the
+// audit); now is the processing time, against which a consent's time is
+// checked. The result is a function of the set of events applied, whatever
+// their order.
+//
+// An event id applied before with the same bytes is a duplicate: Apply
+// changes nothing and returns a Result with Duplicate set and only the
+// audit. With other bytes it returns an error wrapping ErrEventIDReused.
+func (e *Engine) Apply(ev schemas.Event, raw []byte, st *State, now time.Time) (Result, error) {
+	switch ev := ev.(type) {
+	case *schemas.Lead:
+		return e.Lead(ev, raw, st, now)
+	case *schemas.Consent:
+		return e.Consent(ev, raw, st, now)
 	}
-	r.changed(leadPrefix + lk)
-	if ls.FirstSeen.IsZero() {
-		ls.FirstSeen = ev.OccurredAt
-	}
-	ls.Facts = e.facts(ev, now)
-
-	emailKey := ""
-	if ev.Contact != nil && ev.Contact.Email != "" {
-		emailKey = e.keyer.EmailKey(ev.Contact.Email)
-		if !contains(ls.EmailKeys, emailKey) {
-			ls.EmailKeys = append(ls.EmailKeys, emailKey)
-		}
-	}
-	// Step 1, the suppression list, both ways: a suppressed lead suppresses
-	// its new email, a suppressed email suppresses the lead (a re-import
-	// under a new lead id).
-	if ls.Suppressed == nil && emailKey != "" {
-		if sup := st.emails[emailKey]; sup != nil {
-			cp := *sup
-			ls.Suppressed = &cp
-		}
-	}
-	if ls.Suppressed != nil {
-		e.suppressEmails(st, ls, &r)
-		for i := range ev.Consents {
-			r.ignore(ev.Consents[i].Purpose, "consents["+strconv.Itoa(i)+"]: the lead is on the suppression list ("+ls.Suppressed.Reason+")")
-		}
-	} else {
-		e.mergeLeadConsents(ev, ls, now, &r)
-	}
-	e.evaluate(ls, false, &r)
-	r.finish()
-	return r
+	return Result{}, errors.New("type: " + ev.EventType() + " events are not classified; give lead and consent events")
 }
 
-// Consent applies a consent event to st and returns the lead's
-// classification after it; no_lead for a lead never seen, whose statement
-// st keeps for when the lead arrives.
-func (e *Engine) Consent(ev *schemas.Consent, raw []byte, st *State, now time.Time) Result {
+// Lead applies a lead event; see Apply.
+func (e *Engine) Lead(ev *schemas.Lead, raw []byte, st *State, now time.Time) (Result, error) {
+	lk := e.keyer.LeadKey(ev.Lead)
+	r := e.newResult(ev.ID, schemas.TypeLead, ev.Lead, lk, ev.OccurredAt, raw, now)
+	ls, dup, err := st.begin(lk, ev.ID, r.Audit.InputSHA256)
+	if err != nil || dup {
+		return r.duplicate(), err
+	}
+	ls.applied(ev.OccurredAt)
+	r.changed(leadPrefix + lk)
+	erased := ls.erasure() != nil
+	if !erased {
+		ls.LeadID = ev.Lead
+		if ls.FirstSeen.IsZero() || ev.OccurredAt.Before(ls.FirstSeen) {
+			ls.FirstSeen = ev.OccurredAt
+		}
+	}
+	if ev.Contact != nil && ev.Contact.Email != "" {
+		ek := e.keyer.EmailKey(ev.Contact.Email)
+		if ls.addEmailKey(ek) {
+			st.email(ek).addLead(lk)
+			r.changed(emailPrefix + ek)
+			e.propagate(st, lk, ls, &r)
+		}
+	}
+	switch {
+	case erased:
+		for i := range ev.Consents {
+			r.ignore(ev.Consents[i].Purpose, "consents["+strconv.Itoa(i)+"]: the lead is erased (Art. 17)")
+		}
+	default:
+		f := e.facts(ev, now)
+		ls.addFacts(f)
+		e.mergeLeadConsents(ev, f, ls, now, &r)
+		if s := e.suppressionOf(st, ls, time.Time{}); s != nil {
+			for i := range ev.Consents {
+				r.ignore(ev.Consents[i].Purpose, "consents["+strconv.Itoa(i)+"]: the lead is on the suppression list ("+s.Reason+")")
+			}
+		}
+	}
+	e.evaluate(st, ls, &r.Record, &r.Audit, e.Explain)
+	ls.emitted(&r.Record)
+	r.finish()
+	return r, nil
+}
+
+// Consent applies a consent event; see Apply. For a lead whose lead event
+// has not been seen, the decision is no_lead and the statement is kept for
+// when the lead arrives.
+func (e *Engine) Consent(ev *schemas.Consent, raw []byte, st *State, now time.Time) (Result, error) {
 	lk := e.keyer.LeadKey(ev.Lead)
 	r := e.newResult(ev.ID, schemas.TypeConsent, ev.Lead, lk, ev.OccurredAt, raw, now)
-	ls := st.leads[lk]
-	if ls == nil {
-		ls = &leadState{}
-		st.leads[lk] = ls
+	ls, dup, err := st.begin(lk, ev.ID, r.Audit.InputSHA256)
+	if err != nil || dup {
+		return r.duplicate(), err
 	}
+	ls.applied(ev.OccurredAt)
 	r.changed(leadPrefix + lk)
-	seen := ls.Facts != nil || ls.Decision != ""
-	release := false
+	erased := ls.erasure() != nil
 
 	switch ev.Action {
 	case "erase":
-		ls.Suppressed = &suppression{Reason: ReasonErasure, Rule: RuleSuppressedErasure, EventID: ev.ID, At: ev.OccurredAt}
-		e.suppressEmails(st, ls, &r)
-		if seen {
-			// Keep what the record shows, then forget everything but the
-			// suppression (Art. 17).
-			r.Record.Origin, r.Record.Country, r.Record.FirstSeen = ls.Facts.originOrZero(), ls.Facts.countryOrEmpty(), ls.FirstSeen
-		}
-		ls.Facts, ls.Ledger, ls.EmailKeys, ls.FirstSeen = nil, nil, nil, time.Time{}
-		if e.Explain {
-			r.explain(true, RuleErased, true, "consent event "+ev.ID+" asks for erasure (Art. 17)")
-		}
-		if !seen {
-			return e.noLead(ls, &r)
-		}
-		r.Record.Decision, r.Record.Reason, r.Record.Rule = DecisionErased, ReasonErasure, RuleErased
-		r.Record.Purposes = allNone("erased by consent event " + ev.ID + " (Art. 17)")
-		ls.Decision, ls.Rule = DecisionErased, RuleErased
-		r.finish()
-		return r
+		ls.addSuppression(suppression{Reason: ReasonErasure, Rule: RuleSuppressedErasure, EventID: ev.ID, At: ev.OccurredAt})
+		// Art. 17: forget everything but the suppression, the pseudonymous
+		// email keys that keep it, and the event ids.
+		ls.LeadID, ls.Facts, ls.Statements, ls.FirstSeen = "", nil, nil, time.Time{}
+		e.propagate(st, lk, ls, &r)
 	case "object":
-		if ls.Suppressed == nil || ls.Suppressed.Reason != ReasonErasure {
-			ls.Suppressed = &suppression{Reason: ReasonObjection, Rule: RuleSuppressedObjection, EventID: ev.ID, At: ev.OccurredAt}
-		}
-		e.suppressEmails(st, ls, &r)
+		ls.addSuppression(suppression{Reason: ReasonObjection, Rule: RuleSuppressedObjection, EventID: ev.ID, At: ev.OccurredAt})
+		e.propagate(st, lk, ls, &r)
 	case "withdraw":
 		purposes := []string{ev.Purpose}
 		if ev.Purpose == schemas.PurposeAll {
 			purposes = marketing
-			if ls.Suppressed == nil {
-				ls.Suppressed = &suppression{Reason: ReasonObjection, Rule: RuleSuppressedWithdrawal, EventID: ev.ID, At: ev.OccurredAt}
-			}
-			e.suppressEmails(st, ls, &r)
+			ls.addSuppression(suppression{Reason: ReasonObjection, Rule: RuleSuppressedWithdrawal, EventID: ev.ID, At: ev.OccurredAt})
+			e.propagate(st, lk, ls, &r)
 		}
-		for _, p := range purposes {
-			ls.record(p, statement{At: ev.OccurredAt, Status: "withdrawn", EventID: ev.ID})
+		if !erased {
+			for _, p := range purposes {
+				ls.addStatement(statement{Purpose: p, At: ev.OccurredAt, Status: "withdrawn", EventID: ev.ID})
+			}
 		}
 	case "grant":
-		if why := e.grantIgnored(ev, ls, now); why != "" {
+		switch why := e.proofMissingOf(ev, now); {
+		case erased:
+			r.ignore(ev.Purpose, "the lead is erased (Art. 17)")
+		case why != "":
 			r.ignore(ev.Purpose, why)
-		} else {
-			ls.record(ev.Purpose, statement{
-				At: ev.OccurredAt, Status: "granted", EventID: ev.ID, ProofRef: ev.ProofRef,
+		default:
+			ls.addStatement(statement{
+				Purpose: ev.Purpose, At: ev.OccurredAt, Status: "granted", EventID: ev.ID, ProofRef: ev.ProofRef,
 				TextVersion: ev.TextVersion, CollectionPoint: ev.CollectionPoint,
 			})
-			release = ls.Decision == DecisionQuarantined
+			// The statement is kept (it counts as of its time, and once
+			// the lead is no longer a minor), but the audit says why it
+			// does not count now.
+			if why := e.notCountingNow(st, ls); why != "" {
+				r.ignore(ev.Purpose, why)
+			}
 		}
 	}
-	if !seen {
-		return e.noLead(ls, &r)
+	e.evaluate(st, ls, &r.Record, &r.Audit, e.Explain)
+	if ev.Action == "erase" && e.Explain {
+		r.explain(true, RuleErased, true, "consent event "+ev.ID+" asks for erasure (Art. 17)")
 	}
-	e.evaluate(ls, release, &r)
+	ls.emitted(&r.Record)
 	r.finish()
-	return r
+	return r, nil
 }
 
-func (e *Engine) noLead(ls *leadState, r *Result) Result {
-	r.Record.Decision, r.Record.Reason, r.Record.Rule = DecisionNoLead, "lead_not_seen", RuleNoLead
-	r.explain(e.Explain, RuleNoLead, true, "no lead event has been seen for this lead id; the statement is kept for when it arrives")
-	r.finish()
-	return *r
+// begin finds or creates the state of lead key lk and checks the event id:
+// dup when it was applied with the same digest, ErrEventIDReused when with
+// another.
+func (st *State) begin(lk, eventID, digest string) (ls *leadState, dup bool, err error) {
+	ls = st.leads[lk]
+	if ls == nil {
+		ls = &leadState{}
+		st.leads[lk] = ls
+	}
+	if d, ok := ls.seen(eventID); ok {
+		if d == digest {
+			return ls, true, nil
+		}
+		return ls, false, fmt.Errorf("%w: event_id: applied to this lead before with other content", ErrEventIDReused)
+	}
+	ls.remember(eventID, digest)
+	return ls, false, nil
 }
 
-// grantIgnored returns why a consent event's grant does not count, or "".
-func (e *Engine) grantIgnored(ev *schemas.Consent, ls *leadState, now time.Time) string {
-	switch {
-	case ev.Purpose == schemas.PurposeAll:
+// applied advances the lead's sequence and event time.
+func (ls *leadState) applied(at time.Time) {
+	ls.Seq++
+	if at.After(ls.AsOf) {
+		ls.AsOf = at
+	}
+}
+
+// emitted notes the record emitted for the lead: whether it leaves the
+// quarantine (leads.quarantine then gets a tombstone).
+func (ls *leadState) emitted(rec *Record) {
+	if rec.Decision == DecisionNoLead {
+		return
+	}
+	q := rec.Decision == DecisionQuarantined
+	rec.LeftQuarantine = ls.Quarantined && !q
+	ls.Decision, ls.Rule, ls.Quarantined = rec.Decision, rec.Rule, q
+}
+
+func (st *State) email(k string) *emailState {
+	es := st.emails[k]
+	if es == nil {
+		es = &emailState{}
+		st.emails[k] = es
+	}
+	return es
+}
+
+// propagate puts the lead's own suppressions on every email key it used
+// and re-classifies, at once, every other lead that used one of them: an
+// objection, a withdrawal of "all" or an erasure reaches every lead of the
+// same person (the suppression is not passed further, from those leads'
+// other email keys).
+func (e *Engine) propagate(st *State, lk string, ls *leadState, r *Result) {
+	if len(ls.Suppressions) == 0 {
+		return
+	}
+	for _, ek := range ls.EmailKeys {
+		es := st.email(ek)
+		changed := false
+		for i := range ls.Suppressions {
+			s := ls.Suppressions[i]
+			slot := &es.Objection
+			if s.Reason == ReasonErasure {
+				slot = &es.Erasure
+			}
+			if s.outranks(*slot) {
+				*slot = &s
+				changed = true
+			}
+		}
+		if !changed {
+			continue
+		}
+		r.changed(emailPrefix + ek)
+		for _, other := range es.Leads {
+			if other == lk {
+				continue
+			}
+			ols := st.leads[other]
+			if ols == nil || ols.LeadID == "" || len(ols.Facts) == 0 {
+				continue // unknown, no lead event yet, or erased: nothing to re-classify
+			}
+			ols.Seq++
+			rec := Record{
+				EventID: r.Record.EventID, LeadID: ols.LeadID, Key: ols.LeadID, PolicyVersion: e.policy.Version,
+				LeadKey: other, KeyVersion: e.keyer.Version(), OccurredAt: r.Record.OccurredAt,
+			}
+			e.evaluate(st, ols, &rec, nil, false)
+			ols.emitted(&rec)
+			r.changed(leadPrefix + other)
+			r.replace(rec)
+		}
+	}
+}
+
+// proofMissingOf returns why a consent event's grant cannot count, from
+// what the event itself shows, or "".
+func (e *Engine) proofMissingOf(ev *schemas.Consent, now time.Time) string {
+	if ev.Purpose == schemas.PurposeAll {
 		return `a grant for "all" does not count: consent must be specific to a purpose (Art. 4(11))`
-	case ls.Suppressed != nil:
-		return "the lead is on the suppression list (" + ls.Suppressed.Reason + ")"
-	case ls.Facts != nil && ls.Facts.minorWithoutParent():
-		return "the lead is a minor without parental consent (Art. 8)"
 	}
 	return e.proofMissing(ev.OccurredAt, ev.Method, ev.TextVersion, ev.CollectionPoint, ev.ProofRef, now, "occurred_at")
+}
+
+// notCountingNow returns why a kept grant does not count for the lead as
+// it stands, or "".
+func (e *Engine) notCountingNow(st *State, ls *leadState) string {
+	if s := e.suppressionOf(st, ls, time.Time{}); s != nil {
+		return "the lead is on the suppression list (" + s.Reason + ")"
+	}
+	if latestFacts(ls, time.Time{}).minorWithoutParent() {
+		return "the lead is a minor without parental consent (Art. 8)"
+	}
+	return ""
 }
 
 // proofMissing returns why a grant does not count (GDPR Art. 7(1): the
@@ -174,9 +292,11 @@ func (e *Engine) proofMissing(at time.Time, method, textVersion, collectionPoint
 	return ""
 }
 
-// mergeLeadConsents records the counting statements of a lead event.
-func (e *Engine) mergeLeadConsents(ev *schemas.Lead, ls *leadState, now time.Time, r *Result) {
-	minor := ls.Facts.minorWithoutParent()
+// mergeLeadConsents keeps the statements of a lead event that count: every
+// denial, and every grant with its proof. A grant of a minor without
+// parental consent is kept but the audit says it does not count.
+func (e *Engine) mergeLeadConsents(ev *schemas.Lead, f *facts, ls *leadState, now time.Time, r *Result) {
+	minor := f.minorWithoutParent()
 	for i := range ev.Consents {
 		c := &ev.Consents[i]
 		where := "consents[" + strconv.Itoa(i) + "]: "
@@ -185,46 +305,20 @@ func (e *Engine) mergeLeadConsents(ev *schemas.Lead, ls *leadState, now time.Tim
 			if at.IsZero() {
 				at = ev.OccurredAt // a denial always counts
 			}
-			ls.record(c.Purpose, statement{At: at, Status: "denied", EventID: ev.ID, Index: i + 1})
-			continue
-		}
-		if minor {
-			r.ignore(c.Purpose, where+"the lead is a minor without parental consent (Art. 8)")
+			ls.addStatement(statement{Purpose: c.Purpose, At: at, Status: "denied", EventID: ev.ID, Index: i + 1})
 			continue
 		}
 		if why := e.proofMissing(c.At, c.Method, c.TextVersion, c.CollectionPoint, c.ProofRef, now, "at"); why != "" {
 			r.ignore(c.Purpose, where+why)
 			continue
 		}
-		ls.record(c.Purpose, statement{
-			At: c.At, Status: "granted", EventID: ev.ID, Index: i + 1,
+		ls.addStatement(statement{
+			Purpose: c.Purpose, At: c.At, Status: "granted", EventID: ev.ID, Index: i + 1,
 			ProofRef: c.ProofRef, TextVersion: c.TextVersion, CollectionPoint: c.CollectionPoint,
 		})
-	}
-}
-
-// record makes s the standing statement of purpose when it wins.
-func (ls *leadState) record(purpose string, s statement) {
-	cur, ok := ls.Ledger[purpose]
-	if !s.replaces(cur, ok) {
-		return
-	}
-	if ls.Ledger == nil {
-		ls.Ledger = map[string]statement{}
-	}
-	ls.Ledger[purpose] = s
-}
-
-// suppressEmails puts every email key of a suppressed lead on the list.
-func (e *Engine) suppressEmails(st *State, ls *leadState, r *Result) {
-	for _, k := range ls.EmailKeys {
-		cur := st.emails[k]
-		if cur != nil && (cur.Reason == ReasonErasure || ls.Suppressed.Reason == ReasonObjection) {
-			continue
+		if minor {
+			r.ignore(c.Purpose, where+"the lead is a minor without parental consent (Art. 8)")
 		}
-		cp := *ls.Suppressed
-		st.emails[k] = &cp
-		r.changed(emailPrefix + k)
 	}
 }
 
@@ -281,18 +375,12 @@ func (e *Engine) facts(ev *schemas.Lead, now time.Time) *facts {
 	return f
 }
 
-func (f *facts) originOrZero() Origin {
-	if f == nil {
-		return Origin{}
-	}
-	return f.Origin
-}
-
-func (f *facts) countryOrEmpty() string {
-	if f == nil {
-		return ""
-	}
-	return f.Country
+// digest is the hex SHA-256 of raw.
+func digest(raw []byte) string {
+	sum := sha256.Sum256(raw)
+	var hexSum [2 * sha256.Size]byte
+	hex.Encode(hexSum[:], sum[:])
+	return string(hexSum[:])
 }
 
 // ageAt is the age in completed years, on the UTC date of at, of someone
@@ -304,13 +392,4 @@ func ageAt(birth, at time.Time) int {
 		age--
 	}
 	return age
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

@@ -1,61 +1,243 @@
 package classify
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 )
 
-// evaluate runs the policy's steps over a lead's state and fills the
-// record: decision, reason, rule, origin, purposes, and explain. release
-// tells that a counting grant arrived for a quarantined lead.
-func (e *Engine) evaluate(ls *leadState, release bool, r *Result) {
-	rec := &r.Record
-	x := e.Explain
-	f := ls.Facts
-	rec.FirstSeen = ls.FirstSeen
-	if f != nil {
-		rec.Origin, rec.Country = f.Origin, f.Country
-		if x {
-			r.explain(x, f.OriginStep, true, "origin "+f.Origin.Channel+": "+f.OriginWhy)
-		}
-	}
-	decide := func(decision, reason, rule string) {
-		rec.Decision, rec.Reason, rec.Rule = decision, reason, rule
-		ls.Decision, ls.Rule = decision, rule
-	}
+// The purposes, in the order records and ClickHouse list them.
+const (
+	pEmail = iota
+	pSMS
+	pPhone
+	pProfiling
+	pThirdParty
+	pSales
+	numPurposes
+)
 
-	// 1. The suppression list.
-	if s := ls.Suppressed; s != nil {
-		if x {
-			r.explain(x, stepSuppression, true, "on the suppression list since consent event "+s.EventID+" ("+s.Reason+")")
+var purposeNames = [numPurposes]string{"email_marketing", "sms_marketing", "phone_marketing", "profiling", "third_party_sharing", "sales_followup"}
+
+func purposeIndex(p string) int {
+	switch p {
+	case "email_marketing":
+		return pEmail
+	case "sms_marketing":
+		return pSMS
+	case "phone_marketing":
+		return pPhone
+	case "profiling":
+		return pProfiling
+	case "third_party_sharing":
+		return pThirdParty
+	case "sales_followup":
+		return pSales
+	}
+	return -1
+}
+
+// view is a lead's history as of one time: what the policy's steps read.
+type view struct {
+	facts    *facts                  // the latest lead event's facts; nil before the first
+	standing [numPurposes]*statement // the standing statement of each purpose
+	sup      *suppression            // the suppression in force, own or by email key
+}
+
+// asOf returns the view of ls at time t; a zero t means every event. With
+// leadOnly, only the statements of lead events count (to tell whether a
+// consent event released the lead). sups are the lead's suppressions, own
+// and by email key (suppressions).
+func asOf(ls *leadState, sups []suppression, t time.Time, leadOnly bool) view {
+	var v view
+	v.facts = latestFacts(ls, t)
+	for i := range ls.Statements {
+		s := &ls.Statements[i]
+		if !t.IsZero() && s.At.After(t) || leadOnly && s.Index == 0 {
+			continue
 		}
-		decide(DecisionSuppressed, s.Reason, s.Rule)
+		if p := purposeIndex(s.Purpose); p >= 0 {
+			v.standing[p] = s // statements are in rank order: the last is the standing one
+		}
+	}
+	for i := range sups {
+		if s := &sups[i]; (t.IsZero() || !s.At.After(t)) && s.outranks(v.sup) {
+			v.sup = s
+		}
+	}
+	return v
+}
+
+// latestFacts are the facts of the latest lead event at or before t (any
+// time when t is zero), or nil.
+func latestFacts(ls *leadState, t time.Time) *facts {
+	for i := len(ls.Facts) - 1; i >= 0; i-- {
+		if t.IsZero() || !ls.Facts[i].OccurredAt.After(t) {
+			return ls.Facts[i]
+		}
+	}
+	return nil
+}
+
+// suppressions are the lead's own suppressions and those of its email keys.
+func (st *State) suppressions(ls *leadState) []suppression {
+	out := slices.Clone(ls.Suppressions)
+	for _, k := range ls.EmailKeys {
+		if es := st.emails[k]; es != nil {
+			if es.Objection != nil {
+				out = append(out, *es.Objection)
+			}
+			if es.Erasure != nil {
+				out = append(out, *es.Erasure)
+			}
+		}
+	}
+	return out
+}
+
+// suppressionOf is the suppression in force on the lead at t, or nil.
+func (e *Engine) suppressionOf(st *State, ls *leadState, t time.Time) *suppression {
+	v := asOf(ls, st.suppressions(ls), t, false)
+	return v.sup
+}
+
+// source tells what a purpose's basis rests on.
+type source int8
+
+const (
+	srcNone      source = iota // nothing: basis none
+	srcConsent                 // a granted standing statement
+	srcStatement               // a denied or withdrawn standing statement: basis none
+	srcSoftOptIn               // the soft opt-in for email
+	srcContract                // a request that grounds sales_followup
+)
+
+// verdict is what the policy's steps decide of one view. It is the one
+// place the rules are applied; evaluate dresses it with evidence and
+// explain, timeline reads it at each event time.
+type verdict struct {
+	decision, reason, rule string
+	counting               int // purposes with a granted standing statement
+	bases                  [numPurposes]string
+	src                    [numPurposes]source
+	marketing              bool // a basis for email, SMS or phone marketing
+}
+
+// verdictOf applies the policy's steps, in order, to v; v.facts is not nil.
+func (e *Engine) verdictOf(v *view) verdict {
+	var d verdict
+	// 1. The suppression list.
+	if s := v.sup; s != nil {
+		d.decision, d.reason, d.rule = DecisionSuppressed, s.Reason, s.Rule
+		return d
+	}
+	// 2. Consent counting: the standing statement of each purpose.
+	for _, s := range v.standing {
+		if s != nil && s.granted() {
+			d.counting++
+		}
+	}
+	f := v.facts
+	// 3. Minors.
+	if f.minorWithoutParent() {
+		d.decision, d.reason, d.rule = DecisionQuarantined, RuleMinor, RuleMinor
+		return d
+	}
+	// 4. Purchased lists and partners.
+	if ch := f.Origin.Channel; (ch == ChannelPurchasedList || ch == ChannelPartner) && (f.ThirdParty == "" || d.counting == 0) {
+		d.decision, d.reason, d.rule = DecisionQuarantined, RuleThirdParty, RuleThirdParty
+		return d
+	}
+	// 5. The basis of each purpose.
+	for p := range numPurposes {
+		switch s := v.standing[p]; {
+		case s != nil && s.granted():
+			d.bases[p], d.src[p] = BasisConsent, srcConsent
+		case s != nil:
+			d.bases[p], d.src[p] = BasisNone, srcStatement
+		case p == pEmail && f.SoftOptIn:
+			d.bases[p], d.src[p] = BasisLegitimateInterests, srcSoftOptIn
+		case p == pSales && e.policy.salesFollowup(f.Request):
+			d.bases[p], d.src[p] = BasisContract, srcContract
+		default:
+			d.bases[p], d.src[p] = BasisNone, srcNone
+		}
+	}
+	d.marketing = d.bases[pEmail] != BasisNone || d.bases[pSMS] != BasisNone || d.bases[pPhone] != BasisNone
+	// 6. Social without consent.
+	if f.Origin.Channel == ChannelSocial && !d.marketing && d.bases[pSales] == BasisNone {
+		d.decision, d.reason, d.rule = DecisionQuarantined, RuleSocialNoConsent, RuleSocialNoConsent
+		return d
+	}
+	// 7. Accepted.
+	d.decision, d.rule = DecisionAccepted, RuleAccepted
+	return d
+}
+
+// evaluate fills rec with the lead's classification from its whole
+// history: decision, reason, rule, origin, purposes with their evidence,
+// the timeline, and explain when x. audit, when not nil, gets the consent
+// proofs the bases rest on.
+func (e *Engine) evaluate(st *State, ls *leadState, rec *Record, audit *Audit, x bool) {
+	rec.Seq, rec.AsOf, rec.FirstSeen = ls.Seq, ls.AsOf, ls.FirstSeen
+	step := func(rule string, matched bool, why string) {
+		if x {
+			rec.Explain = append(rec.Explain, Step{Rule: rule, Matched: matched, Why: why})
+		}
+	}
+	// 0. An erased lead stays erased, whatever else is known of it.
+	if s := ls.erasure(); s != nil {
+		rec.LeadID = "" // no raw lead id in the value of an erased lead's record (Art. 17)
+		rec.Decision, rec.Reason, rec.Rule = DecisionErased, ReasonErasure, RuleErased
+		rec.Purposes = allNone("erased by consent event " + s.EventID + " (Art. 17)")
+		rec.Timeline = []Span{{Decision: DecisionErased}}
+		return
+	}
+	sups := st.suppressions(ls)
+	v := asOf(ls, sups, time.Time{}, false)
+	f := v.facts
+	if f == nil {
+		rec.Decision, rec.Reason, rec.Rule = DecisionNoLead, "lead_not_seen", RuleNoLead
+		step(RuleNoLead, true, "no lead event has been seen for this lead id; the statements are kept for when it arrives")
+		return
+	}
+	rec.Origin, rec.Country = f.Origin, f.Country
+	if x {
+		step(f.OriginStep, true, "origin "+f.Origin.Channel+": "+f.OriginWhy)
+	}
+	d := e.verdictOf(&v)
+	if d.decision == DecisionAccepted && releasable(f.Origin.Channel) {
+		lv := asOf(ls, sups, time.Time{}, true)
+		if e.verdictOf(&lv).decision == DecisionQuarantined {
+			d.rule = RuleReleased // a consent event released a lead its lead events quarantined
+		}
+	}
+	rec.Decision, rec.Reason, rec.Rule = d.decision, d.reason, d.rule
+	rec.Timeline = e.timeline(ls, sups)
+
+	// Explain, and the purposes with their evidence.
+	if s := v.sup; s != nil {
+		if x {
+			step(stepSuppression, true, "on the suppression list since consent event "+s.EventID+" ("+s.Reason+")")
+		}
 		rec.Purposes = allNone("suppression list: " + s.Reason + " in consent event " + s.EventID)
 		return
 	}
-	r.explain(x, stepSuppression, false, "neither the lead key nor an email key is on the suppression list")
-
-	// 2. Consent counting happened as statements arrived; the ledger holds
-	// the standing statement per purpose.
-	counting := 0
-	for _, s := range ls.Ledger {
-		if s.granted() {
-			counting++
-		}
-	}
+	step(stepSuppression, false, "neither the lead key nor an email key is on the suppression list")
 	if x {
-		r.explain(x, stepCounting, counting > 0, strconv.Itoa(counting)+" purpose(s) with a standing counting consent, "+
-			strconv.Itoa(len(r.Audit.IgnoredConsents))+" statement(s) of this event ignored")
+		ignored := "0"
+		if audit != nil {
+			ignored = strconv.Itoa(len(audit.IgnoredConsents))
+		}
+		step(stepCounting, d.counting > 0, strconv.Itoa(d.counting)+" purpose(s) with a standing counting consent, "+
+			ignored+" statement(s) of this event ignored")
 	}
-
-	// 3. Minors.
-	if f.minorWithoutParent() {
+	if d.rule == RuleMinor {
 		if x {
-			r.explain(x, RuleMinor, true, "under the age of digital consent ("+strconv.Itoa(f.AgeLimit)+
+			step(RuleMinor, true, "under the age of digital consent ("+strconv.Itoa(f.AgeLimit)+
 				" in "+countryName(f.Country)+") at occurred_at; "+f.ParentalWhy)
 		}
-		decide(DecisionQuarantined, RuleMinor, RuleMinor)
 		rec.Purposes = allNone("quarantined: " + RuleMinor)
 		return
 	}
@@ -67,12 +249,11 @@ func (e *Engine) evaluate(ls *leadState, release bool, r *Result) {
 		case f.Age >= 0:
 			why = "under the age of digital consent (" + strconv.Itoa(f.AgeLimit) + " in " + countryName(f.Country) + "), with " + f.Parental
 		}
-		r.explain(x, RuleMinor, false, why)
+		step(RuleMinor, false, why)
 	}
-
-	// 4. Purchased lists and partners.
-	if ch := f.Origin.Channel; ch == ChannelPurchasedList || ch == ChannelPartner {
-		if f.ThirdParty == "" || counting == 0 {
+	ch := f.Origin.Channel
+	if ch == ChannelPurchasedList || ch == ChannelPartner {
+		if d.rule == RuleThirdParty {
 			if x {
 				why := "channel " + ch + " "
 				if f.ThirdParty == "" {
@@ -80,76 +261,70 @@ func (e *Engine) evaluate(ls *leadState, release bool, r *Result) {
 				} else {
 					why += "names " + f.ThirdParty + " but carries no counting consent"
 				}
-				r.explain(x, RuleThirdParty, true, why)
+				step(RuleThirdParty, true, why)
 			}
-			decide(DecisionQuarantined, RuleThirdParty, RuleThirdParty)
 			rec.Purposes = allNone("quarantined: " + RuleThirdParty)
 			return
 		}
 		if x {
-			r.explain(x, RuleThirdParty, false, "channel "+ch+" names "+f.ThirdParty+" and carries a counting consent")
+			step(RuleThirdParty, false, "channel "+ch+" names "+f.ThirdParty+" and carries a counting consent")
 		}
 	} else if x {
-		r.explain(x, RuleThirdParty, false, "channel "+ch+" is not a purchased list or a partner")
+		step(RuleThirdParty, false, "channel "+ch+" is not a purchased list or a partner")
 	}
 
-	// 5. The basis of each purpose.
-	rec.Purposes = e.bases(ls, r)
-	p := &rec.Purposes
-	marketingBasis := p.EmailMarketing.Basis != BasisNone || p.SMSMarketing.Basis != BasisNone || p.PhoneMarketing.Basis != BasisNone
+	rec.Purposes = e.evidence(&v, &d, audit)
 	if x {
 		var parts []string
-		for _, name := range purposeNames {
-			parts = append(parts, name+"="+p.Get(name).Basis)
+		for p, name := range purposeNames {
+			parts = append(parts, name+"="+d.bases[p])
 		}
-		r.explain(x, stepBases, true, strings.Join(parts, " "))
+		step(stepBases, true, strings.Join(parts, " "))
 	}
-
-	// 6. Social without consent.
-	if f.Origin.Channel == ChannelSocial && !marketingBasis && p.SalesFollowup.Basis == BasisNone {
-		r.explain(x, RuleSocialNoConsent, true, "channel social with no basis for email, SMS or phone marketing and no request that grounds sales_followup")
-		decide(DecisionQuarantined, RuleSocialNoConsent, RuleSocialNoConsent)
+	if d.rule == RuleSocialNoConsent {
+		step(RuleSocialNoConsent, true, "channel social with no basis for email, SMS or phone marketing and no request that grounds sales_followup")
 		rec.Purposes = allNone("quarantined: " + RuleSocialNoConsent)
 		return
 	}
-	if f.Origin.Channel == ChannelSocial {
-		r.explain(x, RuleSocialNoConsent, false, "channel social with a marketing basis or a sales_followup request")
+	if ch == ChannelSocial {
+		step(RuleSocialNoConsent, false, "channel social with a marketing basis or a sales_followup request")
 	} else if x {
-		r.explain(x, RuleSocialNoConsent, false, "channel "+f.Origin.Channel+" is not social")
+		step(RuleSocialNoConsent, false, "channel "+ch+" is not social")
 	}
-
-	// 7. Accepted.
-	if release {
-		r.explain(x, RuleReleased, true, "a counting consent released the quarantined lead")
-		decide(DecisionAccepted, "", RuleReleased)
+	if d.rule == RuleReleased {
+		step(RuleReleased, true, "a counting consent event released a lead its lead events alone would quarantine")
 		return
 	}
-	r.explain(x, RuleAccepted, true, "no rule quarantined or suppressed the lead")
-	decide(DecisionAccepted, "", RuleAccepted)
+	step(RuleAccepted, true, "no rule quarantined or suppressed the lead")
 }
 
-var purposeNames = []string{"email_marketing", "sms_marketing", "phone_marketing", "profiling", "third_party_sharing", "sales_followup"}
+// releasable reports whether a lead of channel ch can be quarantined for
+// want of consent, and so released by one.
+func releasable(ch string) bool {
+	return ch == ChannelSocial || ch == ChannelPurchasedList || ch == ChannelPartner
+}
 
-// bases is step 5: a counting consent, the soft opt-in for email, a
-// request for sales_followup, else none.
-func (e *Engine) bases(ls *leadState, r *Result) Purposes {
-	f := ls.Facts
+// evidence is step 5 with its evidence: a counting consent, the soft
+// opt-in for email, a request for sales_followup, else none.
+func (e *Engine) evidence(v *view, d *verdict, audit *Audit) Purposes {
 	var out Purposes
-	for _, name := range purposeNames {
+	for p, name := range purposeNames {
 		b := out.Get(name)
-		s, ok := ls.Ledger[name]
-		switch {
-		case ok && s.granted():
+		s := v.standing[p]
+		switch d.src[p] {
+		case srcConsent:
 			*b = basis(BasisConsent, consentEvidence(s))
-			r.Audit.ConsentProofs = append(r.Audit.ConsentProofs, ConsentProof{
-				Purpose: name, EventID: s.EventID, At: s.At, ProofRef: s.ProofRef, TextVersion: s.TextVersion,
-			})
-		case ok:
+			if audit != nil {
+				audit.ConsentProofs = append(audit.ConsentProofs, ConsentProof{
+					Purpose: name, EventID: s.EventID, At: s.At, ProofRef: s.ProofRef, TextVersion: s.TextVersion,
+				})
+			}
+		case srcStatement:
 			*b = basis(BasisNone, noConsentEvidence(s))
-		case name == "email_marketing" && f.SoftOptIn:
+		case srcSoftOptIn:
 			*b = basis(BasisLegitimateInterests, "relationship.customer+email_from_purchase")
-		case name == "sales_followup" && e.policy.salesFollowup(f.Request):
-			*b = basis(BasisContract, "request.type="+f.Request)
+		case srcContract:
+			*b = basis(BasisContract, "request.type="+v.facts.Request)
 		default:
 			*b = basis(BasisNone, "no counting consent")
 		}
@@ -157,9 +332,61 @@ func (e *Engine) bases(ls *leadState, r *Result) Purposes {
 	return out
 }
 
+// Span is one stretch of a lead's timeline: from From on, until the next
+// span, the lead had this decision, origin channel and profiling basis.
+// Enrich reads it to key a behavior event only if the lead had a basis for
+// profiling at the event's time.
+type Span struct {
+	// From is when the span starts; zero for an erased lead, whose single
+	// span covers all time.
+	From     time.Time `json:"from,omitzero"`
+	Decision string    `json:"decision"`
+	Channel  string    `json:"channel,omitempty"`
+	// Profiling: accepted with a basis for profiling other than none.
+	Profiling bool `json:"profiling,omitempty"`
+}
+
+// timeline is the lead's decision as of each time its history changes,
+// from its first lead event on: the verdict of the events up to that time.
+// Before the first span the lead is unknown.
+func (e *Engine) timeline(ls *leadState, sups []suppression) []Span {
+	if len(ls.Facts) == 0 {
+		return nil
+	}
+	start := ls.Facts[0].OccurredAt
+	times := make([]time.Time, 0, len(ls.Facts)+len(ls.Statements)+len(sups))
+	for _, f := range ls.Facts {
+		times = append(times, f.OccurredAt)
+	}
+	for i := range ls.Statements {
+		if at := ls.Statements[i].At; at.After(start) {
+			times = append(times, at)
+		}
+	}
+	for i := range sups {
+		if at := sups[i].At; at.After(start) {
+			times = append(times, at)
+		}
+	}
+	slices.SortFunc(times, time.Time.Compare)
+	times = slices.CompactFunc(times, time.Time.Equal)
+	var out []Span
+	for _, t := range times {
+		v := asOf(ls, sups, t, false)
+		d := e.verdictOf(&v)
+		s := Span{From: t.UTC(), Decision: d.decision, Channel: v.facts.Origin.Channel,
+			Profiling: d.decision == DecisionAccepted && d.bases[pProfiling] != BasisNone}
+		if n := len(out); n > 0 && out[n-1].Decision == s.Decision && out[n-1].Channel == s.Channel && out[n-1].Profiling == s.Profiling {
+			continue
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
 // consentEvidence is the evidence of a basis that rests on the granted
 // statement s: "consent proof_ref=… text_version=… at=… event=… consents[i]".
-func consentEvidence(s statement) string {
+func consentEvidence(s *statement) string {
 	var buf [256]byte // one allocation, for the string, when it fits
 	b := append(buf[:0], "consent"...)
 	if s.ProofRef != "" {
@@ -176,9 +403,9 @@ func consentEvidence(s statement) string {
 	return string(appendWhere(b, s))
 }
 
-// noConsentEvidence is the evidence of no basis for the denied, withdrawn
-// or objected statement s: "consent denied at … in event … consents[i]".
-func noConsentEvidence(s statement) string {
+// noConsentEvidence is the evidence of no basis for the denied or
+// withdrawn statement s: "consent denied at … in event … consents[i]".
+func noConsentEvidence(s *statement) string {
 	var buf [128]byte
 	b := append(append(buf[:0], "consent "...), s.Status...)
 	b = s.At.UTC().AppendFormat(append(b, " at "...), time.RFC3339)
@@ -187,7 +414,7 @@ func noConsentEvidence(s statement) string {
 }
 
 // appendWhere appends where in a lead event's consents s was stated.
-func appendWhere(b []byte, s statement) []byte {
+func appendWhere(b []byte, s *statement) []byte {
 	if s.Index == 0 {
 		return b
 	}

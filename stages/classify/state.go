@@ -1,26 +1,33 @@
 package classify
 
 import (
+	"cmp"
 	"fmt"
-	json "github.com/goccy/go-json"
+	"slices"
 	"strings"
 	"time"
+
+	json "github.com/goccy/go-json"
 )
 
-// State is everything the classifier remembers between events: per lead,
-// the facts of its latest lead event, its consent ledger and whether it is
-// suppressed; and the suppression list of email keys. It holds no personal
-// data in the clear: leads are keyed by their lead key, emails by their
-// email key (pseudonym.Keyer), and a lead's facts are the few the policy
-// needs (origin, country, age band, relationship, request), never a name,
-// an email or a phone number.
+// State is everything the classifier remembers between events, kept by
+// event time so that the order in which events arrive does not matter: per
+// lead, the facts of its lead events, its consent statements, its own
+// suppressions and the event ids it has applied; per email key, the best
+// suppression made under it and the leads that used it.
 //
-// State is not safe for concurrent use; the classify stage keeps one per
-// process, behind a mutex (pipeline/classify_stage.go).
-// Its keys are "lead:<lead key>" and "email:<email key>".
+// It holds no email, phone, name or birth date: leads are keyed by their
+// lead key, emails by their email key (pseudonym.Keyer), and a lead's
+// facts are the few the policy needs (origin, country, age band,
+// relationship, request). It holds the raw lead id, as every leadpipe
+// topic does in its key, so that classify can emit a record for a lead that
+// another lead's objection suppresses; an erasure removes it.
+//
+// State is not safe for concurrent use. Its changelog keys are
+// "lead:<lead key>" and "email:<email key>".
 type State struct {
 	leads  map[string]*leadState
-	emails map[string]*suppression
+	emails map[string]*emailState
 }
 
 const (
@@ -28,9 +35,22 @@ const (
 	emailPrefix = "email:"
 )
 
+// The bounds of what State keeps per lead and per email key. Past them the
+// oldest entries are forgotten: a lead with more than maxFacts lead events
+// is judged on its latest ones (its first_seen is kept apart), an event id
+// older than the last maxEvents of its lead is no longer recognised as a
+// duplicate. Ordinary leads stay far below them.
+const (
+	maxFacts      = 8
+	maxStatements = 48
+	maxEvents     = 64
+	maxEmailKeys  = 16
+	maxEmailLeads = 64
+)
+
 // NewState returns an empty State.
 func NewState() *State {
-	return &State{leads: map[string]*leadState{}, emails: map[string]*suppression{}}
+	return &State{leads: map[string]*leadState{}, emails: map[string]*emailState{}}
 }
 
 // Len is the number of keys in the state.
@@ -47,17 +67,17 @@ func (s *State) Encode(key string) (value []byte, ok bool) {
 		}
 		v = ls
 	} else if k, found := strings.CutPrefix(key, emailPrefix); found {
-		sup := s.emails[k]
-		if sup == nil {
+		es := s.emails[k]
+		if es == nil {
 			return nil, false
 		}
-		v = sup
+		v = es
 	} else {
 		return nil, false
 	}
 	b, err := json.Marshal(v)
 	if err != nil {
-		return nil, false // cannot happen: the state holds only strings, times and bools
+		return nil, false // cannot happen: the state holds only strings, times and numbers
 	}
 	return b, true
 }
@@ -82,34 +102,68 @@ func (s *State) Restore(key string, value []byte) error {
 			delete(s.emails, k)
 			return nil
 		}
-		sup := new(suppression)
-		if err := json.Unmarshal(value, sup); err != nil {
+		es := new(emailState)
+		if err := json.Unmarshal(value, es); err != nil {
 			return fmt.Errorf("restore state key %s: %w", key, err)
 		}
-		s.emails[k] = sup
+		s.emails[k] = es
 		return nil
 	}
 	return fmt.Errorf("restore state key %q: not a lead: or email: key", key)
 }
 
-// leadState is what the classifier keeps of one lead.
+// leadState is the history of one lead: what its events said, each kept
+// by its event time. Decisions are computed from it (view, verdictOf), never
+// stored as facts of their own.
 type leadState struct {
-	// FirstSeen is the occurred_at of the lead's first lead event.
+	// LeadID is the raw lead id, the key of the lead's records; "" once
+	// the lead is erased.
+	LeadID string `json:"lead_id,omitempty"`
+	// Seq grows by one with every change of the lead's state; every record
+	// carries it, so the last record of a lead is the one with the highest.
+	Seq uint64 `json:"seq"`
+	// AsOf is the latest occurred_at of the events applied.
+	AsOf time.Time `json:"as_of,omitzero"`
+	// FirstSeen is the earliest occurred_at of the lead's lead events.
 	FirstSeen time.Time `json:"first_seen,omitzero"`
-	// Facts are the policy-relevant facts of the latest lead event; nil
-	// before the first lead event and after an erasure.
-	Facts *facts `json:"facts,omitempty"`
-	// Ledger is the standing consent statement per purpose.
-	Ledger map[string]statement `json:"ledger,omitempty"`
-	// Suppressed is the lead's entry on the suppression list; nil when it
-	// is not there.
-	Suppressed *suppression `json:"suppressed,omitempty"`
-	// EmailKeys are the email keys the lead has used, so that a later
-	// objection or erasure suppresses each of them.
+	// Facts are the policy-relevant facts of each lead event, ordered by
+	// (occurred_at, event_id); the latest maxFacts. Empty after an erasure.
+	Facts []*facts `json:"facts,omitempty"`
+	// Statements are the consent statements that count, of lead and
+	// consent events, ordered by rank (statement.compare).
+	Statements []statement `json:"statements,omitempty"`
+	// Suppressions are the lead's own objections, withdrawals of "all" and
+	// erasure requests.
+	Suppressions []suppression `json:"suppressions,omitempty"`
+	// EmailKeys are the email keys the lead has used, sorted.
 	EmailKeys []string `json:"email_keys,omitempty"`
-	// Decision and Rule are the latest classification of the lead.
-	Decision string `json:"decision,omitempty"`
-	Rule     string `json:"rule,omitempty"`
+	// Events are the events applied, for idempotence: the latest maxEvents.
+	Events []seenEvent `json:"events,omitempty"`
+	// Decision and Rule are those of the last record emitted; Quarantined
+	// tells that it went to leads.quarantine.
+	Decision    string `json:"decision,omitempty"`
+	Rule        string `json:"rule,omitempty"`
+	Quarantined bool   `json:"quarantined,omitempty"`
+}
+
+// seenEvent is an event applied to a lead: its id and a digest of its
+// bytes, to tell a duplicate from an event id reused for other content.
+type seenEvent struct {
+	ID     string `json:"id"`
+	Digest string `json:"sha256"`
+}
+
+// emailState is what classify keeps of one email key: the own suppressions
+// of the leads that used it, the earliest objection (or withdrawal of
+// "all") and the earliest erasure, and those leads. Both suppressions are
+// kept, not only the best, so that the suppression in force at any time
+// can be told (a lead's timeline).
+type emailState struct {
+	Objection *suppression `json:"objection,omitempty"`
+	Erasure   *suppression `json:"erasure,omitempty"`
+	// Leads are the lead keys that used the email key, sorted; at most
+	// maxEmailLeads.
+	Leads []string `json:"leads,omitempty"`
 }
 
 // suppression is an entry of the suppression list.
@@ -122,6 +176,22 @@ type suppression struct {
 	EventID string `json:"event_id"`
 	// At is when that event occurred.
 	At time.Time `json:"at"`
+}
+
+// outranks reports whether a is the suppression to show rather than b: an
+// erasure before an objection, then the earliest, then the smallest event
+// id. The order is total, so the choice does not depend on arrival order.
+func (a *suppression) outranks(b *suppression) bool {
+	if b == nil {
+		return true
+	}
+	if (a.Reason == ReasonErasure) != (b.Reason == ReasonErasure) {
+		return a.Reason == ReasonErasure
+	}
+	if c := a.At.Compare(b.At); c != 0 {
+		return c < 0
+	}
+	return a.EventID < b.EventID
 }
 
 // facts are what the policy needs of a lead event.
@@ -145,31 +215,154 @@ type facts struct {
 }
 
 func (f *facts) minorWithoutParent() bool {
-	return f.Age >= 0 && f.Age < f.AgeLimit && f.Parental == ""
+	return f != nil && f.Age >= 0 && f.Age < f.AgeLimit && f.Parental == ""
 }
 
-// statement is the standing consent statement of one purpose.
+// compareFacts orders lead events: by occurred_at, then by event id.
+func compareFacts(a, b *facts) int {
+	if c := a.OccurredAt.Compare(b.OccurredAt); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.EventID, b.EventID)
+}
+
+// statement is one consent statement about one purpose.
 type statement struct {
-	At time.Time `json:"at"`
-	// Status is granted, denied, withdrawn or objected.
+	Purpose string    `json:"purpose"`
+	At      time.Time `json:"at"`
+	// Status is granted, denied or withdrawn.
 	Status          string `json:"status"`
 	EventID         string `json:"event_id"`
-	Index           int    `json:"index,omitempty"` // 1 + the index in consents[] of a lead event
+	Index           int    `json:"index,omitempty"` // 1 + the index in consents[] of a lead event; 0 for a consent event
 	ProofRef        string `json:"proof_ref,omitempty"`
 	TextVersion     string `json:"text_version,omitempty"`
 	CollectionPoint string `json:"collection_point,omitempty"`
 }
 
-func (s statement) granted() bool { return s.Status == "granted" }
+func (s *statement) granted() bool { return s.Status == "granted" }
 
-// replaces reports whether s replaces cur as the standing statement: the
-// later one wins, and at equal times a denial, withdrawal or objection.
-func (s statement) replaces(cur statement, ok bool) bool {
-	switch {
-	case !ok || s.At.After(cur.At):
-		return true
-	case s.At.Before(cur.At):
+// compare orders statements by rank; the standing statement of a purpose
+// is the highest. The later wins; at equal times a denial or withdrawal
+// wins over a grant; then the larger event id and index, so that the order
+// is total and the standing statement does not depend on arrival order.
+func (s *statement) compare(o *statement) int {
+	if c := s.At.Compare(o.At); c != 0 {
+		return c
+	}
+	if s.granted() != o.granted() {
+		if s.granted() {
+			return -1
+		}
+		return 1
+	}
+	if c := cmp.Compare(s.EventID, o.EventID); c != 0 {
+		return c
+	}
+	return cmp.Compare(s.Index, o.Index)
+}
+
+// addStatement inserts s in rank order, once.
+func (ls *leadState) addStatement(s statement) {
+	i, found := slices.BinarySearchFunc(ls.Statements, &s, func(e statement, t *statement) int {
+		if c := e.compare(t); c != 0 {
+			return c
+		}
+		return cmp.Compare(e.Purpose, t.Purpose)
+	})
+	if found {
+		return
+	}
+	ls.Statements = slices.Insert(ls.Statements, i, s)
+	if len(ls.Statements) > maxStatements {
+		ls.Statements = slices.Delete(ls.Statements, 0, len(ls.Statements)-maxStatements)
+	}
+}
+
+// addFacts inserts f in event order, once.
+func (ls *leadState) addFacts(f *facts) {
+	i, found := slices.BinarySearchFunc(ls.Facts, f, compareFacts)
+	if found {
+		return
+	}
+	ls.Facts = slices.Insert(ls.Facts, i, f)
+	if len(ls.Facts) > maxFacts {
+		ls.Facts = slices.Delete(ls.Facts, 0, len(ls.Facts)-maxFacts)
+	}
+}
+
+// addSuppression records one of the lead's own suppressions, once.
+func (ls *leadState) addSuppression(s suppression) {
+	for _, x := range ls.Suppressions {
+		if x.EventID == s.EventID && x.Rule == s.Rule {
+			return
+		}
+	}
+	ls.Suppressions = append(ls.Suppressions, s)
+}
+
+// ownSuppression is the best of the lead's own suppressions at or before
+// t (any time when t is zero), or nil.
+func (ls *leadState) ownSuppression(t time.Time) *suppression {
+	var best *suppression
+	for i := range ls.Suppressions {
+		s := &ls.Suppressions[i]
+		if !t.IsZero() && s.At.After(t) {
+			continue
+		}
+		if s.outranks(best) {
+			best = s
+		}
+	}
+	return best
+}
+
+// erasure is the lead's own erasure request, or nil.
+func (ls *leadState) erasure() *suppression {
+	if s := ls.ownSuppression(time.Time{}); s != nil && s.Reason == ReasonErasure {
+		return s
+	}
+	return nil
+}
+
+// addEmailKey records that the lead used an email key; it reports whether
+// the key is new to the lead.
+func (ls *leadState) addEmailKey(k string) bool {
+	i, found := slices.BinarySearch(ls.EmailKeys, k)
+	if found {
 		return false
 	}
-	return !s.granted() || cur.granted()
+	ls.EmailKeys = slices.Insert(ls.EmailKeys, i, k)
+	if len(ls.EmailKeys) > maxEmailKeys {
+		ls.EmailKeys = ls.EmailKeys[1:]
+	}
+	return true
+}
+
+// seen returns the digest an event id was applied with, if it was.
+func (ls *leadState) seen(id string) (digest string, ok bool) {
+	for _, e := range ls.Events {
+		if e.ID == id {
+			return e.Digest, true
+		}
+	}
+	return "", false
+}
+
+func (ls *leadState) remember(id, digest string) {
+	ls.Events = append(ls.Events, seenEvent{ID: id, Digest: digest})
+	if len(ls.Events) > maxEvents {
+		ls.Events = slices.Delete(ls.Events, 0, len(ls.Events)-maxEvents)
+	}
+}
+
+// addLead records that a lead key used the email key.
+func (es *emailState) addLead(leadKey string) {
+	i, found := slices.BinarySearch(es.Leads, leadKey)
+	if found {
+		return
+	}
+	es.Leads = slices.Insert(es.Leads, i, leadKey)
+	if len(es.Leads) > maxEmailLeads {
+		es.Leads = es.Leads[1:]
+	}
 }

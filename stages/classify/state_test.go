@@ -54,15 +54,19 @@ func TestStateRestoredFromItsChangelogIsEquivalent(t *testing.T) {
 	}
 }
 
-func TestStateHoldsNoPersonalData(t *testing.T) {
+func TestStateHoldsNoPersonalDataAndNoLeadIdOnceErased(t *testing.T) {
 	e := New(DefaultPolicy(), pseudonym.Development())
 	st := NewState()
 	run(t, e, st, lead("e1", "L1", adultIT, formKind, consents(emailOK)), consent("c1", "L1", "all", "object"))
 	s := jsonOf(t, st)
-	for _, pd := range []string{"Mario", "mario", "example.it", "1980", `"L1"`} {
+	for _, pd := range []string{"Mario", "mario", "example.it", "1980"} {
 		if strings.Contains(s, pd) {
 			t.Errorf("state holds %q: %s", pd, s)
 		}
+	}
+	run(t, e, st, consent("c2", "L1", "all", "erase"))
+	if s := jsonOf(t, st); strings.Contains(s, `"L1"`) {
+		t.Errorf("state of an erased lead holds its raw lead id: %s", s)
 	}
 }
 

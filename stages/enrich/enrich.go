@@ -1,80 +1,86 @@
 // Package enrich decides what a behavior event carries into analytics:
-// the origin channel and decision of its lead, and the lead's pseudonymous
-// key only while the lead had a basis for profiling at the event's time.
+// the origin channel and decision of its lead as of the event's time, and
+// the lead's pseudonymous key only if the lead had a basis for profiling
+// then. It reads the lead's timeline (classify.Span), which classify
+// computes from every event of the lead, so the answer for an event at time
+// t does not depend on whether classify saw the lead's later events first.
 // Anonymous visitors, unknown leads and leads without a profiling basis
 // stay anonymous: privacy by default (GDPR Art. 25).
 package enrich
 
 import (
-	"slices"
+	"sync"
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
 
 	"github.com/leadpipe/leadpipe/schemas"
+	"github.com/leadpipe/leadpipe/stages/classify"
 	"github.com/leadpipe/leadpipe/stages/pseudonym"
 )
 
-// Classification is what enrich needs to know of one classification of a
-// lead, taken from leads.classified or leads.quarantine.
-type Classification struct {
-	At         time.Time // when it took effect: the occurred_at of the event behind it
-	Decision   string    // accepted, quarantined, suppressed, erased
-	Channel    string    // origin channel
-	Profiling  bool      // the profiling purpose had a basis other than none
+// Lead is what enrich needs to know of a lead: its timeline, from the
+// lead's latest record on leads.classified or leads.quarantine.
+type Lead struct {
+	// Seq orders the lead's records: the one with the highest is current.
+	Seq uint64
+	// AsOf is the latest event time classify had applied to the lead.
+	AsOf time.Time
+	// Timeline is the lead's decision, channel and profiling basis from
+	// each time its history changed.
+	Timeline   []classify.Span
 	LeadKey    string
 	KeyVersion string
 }
 
-// maxHistory bounds the classifications kept per lead.
-const maxHistory = 8
-
-// Leads holds the recent classifications of the most recently seen leads,
-// at most size of them. A lead evicted from it is unknown again, and its
+// Leads holds the current timeline of the most recently seen leads, at
+// most size of them. A lead evicted from it is unknown again, and its
 // events are anonymous until it is classified anew: the bound errs on the
 // side of privacy. Leads is safe for concurrent use.
 type Leads struct {
-	cache *lru.Cache[string, []Classification]
+	mu    sync.Mutex // makes Put's compare and add one step
+	cache *lru.Cache[string, Lead]
 }
 
 // NewLeads returns a table of at most size leads.
 func NewLeads(size int) *Leads {
-	c, err := lru.New[string, []Classification](size)
+	c, err := lru.New[string, Lead](size)
 	if err != nil {
 		panic(err) // only for size <= 0, which Config.Validate refuses
 	}
 	return &Leads{cache: c}
 }
 
-// Put records a classification of leadID. History stays ordered by At.
-func (l *Leads) Put(leadID string, c Classification) {
-	old, _ := l.cache.Peek(leadID)
-	h := make([]Classification, 0, len(old)+1)
-	h = append(h, old...)
-	i, _ := slices.BinarySearchFunc(h, c.At, func(e Classification, t time.Time) int { return e.At.Compare(t) })
-	// An equal time is a later decision about the same moment: it goes after.
-	for i < len(h) && !h[i].At.After(c.At) {
-		i++
+// Put records the lead's record unless one with a higher Seq is held:
+// whatever order the two classification topics are read in, the current
+// record wins.
+func (l *Leads) Put(leadID string, c Lead) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if old, ok := l.cache.Peek(leadID); ok && old.Seq > c.Seq {
+		return
 	}
-	h = slices.Insert(h, i, c)
-	if len(h) > maxHistory {
-		h = h[len(h)-maxHistory:]
-	}
-	l.cache.Add(leadID, h)
+	l.cache.Add(leadID, c)
 }
 
-// At returns the classification of leadID in force at t.
-func (l *Leads) At(leadID string, t time.Time) (Classification, bool) {
-	h, ok := l.cache.Get(leadID)
+// At returns the span of leadID's timeline in force at t, and whether
+// classify had applied the lead's events up to t (settled): a lead not
+// settled may still change as of t.
+func (l *Leads) At(leadID string, t time.Time) (span classify.Span, lead Lead, found, settled bool) {
+	c, ok := l.cache.Get(leadID)
 	if !ok {
-		return Classification{}, false
+		return classify.Span{}, Lead{}, false, false
 	}
-	for i := len(h) - 1; i >= 0; i-- {
-		if !h[i].At.After(t) {
-			return h[i], true
+	settled = !c.AsOf.Before(t)
+	for i := len(c.Timeline) - 1; i >= 0; i-- {
+		if !c.Timeline[i].From.After(t) {
+			if c.Timeline[i].Decision == classify.DecisionErased {
+				settled = true // an erased lead stays erased
+			}
+			return c.Timeline[i], c, true, settled
 		}
 	}
-	return Classification{}, false
+	return classify.Span{}, c, false, settled
 }
 
 // Len is the number of leads held.
@@ -104,9 +110,12 @@ const (
 	ChannelUnknown    = "unknown"
 )
 
-// Enrich returns the enriched form of ev. known reports whether the lead
-// (if any) had a classification at the event's time.
-func Enrich(ev *schemas.Behavior, leads *Leads, keys *pseudonym.Keyer) (out Event, known bool) {
+// Enrich returns the enriched form of ev. settled reports whether the
+// answer is final as far as classify knows: the event is anonymous, or
+// classify had applied its lead's events up to the event's time. An event
+// whose lead is not settled may be enriched again a moment later, when
+// classify has caught up.
+func Enrich(ev *schemas.Behavior, leads *Leads, keys *pseudonym.Keyer) (out Event, settled bool) {
 	out = Event{
 		EventID:    ev.ID,
 		OccurredAt: ev.OccurredAt.UTC(),
@@ -125,21 +134,25 @@ func Enrich(ev *schemas.Behavior, leads *Leads, keys *pseudonym.Keyer) (out Even
 		}
 	}
 	id := ev.AnonymousID
+	settled = true
 	if ev.Lead != "" {
 		id = ev.Lead
 		out.Decision = DecisionUnknown
-		if c, ok := leads.At(ev.Lead, ev.OccurredAt); ok {
-			known = true
-			out.Channel = c.Channel
-			out.Decision = c.Decision
-			if c.Decision == "accepted" && c.Profiling {
-				out.LeadKey = c.LeadKey
-				out.KeyVersion = c.KeyVersion
+		span, lead, found, ok := leads.At(ev.Lead, ev.OccurredAt)
+		settled = ok
+		if found {
+			out.Decision = span.Decision
+			if span.Channel != "" {
+				out.Channel = span.Channel
+			}
+			if span.Decision == classify.DecisionAccepted && span.Profiling {
+				out.LeadKey = lead.LeadKey
+				out.KeyVersion = lead.KeyVersion
 			}
 		}
 	}
 	// A daily pseudonym: distinct visitors per day can be counted, but a
 	// visitor cannot be followed from one day to the next through it.
 	out.VisitorKey = keys.Key("visitor", out.OccurredAt.Format("2006-01-02")+"|"+id)
-	return out, known
+	return out, settled
 }

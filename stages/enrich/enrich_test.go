@@ -5,21 +5,29 @@ import (
 	"time"
 
 	"github.com/leadpipe/leadpipe/schemas"
+	"github.com/leadpipe/leadpipe/stages/classify"
 	"github.com/leadpipe/leadpipe/stages/pseudonym"
 )
 
 func at(h int) time.Time { return time.Date(2026, 3, 2, h, 0, 0, 0, time.UTC) }
 
+func span(h int, decision, channel string, profiling bool) classify.Span {
+	return classify.Span{From: at(h), Decision: decision, Channel: channel, Profiling: profiling}
+}
+
 func TestEnrich(t *testing.T) {
 	keys := pseudonym.Development()
 	leads := NewLeads(10)
-	leads.Put("lead-1", Classification{At: at(9), Decision: "accepted", Channel: "search", Profiling: true, LeadKey: "k1", KeyVersion: "dev"})
-	leads.Put("lead-1", Classification{At: at(12), Decision: "erased", Channel: "search", LeadKey: "k1", KeyVersion: "dev"})
-	leads.Put("lead-2", Classification{At: at(9), Decision: "accepted", Channel: "email", Profiling: false, LeadKey: "k2"})
-	leads.Put("lead-3", Classification{At: at(9), Decision: "quarantined", Channel: "social", Profiling: true, LeadKey: "k3"})
-	// Out of order: the release comes first, the quarantine it ends after.
-	leads.Put("lead-4", Classification{At: at(11), Decision: "accepted", Channel: "social", Profiling: true, LeadKey: "k4"})
-	leads.Put("lead-4", Classification{At: at(9), Decision: "quarantined", Channel: "social", LeadKey: "k4"})
+	leads.Put("lead-1", Lead{Seq: 2, AsOf: at(12), LeadKey: "k1", KeyVersion: "dev", Timeline: []classify.Span{
+		span(9, "accepted", "search", true), span(12, "suppressed", "search", false)}})
+	leads.Put("lead-2", Lead{Seq: 1, AsOf: at(9), LeadKey: "k2", Timeline: []classify.Span{span(9, "accepted", "email", false)}})
+	leads.Put("lead-3", Lead{Seq: 1, AsOf: at(9), LeadKey: "k3", Timeline: []classify.Span{span(9, "quarantined", "social", false)}})
+	// Out of order: the record of the release comes first, the quarantine's
+	// (a lower seq) after; the release's timeline is kept.
+	leads.Put("lead-4", Lead{Seq: 2, AsOf: at(11), LeadKey: "k4", Timeline: []classify.Span{
+		span(9, "quarantined", "social", false), span(11, "accepted", "social", true)}})
+	leads.Put("lead-4", Lead{Seq: 1, AsOf: at(9), LeadKey: "k4", Timeline: []classify.Span{span(9, "quarantined", "social", false)}})
+	leads.Put("lead-5", Lead{Seq: 3, AsOf: at(10), LeadKey: "k5", Timeline: []classify.Span{{Decision: "erased"}}})
 
 	for _, tc := range []struct {
 		name             string
@@ -29,11 +37,12 @@ func TestEnrich(t *testing.T) {
 		wantChannel      string
 	}{
 		{"an event of a lead with a profiling basis carries its lead key", "lead-1", "", 10, "k1", "accepted", "search"},
-		{"an event before the lead was classified is anonymous", "lead-1", "", 8, "", DecisionUnknown, ChannelUnknown},
-		{"an event after the lead's erasure carries no key", "lead-1", "", 13, "", "erased", "search"},
+		{"an event before the lead's first lead event is anonymous", "lead-1", "", 8, "", DecisionUnknown, ChannelUnknown},
+		{"an event after the lead's objection carries no key", "lead-1", "", 13, "", "suppressed", "search"},
+		{"an event of an erased lead carries no key, whenever it happened", "lead-5", "", 8, "", "erased", ChannelUnknown},
 		{"an accepted lead without a profiling basis carries no key", "lead-2", "", 10, "", "accepted", "email"},
 		{"a quarantined lead carries no key even with a profiling basis", "lead-3", "", 10, "", "quarantined", "social"},
-		{"classifications put out of order are read in time order", "lead-4", "", 10, "", "quarantined", "social"},
+		{"the record with the highest seq wins, whatever the order of the puts", "lead-4", "", 10, "", "quarantined", "social"},
 		{"a released lead carries its key after the release", "lead-4", "", 11, "k4", "accepted", "social"},
 		{"an unknown lead is anonymous", "lead-9", "", 10, "", DecisionUnknown, ChannelUnknown},
 		{"an anonymous visitor is anonymous", "", "cookie-1", 10, "", DecisionAnonymous, ChannelUnknown},
@@ -64,10 +73,25 @@ func TestTheVisitorKeyChangesEveryDay(t *testing.T) {
 
 func TestAnEvictedLeadIsAnonymousAgain(t *testing.T) {
 	leads := NewLeads(1)
-	leads.Put("lead-1", Classification{At: at(9), Decision: "accepted", Profiling: true, LeadKey: "k1"})
-	leads.Put("lead-2", Classification{At: at(9), Decision: "accepted", Profiling: true, LeadKey: "k2"})
-	got, known := Enrich(&schemas.Behavior{OccurredAt: at(10), Lead: "lead-1"}, leads, pseudonym.Development())
-	if known || got.LeadKey != "" {
+	leads.Put("lead-1", Lead{Seq: 1, AsOf: at(9), LeadKey: "k1", Timeline: []classify.Span{span(9, "accepted", "", true)}})
+	leads.Put("lead-2", Lead{Seq: 1, AsOf: at(9), LeadKey: "k2", Timeline: []classify.Span{span(9, "accepted", "", true)}})
+	got, settled := Enrich(&schemas.Behavior{OccurredAt: at(10), Lead: "lead-1"}, leads, pseudonym.Development())
+	if settled || got.LeadKey != "" {
 		t.Errorf("an evicted lead kept its key %q", got.LeadKey)
+	}
+}
+
+func TestAnEventIsSettledOnlyOnceClassifyAppliedItsLeadUpToItsTime(t *testing.T) {
+	leads := NewLeads(10)
+	leads.Put("lead-1", Lead{Seq: 1, AsOf: at(9), LeadKey: "k1", Timeline: []classify.Span{span(9, "accepted", "web", true)}})
+	keys := pseudonym.Development()
+	if _, settled := Enrich(&schemas.Behavior{OccurredAt: at(9), Lead: "lead-1"}, leads, keys); !settled {
+		t.Error("an event at the lead's as_of is not settled")
+	}
+	if _, settled := Enrich(&schemas.Behavior{OccurredAt: at(10), Lead: "lead-1"}, leads, keys); settled {
+		t.Error("an event after the lead's as_of is settled")
+	}
+	if _, settled := Enrich(&schemas.Behavior{OccurredAt: at(10), AnonymousID: "c"}, leads, keys); !settled {
+		t.Error("an anonymous event is not settled")
 	}
 }

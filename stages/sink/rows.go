@@ -12,9 +12,15 @@ import (
 )
 
 // Classification is the classifications row of a classified or
-// quarantined lead.
+// quarantined lead. Its occurred_at is the lead's as_of (the latest event
+// time applied) and its version the lead's sequence, so that the row the
+// leads table keeps (the highest version) is the same for the same events
+// in any order.
 func Classification(r *classify.Record, o analytics.Origin) analytics.ClassificationRow {
-	at := r.OccurredAt.UTC()
+	at := r.AsOf.UTC()
+	if at.IsZero() {
+		at = r.OccurredAt.UTC()
+	}
 	first := r.FirstSeen.UTC()
 	if first.IsZero() {
 		first = at
@@ -46,7 +52,7 @@ func Classification(r *classify.Record, o analytics.Origin) analytics.Classifica
 		BasisSalesFollowup:     basis(r, "sales_followup"),
 		FirstSeen:              first,
 		OccurredAt:             at,
-		Version:                uint64(at.UnixMilli()),
+		Version:                r.Seq,
 		Origin:                 o,
 	}
 }
