@@ -51,25 +51,18 @@ func finalByLead(t *testing.T, lines [][]byte) map[string]map[string]any {
 	return final
 }
 
-// TestClassifyGivesEveryLeadTheSameFinalRecordInAnyOrder is the event-time
-// guarantee as a user of `leadpipe classify` would check it: a seeded
-// workload of leads and consents (with the same person under two lead ids
-// objecting under one of them), fed in time order and then in many random
-// permutations with duplicated events, ends every lead with the same
-// decision, purposes, evidence and timeline.
-func TestClassifyGivesEveryLeadTheSameFinalRecordInAnyOrder(t *testing.T) {
+// orderWorkload is a seeded workload of leads, consents and behavior
+// (behaviorPerLead on average), plus the same person under a second lead id
+// for a tenth of the leads with an email, every third of whom objects
+// under the first id: the cross-lead suppression in every order.
+func orderWorkload(t *testing.T, leads int, behaviorPerLead float64) []workload.Event {
+	t.Helper()
 	wl := workload.DefaultConfig()
-	wl.Leads, wl.BehaviorPerLead, wl.MalformedRate = 400, 0, 0
+	wl.Leads, wl.BehaviorPerLead, wl.MalformedRate = leads, behaviorPerLead, 0
 	events, err := workload.All(wl)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var lines [][]byte
-	for _, e := range events {
-		lines = append(lines, e.Value)
-	}
-	// The same person under a second lead id, for a tenth of the leads with
-	// an email; every third of them objects under the first id.
 	n := 0
 	for _, e := range events {
 		var ev struct {
@@ -86,12 +79,29 @@ func TestClassifyGivesEveryLeadTheSameFinalRecordInAnyOrder(t *testing.T) {
 		if n++; n%10 != 0 {
 			continue
 		}
-		lines = append(lines, fmt.Appendf(nil, `{"type":"lead","event_id":"x-%d","occurred_at":%q,"lead_id":"%s-again","contact":{"email":%q},"source":{"kind":"import","import_batch":"b-1"}}`,
-			n, ev.At, ev.Lead, strings.ToUpper(ev.Contact.Email)))
+		again := ev.Lead + "-again"
+		events = append(events, workload.Event{Topic: workload.TopicLeads, Kind: workload.KindLead, Key: []byte(again),
+			Value: fmt.Appendf(nil, `{"type":"lead","event_id":"x-%d","occurred_at":%q,"lead_id":%q,"contact":{"email":%q},"source":{"kind":"import","import_batch":"b-1"}}`,
+				n, ev.At, again, strings.ToUpper(ev.Contact.Email))})
 		if n%30 == 0 {
-			lines = append(lines, fmt.Appendf(nil, `{"type":"consent","event_id":"o-%d","occurred_at":%q,"lead_id":%q,"purpose":"all","action":"object"}`,
-				n, ev.At, ev.Lead))
+			events = append(events, workload.Event{Topic: workload.TopicConsents, Kind: workload.KindConsent, Key: []byte(ev.Lead),
+				Value: fmt.Appendf(nil, `{"type":"consent","event_id":"o-%d","occurred_at":%q,"lead_id":%q,"purpose":"all","action":"object"}`,
+					n, ev.At, ev.Lead)})
 		}
+	}
+	return events
+}
+
+// TestClassifyGivesEveryLeadTheSameFinalRecordInAnyOrder is the event-time
+// guarantee as a user of `leadpipe classify` would check it: a seeded
+// workload of leads and consents (with the same person under two lead ids
+// objecting under one of them), fed in time order and then in many random
+// permutations with duplicated events, ends every lead with the same
+// decision, purposes, evidence and timeline.
+func TestClassifyGivesEveryLeadTheSameFinalRecordInAnyOrder(t *testing.T) {
+	var lines [][]byte
+	for _, e := range orderWorkload(t, 400, 0) {
+		lines = append(lines, e.Value)
 	}
 	want := finalByLead(t, lines)
 	decisions := map[any]int{}

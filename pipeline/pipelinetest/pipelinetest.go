@@ -32,17 +32,28 @@ func Real() bool { return os.Getenv("LEADPIPE_TEST_BROKERS") != "" }
 // small batches.
 func Kafka(t testing.TB) pipeline.Config {
 	t.Helper()
-	cfg := pipeline.DefaultConfig()
 	if b := os.Getenv("LEADPIPE_TEST_BROKERS"); b != "" {
-		cfg.Brokers = strings.Split(b, ",")
-	} else {
-		c, err := kfake.NewCluster(kfake.NumBrokers(1))
-		if err != nil {
-			t.Fatalf("embedded kafka: %v", err)
-		}
-		t.Cleanup(c.Close)
-		cfg.Brokers = c.ListenAddrs()
+		return kafkaConfig(t, strings.Split(b, ","))
 	}
+	return Embedded(t)
+}
+
+// Embedded is Kafka on a kfake cluster of its own, whatever
+// LEADPIPE_TEST_BROKERS says.
+func Embedded(t testing.TB) pipeline.Config {
+	t.Helper()
+	c, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		t.Fatalf("embedded kafka: %v", err)
+	}
+	t.Cleanup(c.Close)
+	return kafkaConfig(t, c.ListenAddrs())
+}
+
+func kafkaConfig(t testing.TB, brokers []string) pipeline.Config {
+	t.Helper()
+	cfg := pipeline.DefaultConfig()
+	cfg.Brokers = brokers
 	id := name(t)
 	cfg.TopicPrefix = id + "."
 	cfg.GroupPrefix = id + "-"
