@@ -37,6 +37,17 @@ func LeadsByChannel(ctx context.Context, conn driver.Conn, db string) ([]Count, 
 	return counts(ctx, conn, "SELECT if(channel = '', '-', channel) AS c, count() FROM "+db+".leads FINAL GROUP BY c ORDER BY count() DESC, c")
 }
 
+// Erasures counts the erasure requests carried out (erasure_receipts
+// FINAL: one per request and lead) and those verified to have left no row
+// with the lead's key.
+func Erasures(ctx context.Context, conn driver.Conn, db string) (done, verified uint64, err error) {
+	err = conn.QueryRow(ctx, "SELECT count(), countIf(verified = 1) FROM "+db+".erasure_receipts FINAL").Scan(&done, &verified)
+	if err != nil {
+		err = fmt.Errorf("query: %w", err)
+	}
+	return done, verified, err
+}
+
 // QuarantineByReason sums quarantined leads per network and reason.
 func QuarantineByReason(ctx context.Context, conn driver.Conn, db string) ([]Count, error) {
 	return counts(ctx, conn, "SELECT concat(if(network = '', '-', network), ' / ', reason), sum(leads) FROM "+db+

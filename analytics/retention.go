@@ -3,6 +3,7 @@ package analytics
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -103,35 +104,134 @@ func Retain(ctx context.Context, conn driver.Conn, db string, p RetentionPolicy,
 	return apply(ctx, conn, db, actions, dryRun)
 }
 
-// Erase removes what ClickHouse holds that links to the lead keys of
-// erased leads (GDPR Art. 17): their behavior rows lose the lead key (they
-// stay, anonymous, in the counts), their category affinity and their
-// superseded lead rows go. The classification history and the audit trail
-// stay: they hold only the pseudonymous decisions, which prove what was
-// done. Each action is recorded in retention_runs, without the keys.
-func Erase(ctx context.Context, conn driver.Conn, db string, leadKeys []string, now time.Time) ([]RetentionAction, error) {
-	if len(leadKeys) == 0 {
+// ErasureRequest is one lead to erase: its key and the request behind it.
+type ErasureRequest struct {
+	LeadKey     string
+	KeyVersion  string
+	EventID     string    // the consent event that asked for the erasure
+	RequestedAt time.Time // when it occurred
+}
+
+// ErasureReceipt is a row of erasure_receipts: what an erasure removed,
+// per table, and whether the lead key is gone from every table.
+type ErasureReceipt struct {
+	RequestEventID         string    `ch:"request_event_id" json:"request_event_id"`
+	ErasureID              string    `ch:"erasure_id" json:"erasure_id"`
+	KeyVersion             string    `ch:"key_version" json:"key_version"`
+	RequestedAt            time.Time `ch:"requested_at" json:"requested_at"`
+	CompletedAt            time.Time `ch:"completed_at" json:"completed_at"`
+	BehaviorUnlinked       uint64    `ch:"behavior_unlinked" json:"behavior_unlinked"`
+	ClassificationsRemoved uint64    `ch:"classifications_removed" json:"classifications_removed"`
+	LeadsRemoved           uint64    `ch:"leads_removed" json:"leads_removed"`
+	AffinityRemoved        uint64    `ch:"affinity_removed" json:"affinity_removed"`
+	DecisionsUnlinked      uint64    `ch:"decisions_unlinked" json:"decisions_unlinked"`
+	Verified               uint8     `ch:"verified" json:"verified"`
+}
+
+// TableErasureReceipts holds one receipt per erasure request and lead.
+const TableErasureReceipts = "erasure_receipts"
+
+// ErasureID is the erasure id of a lead key: SHA-256 of "erasure|" and
+// the key, hex.
+func ErasureID(leadKey string) string {
+	sum := sha256.Sum256([]byte("erasure|" + leadKey))
+	return hex.EncodeToString(sum[:])
+}
+
+// Erase carries out erasure requests (GDPR Art. 17) in ClickHouse: the
+// leads' behavior rows lose their lead key (the events stay in the counts,
+// anonymous), their rows in classifications, leads and category_affinity
+// are deleted, and their decisions keep the record of what was done without
+// the lead key. Each action is recorded in retention_runs, and each request
+// gets a receipt in erasure_receipts, with the rows removed per table and
+// whether count() by the key is 0 in every table afterwards (verified).
+func Erase(ctx context.Context, conn driver.Conn, db string, reqs []ErasureRequest, now time.Time) ([]ErasureReceipt, error) {
+	if len(reqs) == 0 {
 		return nil, nil
 	}
-	for _, k := range leadKeys {
-		if !hexKeyRE.MatchString(k) {
-			return nil, fmt.Errorf("erase: a lead key is not a hex HMAC (%d characters)", len(k))
+	keys := make([]string, 0, len(reqs))
+	for _, r := range reqs {
+		if !hexKeyRE.MatchString(r.LeadKey) {
+			return nil, fmt.Errorf("erase: a lead key is not a hex HMAC (%d characters)", len(r.LeadKey))
 		}
+		keys = append(keys, r.LeadKey)
 	}
-	in := "lead_key IN ('" + strings.Join(leadKeys, "', '") + "')"
-	run := RetentionAction{RunID: newRunID(), RunAt: now.UTC().Truncate(time.Second), Reason: "erasure", Action: "delete"}
-	detail := fmt.Sprintf("%d erased leads", len(leadKeys))
+	in := "lead_key IN ('" + strings.Join(keys, "', '") + "')"
+	tables := []struct{ table, action string }{
+		{TableBehavior, "clear_lead_key"},
+		{TableClassifications, "delete"},
+		{TableLeads, "delete"},
+		{TableAffinity, "delete"},
+		{TableDecisions, "clear_lead_key"},
+	}
+	// Rows per table and key, before.
+	perKey := make([]map[string]uint64, len(tables))
+	for i, t := range tables {
+		n, err := countByKey(ctx, conn, db, t.table, in)
+		if err != nil {
+			return nil, err
+		}
+		perKey[i] = n
+	}
+	run := RetentionAction{RunID: newRunID(), RunAt: now.UTC().Truncate(time.Second), Reason: "erasure"}
+	detail := fmt.Sprintf("%d erased leads", len(keys))
 	var actions []RetentionAction
-	for _, t := range []struct{ table, action, cond string }{
-		{TableBehavior, "clear_lead_key", in},
-		{TableAffinity, "delete", in},
-		{TableLeads, "delete", in + " AND decision != 'erased'"},
-	} {
+	for _, t := range tables {
 		a := run
-		a.Table, a.Action, a.Cutoff, a.Detail, a.condition = t.table, t.action, run.RunAt, detail, t.cond
+		a.Table, a.Action, a.Cutoff, a.Detail, a.condition = t.table, t.action, run.RunAt, detail, in
 		actions = append(actions, a)
 	}
-	return apply(ctx, conn, db, actions, false)
+	if _, err := apply(ctx, conn, db, actions, false); err != nil {
+		return nil, err
+	}
+	// What is left, per table and key: nothing, or the receipt says so.
+	left := map[string]uint64{}
+	for _, t := range tables {
+		n, err := countByKey(ctx, conn, db, t.table, in)
+		if err != nil {
+			return nil, err
+		}
+		for k, c := range n {
+			left[k] += c
+		}
+	}
+	completed := time.Now().UTC().Truncate(time.Second)
+	receipts := make([]ErasureReceipt, 0, len(reqs))
+	for _, r := range reqs {
+		rc := ErasureReceipt{
+			RequestEventID: r.EventID, ErasureID: ErasureID(r.LeadKey), KeyVersion: r.KeyVersion,
+			RequestedAt: r.RequestedAt.UTC(), CompletedAt: completed,
+			BehaviorUnlinked: perKey[0][r.LeadKey], ClassificationsRemoved: perKey[1][r.LeadKey],
+			LeadsRemoved: perKey[2][r.LeadKey], AffinityRemoved: perKey[3][r.LeadKey], DecisionsUnlinked: perKey[4][r.LeadKey],
+		}
+		if left[r.LeadKey] == 0 {
+			rc.Verified = 1
+		}
+		receipts = append(receipts, rc)
+	}
+	if err := Insert(ctx, NewWriter(conn, db), TableErasureReceipts, receipts); err != nil {
+		return receipts, fmt.Errorf("record the erasure receipts: %w", err)
+	}
+	return receipts, nil
+}
+
+// countByKey counts the rows of table matching cond, per lead key.
+func countByKey(ctx context.Context, conn driver.Conn, db, table, cond string) (map[string]uint64, error) {
+	rows, err := conn.Query(ctx, fmt.Sprintf("SELECT lead_key, count() FROM %s.%s WHERE %s GROUP BY lead_key", db, table, cond))
+	if err != nil {
+		return nil, fmt.Errorf("count the rows of %s to erase: %w", table, err)
+	}
+	defer rows.Close()
+	out := map[string]uint64{}
+	for rows.Next() {
+		var k string
+		var n uint64
+		if err := rows.Scan(&k, &n); err != nil {
+			return nil, err
+		}
+		out[k] = n
+	}
+	return out, rows.Err()
 }
 
 var hexKeyRE = regexp.MustCompile(`^[0-9a-f]{16,128}$`)

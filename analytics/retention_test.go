@@ -81,33 +81,55 @@ func TestRetentionRemovesPerLeadRowsPastThePeriodsAndRecordsIt(t *testing.T) {
 	}
 }
 
-func TestEraseUnlinksBehaviorAndRemovesAffinityButKeepsTheRecordOfDecisions(t *testing.T) {
+func TestEraseRemovesTheLeadsRowsUnlinksItsEventsAndDecisionsAndGivesAVerifiedReceipt(t *testing.T) {
 	cfg, conn := pipelinetest.ClickHouse(t)
 	ctx := context.Background()
 	db := cfg.Database
 	w := analytics.NewWriter(conn, db)
 	at := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
 	const erased, kept = "e0e0e0e0e0e0e0e0", "f1f1f1f1f1f1f1f1"
-	analytics.Insert(ctx, w, analytics.TableBehavior, []analytics.BehaviorRow{
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(analytics.Insert(ctx, w, analytics.TableBehavior, []analytics.BehaviorRow{
 		{EventID: "b1", OccurredAt: at, Action: "product_view", LeadKey: erased, Category: "hats"},
 		{EventID: "b2", OccurredAt: at, Action: "product_view", LeadKey: kept, Category: "hats"},
-	})
-	analytics.Insert(ctx, w, analytics.TableClassifications, []analytics.ClassificationRow{
+	}))
+	must(analytics.Insert(ctx, w, analytics.TableClassifications, []analytics.ClassificationRow{
 		{EventID: "c1", LeadKey: erased, Decision: "accepted", OccurredAt: at, Version: 1},
 		{EventID: "c2", LeadKey: erased, Decision: "erased", OccurredAt: at.Add(time.Hour), Version: 2},
 		{EventID: "c3", LeadKey: kept, Decision: "accepted", OccurredAt: at, Version: 1},
-	})
-	if _, err := analytics.Erase(ctx, conn, db, []string{erased}, at); err != nil {
+	}))
+	must(analytics.Insert(ctx, w, analytics.TableDecisions, []analytics.DecisionRow{
+		{EventID: "c2", EventType: "consent", LeadKey: erased, Decision: "erased", At: at},
+		{EventID: "c3", EventType: "lead", LeadKey: kept, Decision: "accepted", At: at},
+	}))
+	req := analytics.ErasureRequest{LeadKey: erased, KeyVersion: "k1", EventID: "c2", RequestedAt: at.Add(time.Hour)}
+	receipts, err := analytics.Erase(ctx, conn, db, []analytics.ErasureRequest{req}, at)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := analytics.Erase(ctx, conn, db, []string{"'; DROP TABLE x"}, at); err == nil {
+	if len(receipts) != 1 {
+		t.Fatalf("%d receipts, want 1", len(receipts))
+	}
+	r := receipts[0]
+	if r.Verified != 1 || r.RequestEventID != "c2" || r.ErasureID != analytics.ErasureID(erased) || r.ErasureID == erased ||
+		r.BehaviorUnlinked != 1 || r.ClassificationsRemoved != 2 || r.AffinityRemoved != 1 || r.DecisionsUnlinked != 1 || r.LeadsRemoved == 0 {
+		t.Errorf("receipt %+v", r)
+	}
+	if _, err := analytics.Erase(ctx, conn, db, []analytics.ErasureRequest{{LeadKey: "'; DROP TABLE x"}}, at); err == nil {
 		t.Error("Erase took a key that is not a hex HMAC")
 	}
 	for q, want := range map[string][]string{
-		"SELECT concat(event_id, ':', lead_key) FROM " + db + ".behavior_events ORDER BY event_id": {"b1:", "b2:" + kept},
-		"SELECT event_id FROM " + db + ".classifications ORDER BY event_id":                        {"c1", "c2", "c3"},
-		"SELECT lead_key FROM " + db + ".category_affinity ORDER BY lead_key":                      {kept},
-		"SELECT decision FROM " + db + ".leads FINAL WHERE lead_key = '" + erased + "'":            {"erased"},
+		"SELECT concat(event_id, ':', lead_key) FROM " + db + ".behavior_events ORDER BY event_id":        {"b1:", "b2:" + kept},
+		"SELECT event_id FROM " + db + ".classifications ORDER BY event_id":                               {"c3"},
+		"SELECT lead_key FROM " + db + ".category_affinity ORDER BY lead_key":                             {kept},
+		"SELECT lead_key FROM " + db + ".leads FINAL ORDER BY lead_key":                                   {kept},
+		"SELECT concat(event_id, ':', lead_key) FROM " + db + ".decisions ORDER BY event_id":              {"c2:", "c3:" + kept},
+		"SELECT concat(request_event_id, ' ', toString(verified)) FROM " + db + ".erasure_receipts FINAL": {"c2 1"},
 	} {
 		if got := pipelinetest.Strings(t, conn, q); !equal(got, want) {
 			t.Errorf("%s = %v, want %v", q, got, want)

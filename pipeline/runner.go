@@ -362,7 +362,7 @@ func (s *stageRun) flush(ctx context.Context, reader *kafka.Reader, b *batch, lo
 
 func (s *stageRun) flushOnce(ctx context.Context, reader *kafka.Reader, b *batch) error {
 	if f, ok := s.stage.(Flusher); ok && !b.flushed {
-		if err := f.Flush(ctx); err != nil {
+		if err := f.Flush(ctx, &b.out); err != nil {
 			return fmt.Errorf("flush outputs: %w", err)
 		}
 		crashPoint("insert")

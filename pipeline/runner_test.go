@@ -140,3 +140,38 @@ func TestABatchOfOutputsOverTheBrokersMessageLimitLands(t *testing.T) {
 		t.Errorf("copied %d records, want %d", got, len(in))
 	}
 }
+
+func TestADuplicateEventWritesOnlyItsAuditAndAReusedEventIDIsDeadLettered(t *testing.T) {
+	cfg := pipelinetest.Kafka(t)
+	reused := strings.Replace(goodLead, `"country":"IT"`, `"country":"FR"`, 1)
+	pipelinetest.Produce(t, &cfg, pipeline.TopicLeadsRaw,
+		kafka.Message{Key: []byte("lead-good"), Value: []byte(goodLead)},
+		kafka.Message{Key: []byte("lead-good"), Value: []byte(goodLead)}, // a client retry
+		kafka.Message{Key: []byte("lead-good"), Value: []byte(reused)},   // the same event id, other content
+	)
+	r := runClassify(t, cfg)
+	pipelinetest.Eventually(t, 60*time.Second, "classify did not commit the 3 records", func() bool {
+		c := r.Counts("classify")
+		return c.Consumed == 3 && c.InFlight == 0
+	})
+	if c := r.Counts("classify"); c.DeadLettered != 1 || c.Produced != 2 {
+		t.Errorf("counts = %+v, want 2 produced (the event and its duplicate) and 1 dead-lettered", c)
+	}
+	if got := pipelinetest.ReadAll(t, &cfg, pipeline.TopicLeadsClassified); len(got) != 1 {
+		t.Errorf("leads.classified holds %d records, want 1: a duplicate emits no classification", len(got))
+	}
+	audit := pipelinetest.ReadAll(t, &cfg, pipeline.TopicAudit)
+	if len(audit) != 2 || !strings.Contains(string(audit[1].Value), `"decision":"duplicate"`) {
+		t.Errorf("audit records %d, the second %s; want 2, the second a duplicate", len(audit), audit[len(audit)-1].Value)
+	}
+	dlq := pipelinetest.ReadAll(t, &cfg, pipeline.TopicDLQ)
+	if len(dlq) != 1 {
+		t.Fatalf("dead-letter topic holds %d records, want 1", len(dlq))
+	}
+	if reason := pipeline.Header(&dlq[0], pipeline.HeaderReason); !strings.HasPrefix(reason, "event_id_reused: event_id") {
+		t.Errorf("dead-letter reason %q, want event_id_reused naming event_id", reason)
+	}
+	if string(dlq[0].Value) != reused {
+		t.Error("the dead letter is not the reused event as sent")
+	}
+}

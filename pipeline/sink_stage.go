@@ -41,10 +41,11 @@ type SinkStage struct {
 	lastSeen map[partitionKey]int64              // last offset processed in this process
 	blocked  atomic.Bool
 
-	// erased holds the lead keys of recently erased leads: behavior rows
-	// that still carry one (enriched before the erasure) land without it.
+	// erased holds the lead keys of recently erased leads: behavior and
+	// audit rows that still carry one (written before the erasure, read
+	// after it) land without it, and their classifications do not land.
 	erased  *lru.Cache[string, struct{}]
-	toErase []string // erased in this batch; unlinked in ClickHouse once it landed
+	toErase []analytics.ErasureRequest // erased in this batch; carried out in ClickHouse once it landed
 
 	// seen holds the event ids that recently landed, per table: a record
 	// produced twice upstream (a classify or enrich replay after a crash,
@@ -154,7 +155,11 @@ func (s *SinkStage) Process(ctx context.Context, m *kafka.Message, _ *Outputs) (
 		if s.duplicate(table, a.EventID) {
 			return Produced, nil
 		}
-		s.decisions = append(s.decisions, sink.Decision(&a, o))
+		row := sink.Decision(&a, o)
+		if row.LeadKey != "" && s.erased.Contains(row.LeadKey) {
+			row.LeadKey = ""
+		}
+		s.decisions = append(s.decisions, row)
 	default:
 		var r classify.Record
 		if err := json.Unmarshal(m.Value, &r); err != nil {
@@ -162,12 +167,16 @@ func (s *SinkStage) Process(ctx context.Context, m *kafka.Message, _ *Outputs) (
 		}
 		// An erasure is acted on even when its record landed before: a
 		// replay may bring back behavior rows that it unlinked.
-		if r.Decision == classify.DecisionErased && r.LeadKey != "" {
-			s.erase(r.LeadKey)
+		erased := r.Decision == classify.DecisionErased && r.LeadKey != ""
+		if erased {
+			s.erase(&r)
 		}
+		// An earlier record of an erased lead, read after its erasure (from
+		// the other classification topic), does not land.
+		late := !erased && s.erased.Contains(r.LeadKey)
 		// One event can re-classify several leads (an objection reaches
 		// every lead of the same email): a record is one per event and lead.
-		if !landed && !s.duplicate(table, r.EventID+"\x00"+r.LeadKey) {
+		if !landed && !late && !s.duplicate(table, r.EventID+"\x00"+r.LeadKey) {
 			s.classifications = append(s.classifications, sink.Classification(&r, o))
 		}
 		if r.Decision == classify.DecisionQuarantined {
@@ -187,21 +196,39 @@ func (s *SinkStage) duplicate(table, eventID string) bool {
 	return found
 }
 
-func (s *SinkStage) erase(leadKey string) {
+func (s *SinkStage) erase(r *classify.Record) {
+	leadKey := r.LeadKey
 	s.erased.Add(leadKey, struct{}{})
-	s.toErase = append(s.toErase, leadKey)
+	req := analytics.ErasureRequest{LeadKey: leadKey, KeyVersion: r.KeyVersion, EventID: r.EventID, RequestedAt: r.OccurredAt}
+	if r.Erasure != nil {
+		req.EventID, req.RequestedAt = r.Erasure.EventID, r.Erasure.RequestedAt
+	}
+	s.toErase = append(s.toErase, req)
 	for i := range s.behavior { // rows of this batch enriched before the erasure
 		if s.behavior[i].LeadKey == leadKey {
 			s.behavior[i].LeadKey = ""
 		}
 	}
+	for i := range s.decisions {
+		if s.decisions[i].LeadKey == leadKey {
+			s.decisions[i].LeadKey = ""
+		}
+	}
+	kept := s.classifications[:0]
+	for _, c := range s.classifications {
+		if c.LeadKey != leadKey {
+			kept = append(kept, c)
+		}
+	}
+	s.classifications = kept
 }
 
-// Flush inserts the buffered rows, one INSERT per table. A table whose
-// insert succeeded is not inserted again when a later table fails and the
-// runtime retries; after a failed insert, rows that landed anyway are
-// dropped from the retry.
-func (s *SinkStage) Flush(ctx context.Context) error {
+// Flush inserts the buffered rows, one INSERT per table, then carries out
+// the batch's erasures and adds their receipts to out, for leadpipe.audit.
+// A table whose insert succeeded is not inserted again when a later table
+// fails and the runtime retries; after a failed insert, rows that landed
+// anyway are dropped from the retry.
+func (s *SinkStage) Flush(ctx context.Context, out *Outputs) error {
 	if s.uncertain {
 		var err error
 		if s.classifications, err = unlanded(ctx, s, analytics.TableClassifications, s.classifications,
@@ -233,10 +260,18 @@ func (s *SinkStage) Flush(ctx context.Context) error {
 		return err
 	}
 	s.decisions = s.decisions[:0]
-	// Art. 17: what already landed for an erased lead is unlinked too.
+	// Art. 17: what already landed for an erased lead goes too.
 	if len(s.toErase) > 0 {
-		if _, err := analytics.Erase(ctx, s.w.Conn(), s.w.Database(), s.toErase, time.Now()); err != nil {
+		receipts, err := analytics.Erase(ctx, s.w.Conn(), s.w.Database(), s.toErase, time.Now())
+		if err != nil {
 			return fmt.Errorf("erase %d leads: %w", len(s.toErase), err)
+		}
+		for i := range receipts {
+			v, err := json.Marshal(sink.Receipt(&receipts[i]))
+			if err != nil {
+				return fmt.Errorf("encode erasure receipt: %w", err)
+			}
+			out.Add(s.cfg.Topic(TopicAudit), nil, v)
 		}
 		s.toErase = s.toErase[:0]
 	}

@@ -31,8 +31,10 @@ type Starter interface {
 // Flusher is implemented by stages that buffer outputs of their own, such as
 // the ClickHouse sink. The runtime calls Flush before it writes the batch's
 // Kafka outputs and commits its offsets, and retries it until it succeeds.
+// Flush may add Kafka records to out (the sink's erasure receipts); it adds
+// them only when it succeeds, so a retry does not add them twice.
 type Flusher interface {
-	Flush(ctx context.Context) error
+	Flush(ctx context.Context, out *Outputs) error
 }
 
 // Blocker is implemented by stages that can wait inside Process for an

@@ -172,7 +172,7 @@ func report(ctx context.Context, cfg *runConfig, out io.Writer) error {
 		run   func(context.Context, driverConn, string) ([]analytics.Count, error)
 	}{
 		{"Leads per decision (" + db + ".leads FINAL)", analytics.LeadsByDecision},
-		{"Leads per decision / rule: releases from quarantine by consent, erasures, suppressions", analytics.LeadsByRule},
+		{"Leads per decision / rule: releases from quarantine by consent, suppressions", analytics.LeadsByRule},
 		{"Leads per origin channel", analytics.LeadsByChannel},
 		{"Quarantined leads per network / reason (" + db + ".quarantine_daily)", analytics.QuarantineByReason},
 	} {
@@ -186,6 +186,11 @@ func report(ctx context.Context, cfg *runConfig, out io.Writer) error {
 		}
 		tw.Flush()
 	}
+	done, verified, err := analytics.Erasures(ctx, conn, db)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "\nErasures carried out (%s.erasure_receipts FINAL): %d, verified to leave no row with the lead's key: %d\n", db, done, verified)
 	eng, err := analytics.EngagementByChannel(ctx, conn, db, 8)
 	if err != nil {
 		return err

@@ -16,6 +16,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/segmentio/kafka-go"
 
+	"github.com/leadpipe/leadpipe/analytics"
 	"github.com/leadpipe/leadpipe/pipeline"
 	"github.com/leadpipe/leadpipe/pipeline/pipelinetest"
 	"github.com/leadpipe/leadpipe/stages/pseudonym"
@@ -122,8 +123,8 @@ func TestEndToEndEveryStageLandsTheFixedInputInClickHouseRowByRow(t *testing.T) 
 		key("lead-0b2"): {"accepted", "", "social", "linkedin", "consent", "none", "none"}, // released by the consent grant
 		key("lead-0c3"): {"accepted", "", "email", "", "legitimate_interests", "none", "none"},
 		key("lead-0d4"): {"accepted", "", "social", "facebook", "none", "none", "contract"},
-		key("lead-0e5"): {"erased", "erasure", "", "", "none", "none", "none"}, // nothing of the lead is kept, its origin neither
 	}
+	// lead-0e5 asked for erasure: it has no row (its receipt is below).
 	rows, err := conn.Query(ctx, `SELECT lead_key, decision, reason, channel, network, basis_email_marketing, basis_profiling, basis_sales_followup
 		FROM `+db+`.leads FINAL`)
 	if err != nil {
@@ -190,15 +191,13 @@ func TestEndToEndEveryStageLandsTheFixedInputInClickHouseRowByRow(t *testing.T) 
 	}
 
 	// classifications: the history, one row per classification, each with
-	// its rule and the lead key of its lead.
+	// its rule and the lead key of its lead; none of the erased lead-0e5.
 	wantCls := []string{
 		"e2e-consent-b-grant accepted released_by_consent " + key("lead-0b2"),
-		"e2e-consent-e-erase erased erased " + key("lead-0e5"),
 		"e2e-lead-a accepted accepted " + key("lead-0a1"),
 		"e2e-lead-b quarantined social_no_consent " + key("lead-0b2"),
 		"e2e-lead-c accepted accepted " + key("lead-0c3"),
 		"e2e-lead-d accepted accepted " + key("lead-0d4"),
-		"e2e-lead-e accepted accepted " + key("lead-0e5"),
 	}
 	if got := pipelinetest.Strings(t, conn, `SELECT concat(event_id, ' ', decision, ' ', rule, ' ', lead_key) FROM `+db+`.classifications ORDER BY event_id`); !slices.Equal(got, wantCls) {
 		t.Errorf("classifications =\n%v\nwant\n%v", got, wantCls)
@@ -221,24 +220,33 @@ func TestEndToEndEveryStageLandsTheFixedInputInClickHouseRowByRow(t *testing.T) 
 	if !slices.Equal(gotCov, wantCov) {
 		t.Errorf("consent coverage = %v, want %v", gotCov, wantCov)
 	}
-	// retention_runs: the erasure, recorded without keys. (How many lead
-	// rows it removed depends on whether a merge had already replaced the
-	// superseded one.)
+	// retention_runs: the erasure, recorded without keys.
 	if got := pipelinetest.Strings(t, conn, `SELECT concat(reason, ' ', table_name, ' ', action) FROM `+db+`.retention_runs ORDER BY table_name`); !slices.Equal(got, []string{
-		"erasure behavior_events clear_lead_key", "erasure category_affinity delete", "erasure leads delete"}) {
+		"erasure behavior_events clear_lead_key", "erasure category_affinity delete", "erasure classifications delete",
+		"erasure decisions clear_lead_key", "erasure leads delete"}) {
 		t.Errorf("retention_runs = %v", got)
 	}
+	// erasure_receipts: the request, its erasure id (not the lead key) and
+	// what was removed, verified: no table holds the key any more. (How
+	// many rows it removed depends on what had landed before the erasure's
+	// batch: rows of the lead in that batch never land.)
+	if got := pipelinetest.Strings(t, conn, `SELECT concat(request_event_id, ' ', erasure_id, ' ', toString(verified), ' ',
+		toString(classifications_removed > 0)) FROM `+db+`.erasure_receipts FINAL`); !slices.Equal(got, []string{
+		"e2e-consent-e-erase " + analytics.ErasureID(key("lead-0e5")) + " 1 1"}) {
+		t.Errorf("erasure_receipts = %v", got)
+	}
 
-	// decisions: one audit row per lead and consent event.
-	// Erasure (Art. 17): no behavior row and no affinity links to lead-0e5
-	// any more; its decisions stay as the record of what was done.
-	for _, table := range []string{"behavior_events", "category_affinity"} {
+	// decisions: one audit row per lead and consent event, and the
+	// erasure's receipt. Erasure (Art. 17): no row of any table links to
+	// lead-0e5 any more; its decisions stay, without its key, as the record
+	// of what was done.
+	for _, table := range []string{"behavior_events", "category_affinity", "classifications", "leads", "decisions"} {
 		if got := pipelinetest.Strings(t, conn, `SELECT toString(count()) FROM `+db+`.`+table+` WHERE lead_key = '`+key("lead-0e5")+`'`); !slices.Equal(got, []string{"0"}) {
 			t.Errorf("%s still links %v rows to the erased lead", table, got)
 		}
 	}
 	ids := pipelinetest.Strings(t, conn, `SELECT event_id FROM `+db+`.decisions ORDER BY event_id`)
-	wantIDs := []string{"e2e-consent-b-grant", "e2e-consent-e-erase", "e2e-lead-a", "e2e-lead-b", "e2e-lead-c", "e2e-lead-d", "e2e-lead-e"}
+	wantIDs := []string{"e2e-consent-b-grant", "e2e-consent-e-erase", "e2e-consent-e-erase/receipt/" + analytics.ErasureID(key("lead-0e5"))[:16], "e2e-lead-a", "e2e-lead-b", "e2e-lead-c", "e2e-lead-d", "e2e-lead-e"}
 	if !slices.Equal(ids, wantIDs) {
 		t.Errorf("decisions = %v, want %v", ids, wantIDs)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/segmentio/kafka-go"
 
+	"github.com/leadpipe/leadpipe/analytics"
 	"github.com/leadpipe/leadpipe/bench/workload"
 	"github.com/leadpipe/leadpipe/pipeline"
 	"github.com/leadpipe/leadpipe/pipeline/pipelinetest"
@@ -82,16 +83,25 @@ func TestTheSameEventsInThreeOrdersLandTheSameRowsInClickHouse(t *testing.T) {
 	for _, m := range interleaved {
 		lines = append(lines, m.Value)
 	}
-	var want []string
+	// An erased lead has no row, but a verified receipt.
+	var want, wantErased []string
 	for key, r := range finalByLead(t, lines) {
+		if r["decision"] == classify.DecisionErased {
+			wantErased = append(wantErased, analytics.ErasureID(key)+" 1")
+			continue
+		}
 		want = append(want, fmt.Sprintf("%s %s %s", key, r["decision"], r["rule"]))
 	}
 	slices.Sort(want)
+	slices.Sort(wantErased)
 	if got := results[0]["decisions"]; !slices.Equal(got, want) {
 		t.Errorf("leads FINAL differs from leadpipe classify:\n%s", firstDiff(want, got))
 	}
-	if len(want) < 300 {
-		t.Errorf("%d leads compared, want at least 300", len(want))
+	if got := results[0]["erased"]; !slices.Equal(got, wantErased) {
+		t.Errorf("the erasure receipts differ from the leads leadpipe classify erases:\n%s", firstDiff(wantErased, got))
+	}
+	if len(want) < 300 || len(wantErased) == 0 {
+		t.Errorf("%d leads and %d erasures compared, want at least 300 and 1", len(want), len(wantErased))
 	}
 }
 
@@ -262,6 +272,11 @@ func runOrder(t *testing.T, phases [][]kafka.Message, behavior []kafka.Message) 
 		"category_affinity": `SELECT concat(lead_key, ' ', category, ' ', toString(month), ' ', toString(sum(score)), ' ', toString(sum(events)))
 			FROM ` + db + `.category_affinity GROUP BY lead_key, category, month`,
 		"behavior_events": `SELECT concat(event_id, ' ', lead_key, ' ', decision, ' ', channel) FROM ` + db + `.behavior_events`,
+		// The receipts, their times and counts aside: how many rows an
+		// erasure removed depends on what had landed before it.
+		"erasure_receipts": `SELECT concat(request_event_id, ' ', erasure_id, ' ', key_version, ' ', toString(requested_at), ' ', toString(verified))
+			FROM ` + db + `.erasure_receipts FINAL`,
+		"erased": `SELECT concat(erasure_id, ' ', toString(verified)) FROM ` + db + `.erasure_receipts FINAL`,
 	} {
 		rows := pipelinetest.Strings(t, conn, q)
 		slices.Sort(rows)
@@ -279,10 +294,13 @@ func assertSomeOfEach(t *testing.T, conn driver.Conn, db string) {
 	for _, r := range pipelinetest.Strings(t, conn, `SELECT DISTINCT rule FROM `+db+`.leads FINAL`) {
 		got[r] = true
 	}
-	for _, r := range []string{classify.RuleAccepted, classify.RuleReleased, classify.RuleSocialNoConsent, classify.RuleSuppressedObjection, classify.RuleErased} {
+	for _, r := range []string{classify.RuleAccepted, classify.RuleReleased, classify.RuleSocialNoConsent, classify.RuleSuppressedObjection} {
 		if !got[r] {
 			t.Errorf("no lead ends with rule %s: the comparison would prove little", r)
 		}
+	}
+	if n := pipelinetest.Strings(t, conn, `SELECT toString(count()) FROM `+db+`.erasure_receipts`); len(n) != 1 || n[0] == "0" {
+		t.Errorf("no erasure receipt: %v", n)
 	}
 	keyed := pipelinetest.Strings(t, conn, `SELECT toString(count()) FROM `+db+`.behavior_events WHERE lead_key != ''`)
 	if len(keyed) != 1 || keyed[0] == "0" {

@@ -201,6 +201,9 @@ type Record struct {
 	Country string `json:"country,omitempty"`
 	// Timeline is the lead's decision as of each time its history changed.
 	Timeline []Span `json:"timeline,omitempty"`
+	// Erasure is the erasure request of an erased lead: the one the sink
+	// carries out and gives a receipt for.
+	Erasure *ErasureRequest `json:"erasure,omitempty"`
 	// Explain lists the rules evaluated, when Engine.Explain is set.
 	Explain []Step `json:"explain,omitempty"`
 
@@ -210,6 +213,13 @@ type Record struct {
 	// LeftQuarantine tells that the lead's previous record was quarantined
 	// and this one is not: leads.quarantine gets a tombstone for the lead.
 	LeftQuarantine bool `json:"-"`
+}
+
+// ErasureRequest names the consent event that asked for a lead's erasure
+// (GDPR Art. 17), the earliest when there are several.
+type ErasureRequest struct {
+	EventID     string    `json:"event_id"`
+	RequestedAt time.Time `json:"requested_at"`
 }
 
 // Audit is the record of one decision for leadpipe.audit (GDPR Art. 5(2)).

@@ -192,6 +192,7 @@ func (e *Engine) evaluate(st *State, ls *leadState, rec *Record, audit *Audit, x
 		rec.Decision, rec.Reason, rec.Rule = DecisionErased, ReasonErasure, RuleErased
 		rec.Purposes = allNone("erased by consent event " + s.EventID + " (Art. 17)")
 		rec.Timeline = []Span{{Decision: DecisionErased}}
+		rec.Erasure = &ErasureRequest{EventID: s.EventID, RequestedAt: s.At}
 		return
 	}
 	sups := st.suppressions(ls)

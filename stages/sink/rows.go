@@ -117,3 +117,28 @@ func Decision(a *classify.Audit, o analytics.Origin) analytics.DecisionRow {
 		Origin:          o,
 	}
 }
+
+// ReceiptAudit is an erasure receipt as a record of leadpipe.audit: an
+// audit record (event_type erasure_receipt, no lead key) that lands in
+// decisions like any other, with the receipt in full beside it.
+type ReceiptAudit struct {
+	classify.Audit
+	Receipt *analytics.ErasureReceipt `json:"receipt"`
+}
+
+// Receipt is the audit record of an erasure receipt. Its event id is the
+// request's with "/receipt": one receipt per request and lead lands once.
+func Receipt(r *analytics.ErasureReceipt) ReceiptAudit {
+	why := "erasure carried out (Art. 17); rows left by the key: none"
+	if r.Verified == 0 {
+		why = "erasure carried out (Art. 17); rows are left by the key: see erasure_receipts"
+	}
+	return ReceiptAudit{
+		Audit: classify.Audit{
+			EventID: r.RequestEventID + "/receipt/" + r.ErasureID[:16], EventType: "erasure_receipt", KeyVersion: r.KeyVersion,
+			Decision: classify.DecisionErased, Reason: why, Rule: classify.RuleErased,
+			ConsentProofs: []classify.ConsentProof{}, IgnoredConsents: []classify.IgnoredConsent{}, At: r.CompletedAt,
+		},
+		Receipt: r,
+	}
+}
