@@ -215,6 +215,24 @@ func Erase(ctx context.Context, conn driver.Conn, db string, reqs []ErasureReque
 	return receipts, nil
 }
 
+// ErasedIDs returns the erasure id of every receipt in erasure_receipts.
+func ErasedIDs(ctx context.Context, conn driver.Conn, db string) (map[string]struct{}, error) {
+	rows, err := conn.Query(ctx, "SELECT DISTINCT erasure_id FROM "+db+"."+TableErasureReceipts)
+	if err != nil {
+		return nil, fmt.Errorf("erasure ids: %w", err)
+	}
+	defer rows.Close()
+	ids := map[string]struct{}{}
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids[id] = struct{}{}
+	}
+	return ids, rows.Err()
+}
+
 // countByKey counts the rows of table matching cond, per lead key.
 func countByKey(ctx context.Context, conn driver.Conn, db, table, cond string) (map[string]uint64, error) {
 	rows, err := conn.Query(ctx, fmt.Sprintf("SELECT lead_key, count() FROM %s.%s WHERE %s GROUP BY lead_key", db, table, cond))

@@ -46,6 +46,10 @@ type SinkStage struct {
 	// after it) land without it, and their classifications do not land.
 	erased  *lru.Cache[string, struct{}]
 	toErase []analytics.ErasureRequest // erased in this batch; carried out in ClickHouse once it landed
+	// erasedIDs are the erasure ids of every receipt in ClickHouse, read at
+	// start: what another sink process, or this one before a restart,
+	// erased. A row whose key hashes to one does not land with that key.
+	erasedIDs map[string]struct{}
 
 	// seen holds the event ids that recently landed, per table: a record
 	// produced twice upstream (a classify or enrich replay after a crash,
@@ -140,7 +144,7 @@ func (s *SinkStage) Process(ctx context.Context, m *kafka.Message, _ *Outputs) (
 			return Produced, nil
 		}
 		row := sink.Behavior(&e, o)
-		if row.LeadKey != "" && s.erased.Contains(row.LeadKey) {
+		if row.LeadKey != "" && s.isErased(row.LeadKey) {
 			row.LeadKey = ""
 		}
 		s.behavior = append(s.behavior, row)
@@ -156,7 +160,7 @@ func (s *SinkStage) Process(ctx context.Context, m *kafka.Message, _ *Outputs) (
 			return Produced, nil
 		}
 		row := sink.Decision(&a, o)
-		if row.LeadKey != "" && s.erased.Contains(row.LeadKey) {
+		if row.LeadKey != "" && s.isErased(row.LeadKey) {
 			row.LeadKey = ""
 		}
 		s.decisions = append(s.decisions, row)
@@ -173,7 +177,7 @@ func (s *SinkStage) Process(ctx context.Context, m *kafka.Message, _ *Outputs) (
 		}
 		// An earlier record of an erased lead, read after its erasure (from
 		// the other classification topic), does not land.
-		late := !erased && s.erased.Contains(r.LeadKey)
+		late := !erased && s.isErased(r.LeadKey)
 		// One event can re-classify several leads (an objection reaches
 		// every lead of the same email): a record is one per event and lead.
 		if !landed && !late && !s.duplicate(table, r.EventID+"\x00"+r.LeadKey) {
@@ -194,6 +198,37 @@ func (s *SinkStage) duplicate(table, eventID string) bool {
 	}
 	found, _ := s.seen.ContainsOrAdd(table+"\x00"+eventID, struct{}{})
 	return found
+}
+
+// Start reads the erasure ids of every receipt, so that rows of a lead
+// erased before this process started do not land with its key.
+func (s *SinkStage) Start(ctx context.Context) error {
+	for {
+		ids, err := analytics.ErasedIDs(ctx, s.w.Conn(), s.w.Database())
+		s.blocked.Store(err != nil)
+		if err == nil {
+			s.erasedIDs = ids
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("read the erasure receipts: %w", err)
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+// isErased reports whether the lead key was erased, by this process or
+// (by its receipt) before it started.
+func (s *SinkStage) isErased(leadKey string) bool {
+	if s.erased.Contains(leadKey) {
+		return true
+	}
+	if len(s.erasedIDs) == 0 {
+		return false
+	}
+	_, ok := s.erasedIDs[analytics.ErasureID(leadKey)]
+	return ok
 }
 
 func (s *SinkStage) erase(r *classify.Record) {
