@@ -58,16 +58,13 @@ func (s *ClassifyStage) Topics() []string {
 	return []string{s.cfg.Topic(TopicLeadsRaw), s.cfg.Topic(TopicConsentsRaw)}
 }
 
-// Start restores the state from leadpipe.state and keeps following it.
+// CoPartitioned: a lead's lead and consent events must meet in one process.
+func (s *ClassifyStage) CoPartitioned() []string { return s.Topics() }
+
+// Start restores the state from leadpipe.state and keeps following it. A
+// failure to follow it ends Start with that error, never a silent wait.
 func (s *ClassifyStage) Start(ctx context.Context) error {
-	errc := make(chan error, 1)
-	go func() { errc <- s.table.Run(ctx) }()
-	select {
-	case err := <-errc:
-		return fmt.Errorf("restore state: %w", err)
-	default:
-	}
-	if err := s.table.WaitCaughtUp(ctx); err != nil {
+	if err := startTables(ctx, s.table); err != nil {
 		return fmt.Errorf("restore state: %w", err)
 	}
 	return nil

@@ -62,22 +62,17 @@ func (s *EnrichStage) Topics() []string { return []string{s.cfg.Topic(TopicBehav
 // Collectors are the stage's own metrics (see metrics.go).
 func (s *EnrichStage) Collectors() []prometheus.Collector { return enrichCollectors(&s.expired) }
 
+// CoPartitioned: a behavior event and its lead's classifications are keyed
+// by the lead id, on the same partition number.
+func (s *EnrichStage) CoPartitioned() []string {
+	return []string{s.cfg.Topic(TopicBehaviorRaw), s.cfg.Topic(TopicLeadsClassified), s.cfg.Topic(TopicLeadsQuarantine)}
+}
+
 // Start follows the classification topics and returns once they are
 // restored up to their current end.
 func (s *EnrichStage) Start(ctx context.Context) error {
-	errc := make(chan error, len(s.tables))
-	for _, t := range s.tables {
-		go func() { errc <- t.Run(ctx) }()
-	}
-	for _, t := range s.tables {
-		select {
-		case err := <-errc:
-			return fmt.Errorf("restore classifications: %w", err)
-		default:
-		}
-		if err := t.WaitCaughtUp(ctx); err != nil {
-			return fmt.Errorf("restore classifications: %w", err)
-		}
+	if err := startTables(ctx, s.tables...); err != nil {
+		return fmt.Errorf("restore classifications: %w", err)
 	}
 	return nil
 }

@@ -111,11 +111,18 @@ func (r *Runner) Ready() bool {
 	return len(r.stages) > 0
 }
 
-// Run runs every stage until ctx is cancelled, then flushes and commits
-// what was processed and returns. It returns early with the first stage
-// error that cannot be retried.
+// Run checks that Kafka answers and holds the topics the stages need
+// (preflight), then runs every stage until ctx is cancelled, flushes and
+// commits what was processed, and returns. It returns early with the first
+// stage error that cannot be retried.
 func (r *Runner) Run(ctx context.Context) error {
 	defer r.writer.Close()
+	if err := r.preflight(ctx); err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped while checking
+		}
+		return err
+	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	var wg sync.WaitGroup

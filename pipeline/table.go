@@ -112,6 +112,29 @@ func (t *Table) partitions(ctx context.Context) ([]int, error) {
 	return nil, fmt.Errorf("topic %s does not exist (run `leadpipe topics` first)", t.topic)
 }
 
+// startTables runs every table in the background and returns once each has
+// caught up with its topic, or with the first error of one, or ctx's.
+func startTables(ctx context.Context, tables ...*Table) error {
+	errc := make(chan error, 2*len(tables))
+	for _, t := range tables {
+		go func() {
+			if err := t.Run(ctx); err != nil {
+				errc <- err
+			}
+		}()
+	}
+	go func() {
+		for _, t := range tables {
+			if err := t.WaitCaughtUp(ctx); err != nil {
+				errc <- err
+				return
+			}
+		}
+		errc <- nil
+	}()
+	return <-errc
+}
+
 // WaitCaughtUp returns once every record written to the topic before the
 // call has been applied, or ctx ends.
 func (t *Table) WaitCaughtUp(ctx context.Context) error {

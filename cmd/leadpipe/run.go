@@ -132,7 +132,7 @@ func cmdRun(ctx context.Context, args []string, _ io.Reader, _, stderr io.Writer
 		}
 	}
 	if err := runStages(ctx, &cfg, stages, keys, log, nil); err != nil {
-		log.Error("stopped", "err", err)
+		fmt.Fprintf(stderr, "leadpipe run: %v\n", err)
 		return 1
 	}
 	return 0

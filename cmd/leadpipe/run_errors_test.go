@@ -1,0 +1,99 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"net"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/leadpipe/leadpipe/pipeline"
+	"github.com/leadpipe/leadpipe/pipeline/pipelinetest"
+)
+
+// TestRunEndsWithOneClearLineWhenKafkaIsNotReady runs `leadpipe run` as a
+// user would against a broker that does not answer, topics that do not
+// exist, and inputs partitioned differently: each ends with exit status 1
+// and one line that names the cause, well within a session timeout.
+func TestRunEndsWithOneClearLineWhenKafkaIsNotReady(t *testing.T) {
+	k := pipelinetest.Kafka(t) // the broker, and topics of one prefix
+	// Topics of another prefix with one partition more, but behavior.raw
+	// with the usual count: enrich's inputs are not partitioned alike.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	odd := k
+	odd.TopicPrefix = k.TopicPrefix + "odd."
+	odd.Partitions = k.Partitions + 1
+	if _, err := pipeline.CreateTopics(ctx, &odd); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := kafka.DialContext(ctx, "tcp", k.Brokers[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	recreate(t, conn, odd.Topic(pipeline.TopicBehaviorRaw), k.Partitions)
+	brokers := strings.Join(k.Brokers, ",")
+	for _, tc := range []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{"an unreachable broker", []string{"--brokers", "127.0.0.1:1", "classify"},
+			[]string{"cannot reach Kafka at 127.0.0.1:1", "connection refused", "--brokers"}},
+		{"missing topics", []string{"--brokers", brokers, "--topic-prefix", k.TopicPrefix + "none.", "classify"},
+			[]string{"topics missing", k.TopicPrefix + "none.leads.raw", "leadpipe topics"}},
+		{"inputs with different partition counts", []string{"--brokers", brokers, "--topic-prefix", odd.TopicPrefix, "enrich"},
+			[]string{"stage enrich needs its input topics partitioned alike", "leads.classified has"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append([]string{"run", "--dev-key", "--metrics-addr", ""}, tc.args...)
+			start := time.Now()
+			cctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+			defer cancel()
+			cmd := exec.CommandContext(cctx, binary(t), args...)
+			out, err := cmd.CombinedOutput()
+			var exit *exec.ExitError
+			if !errors.As(err, &exit) || exit.ExitCode() != 1 {
+				t.Fatalf("exit %v, want status 1; output:\n%s", err, out)
+			}
+			lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+			if len(lines) != 1 {
+				t.Errorf("%d lines, want one:\n%s", len(lines), out)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(string(out), w) {
+					t.Errorf("output %q does not say %q", out, w)
+				}
+			}
+			if d := time.Since(start); d > 25*time.Second {
+				t.Errorf("took %s to say so", d)
+			}
+		})
+	}
+}
+
+// recreate deletes topic and creates it again with n partitions.
+func recreate(t *testing.T, conn *kafka.Conn, topic string, n int) {
+	t.Helper()
+	ctrl, err := conn.Controller()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cc, err := kafka.Dial("tcp", net.JoinHostPort(ctrl.Host, strconv.Itoa(ctrl.Port)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+	if err := cc.DeleteTopics(topic); err != nil {
+		t.Fatal(err)
+	}
+	pipelinetest.Eventually(t, 30*time.Second, "could not recreate "+topic, func() bool {
+		return cc.CreateTopics(kafka.TopicConfig{Topic: topic, NumPartitions: n, ReplicationFactor: 1}) == nil
+	})
+}
