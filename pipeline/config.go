@@ -32,6 +32,10 @@ type Config struct {
 	BatchAge time.Duration
 	// SessionTimeout of the consumer group.
 	SessionTimeout time.Duration
+	// MaxIdle is how long a task waits for an input that has records on
+	// the broker but none fetched, before it goes on with the others
+	// (Kafka Streams' max.task.idle.ms).
+	MaxIdle time.Duration
 	// InstanceID names this process in the state changelog; empty means a
 	// random id chosen at start.
 	InstanceID string
@@ -49,6 +53,7 @@ func DefaultConfig() Config {
 		BatchBytes:        4 << 20,
 		BatchAge:          50 * time.Millisecond,
 		SessionTimeout:    30 * time.Second,
+		MaxIdle:           500 * time.Millisecond,
 	}
 }
 
@@ -63,6 +68,7 @@ func (c *Config) RegisterFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&c.BatchBytes, "batch-bytes", c.BatchBytes, "consumed bytes before outputs are flushed and offsets committed")
 	fs.DurationVar(&c.BatchAge, "batch-age", c.BatchAge, "longest a consumed record waits for its batch to be flushed and committed")
 	fs.DurationVar(&c.SessionTimeout, "session-timeout", c.SessionTimeout, "consumer group session timeout")
+	fs.DurationVar(&c.MaxIdle, "max-idle", c.MaxIdle, "longest a task waits for an input partition that lags, so that records are processed in timestamp order across inputs")
 	fs.StringVar(&c.InstanceID, "instance-id", c.InstanceID, "name of this process in the state changelog (default: random)")
 }
 
@@ -88,6 +94,9 @@ func (c *Config) Validate() error {
 	}
 	if c.BatchBytes < 1024 {
 		errs = append(errs, errors.New("--batch-bytes must be at least 1024"))
+	}
+	if c.MaxIdle < 0 {
+		errs = append(errs, errors.New("--max-idle must not be negative"))
 	}
 	if c.BatchAge <= 0 {
 		errs = append(errs, errors.New("--batch-age must be positive"))

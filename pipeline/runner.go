@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -169,49 +170,124 @@ func (s *stageRun) run(ctx context.Context) error {
 			return fmt.Errorf("start: %w", err)
 		}
 	}
-	reader := kafka.NewReader(kafka.ReaderConfig{
+	group, err := kafka.NewConsumerGroup(kafka.ConsumerGroupConfig{
+		ID:             cfg.Group(s.stage.Name()),
 		Brokers:        cfg.Brokers,
-		GroupID:        cfg.Group(s.stage.Name()),
-		GroupTopics:    s.stage.Topics(),
-		MinBytes:       1,
-		MaxBytes:       8 << 20,
-		MaxWait:        250 * time.Millisecond,
-		QueueCapacity:  min(s.limits.BatchRecords, 10000),
-		CommitInterval: 0, // synchronous commits, only after outputs are durable
+		Topics:         s.stage.Topics(),
 		StartOffset:    kafka.FirstOffset,
 		SessionTimeout: cfg.SessionTimeout,
 		// One round of join/sync is enough on a quiet group; kafka-go's 5 s
 		// default backoff slows every restart.
 		JoinGroupBackoff:  time.Second,
 		HeartbeatInterval: time.Second,
-		ReadBackoffMin:    10 * time.Millisecond,
-		ReadBackoffMax:    250 * time.Millisecond,
+		Timeout:           10 * time.Second,
 	})
-	defer reader.Close()
-	log.Info("consuming", "group", cfg.Group(s.stage.Name()), "topics", strings.Join(s.stage.Topics(), ","))
+	if err != nil {
+		return fmt.Errorf("consumer group: %w", err)
+	}
+	defer group.Close()
+	log.Info("joining", "group", cfg.Group(s.stage.Name()), "topics", strings.Join(s.stage.Topics(), ","))
+	for {
+		gen, err := group.Next(ctx)
+		if ctx.Err() != nil {
+			log.Info("stopped", "counts", s.counters.snapshot())
+			return nil
+		}
+		if err != nil {
+			// The group retries the join itself, after its backoff.
+			log.Warn("joining the consumer group failed; retrying", "err", err)
+			continue
+		}
+		if err := s.generation(ctx, gen, log); err != nil {
+			return err
+		}
+	}
+}
+
+// generation runs the tasks of one generation of the consumer group: the
+// partitions assigned to this process, from the offsets committed. All its
+// work runs inside the generation (Generation.Start): outputs are written
+// and offsets committed only while the partitions are this process's, and
+// the group moves on only once the batch in hand is flushed and committed.
+func (s *stageRun) generation(ctx context.Context, gen *kafka.Generation, log *slog.Logger) error {
+	done := make(chan error, 1)
+	gen.Start(func(gctx context.Context) { done <- s.consume(ctx, gctx, gen, log) })
+	return <-done
+}
+
+// errGenerationGone is a commit refused because the generation is over:
+// the records are processed again by the partitions' next owner.
+var errGenerationGone = errors.New("the consumer group generation is over")
+
+// consume fetches every assigned partition, merges each task's inputs by
+// timestamp, processes them in batches and flushes each batch (outputs,
+// then offsets) until the generation or ctx ends; then it flushes the
+// batch in hand and drops the tasks' state.
+func (s *stageRun) consume(ctx, gctx context.Context, gen *kafka.Generation, log *slog.Logger) error {
+	cfg := &s.r.cfg
+	tasks := map[int]*task{}
+	var partitions []int
+	for topic, as := range gen.Assignments {
+		for _, a := range as {
+			t := tasks[a.ID]
+			if t == nil {
+				t = &task{partition: a.ID}
+				tasks[a.ID] = t
+				partitions = append(partitions, a.ID)
+			}
+			t.inputs = append(t.inputs, &input{topic: topic, partition: a.ID, ch: make(chan kafka.Message, 512)})
+		}
+	}
+	slices.Sort(partitions)
+	order := make([]*task, 0, len(tasks))
+	for _, p := range partitions {
+		order = append(order, tasks[p])
+	}
+	log.Info("assigned", "generation", gen.ID, "partitions", partitions)
+	if ts, ok := s.stage.(Tasked); ok {
+		if err := ts.Assign(gctx, partitions); err != nil {
+			if gctx.Err() != nil || ctx.Err() != nil {
+				ts.Revoke(partitions)
+				return nil
+			}
+			return fmt.Errorf("assign partitions %v: %w", partitions, err)
+		}
+		defer ts.Revoke(partitions)
+	}
 	s.counters.ready.Store(true)
 
-	// The fetch loop runs ahead of processing by at most one batch: when a
-	// flush blocks (ClickHouse down, broker away), fetching stops too.
+	// One reader per assigned partition, fetching ahead of processing by
+	// its channel's capacity: when a flush blocks (ClickHouse down, broker
+	// away), fetching stops too.
 	fetchCtx, stopFetch := context.WithCancel(context.Background())
-	defer stopFetch()
-	fetched := make(chan kafka.Message, min(s.limits.BatchRecords, 10000))
+	var fetchers sync.WaitGroup
+	defer func() { stopFetch(); fetchers.Wait() }()
+	wake := make(chan struct{}, 1)
 	fetchErr := make(chan error, 1)
-	go func() {
-		for {
-			m, err := reader.FetchMessage(fetchCtx)
-			if err != nil {
-				fetchErr <- err
-				return
+	for topic, as := range gen.Assignments {
+		for _, a := range as {
+			var in *input
+			for _, x := range tasks[a.ID].inputs {
+				if x.topic == topic {
+					in = x
+				}
 			}
-			select {
-			case fetched <- m:
-			case <-fetchCtx.Done():
-				fetchErr <- fetchCtx.Err()
-				return
+			offset := a.Offset
+			if offset < 0 {
+				offset = kafka.FirstOffset // nothing committed yet
 			}
+			fetchers.Add(1)
+			go func() {
+				defer fetchers.Done()
+				if err := fetch(fetchCtx, cfg, in, offset, wake); err != nil && fetchCtx.Err() == nil {
+					select {
+					case fetchErr <- err:
+					default:
+					}
+				}
+			}()
 		}
-	}()
+	}
 
 	// Batches are double-buffered: while one is flushed (produced and
 	// committed) in the background, the next is processed. At most one
@@ -241,72 +317,167 @@ func (s *stageRun) run(ctx context.Context) error {
 			return nil
 		}
 		if inline {
-			return s.flush(ctx, reader, b, log)
+			return s.flush(ctx, gen, b, log)
 		}
 		flushing, b, spare = b, spare, nil
 		if b == nil {
 			b = newBatch()
 		}
 		inflight = make(chan error, 1)
-		go func(fb *batch) { inflight <- s.flush(ctx, reader, fb, log) }(flushing)
+		go func(fb *batch) { inflight <- s.flush(ctx, gen, fb, log) }(flushing)
 		return nil
 	}
+	// finish flushes what was processed when the generation or the process
+	// ends; it gets its own deadline since ctx may be gone.
+	finish := func(why string) error {
+		stopFetch()
+		fctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		var err error
+		if inflight != nil {
+			<-inflight // interrupted or done; flush resumes where it stopped
+			inflight = nil
+			err = s.flush(fctx, gen, flushing, log)
+		}
+		if err == nil {
+			err = s.flush(fctx, gen, b, log)
+		}
+		if errors.Is(err, errGenerationGone) {
+			log.Warn("the last batch of the generation was not committed; the partitions' next owner processes it again", "generation", gen.ID)
+			err = nil
+		}
+		log.Info("generation ended", "generation", gen.ID, "why", why, "counts", s.counters.snapshot())
+		return err
+	}
+
 	timer := time.NewTimer(s.limits.BatchAge)
 	timer.Stop()
+	idle := time.NewTimer(time.Hour)
+	idle.Stop()
 	dlq := cfg.Topic(TopicDLQ)
+	maxIdle := cfg.MaxIdle
 	for {
-		select {
-		case <-ctx.Done():
-			stopFetch()
-			// Flush what was processed; it gets its own deadline since ctx is gone.
-			fctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			var err error
-			if inflight != nil {
-				<-inflight // interrupted or done; flush resumes where it stopped
-				inflight = nil
-				err = s.flush(fctx, reader, flushing, log)
-			}
-			if err == nil {
-				err = s.flush(fctx, reader, b, log)
-			}
-			cancel()
-			log.Info("stopped", "counts", s.counters.snapshot())
-			return err
-		case err := <-fetchErr:
-			if ctx.Err() != nil {
-				continue
-			}
-			return fmt.Errorf("fetch: %w", err)
-		case <-timer.C:
-			if err := cut(); err != nil && ctx.Err() == nil {
-				return err
-			}
-		case m := <-fetched:
-			s.counters.consumed.Add(1)
-			outcome, err := s.stage.Process(ctx, &m, &b.out)
-			if err != nil && ctx.Err() != nil {
-				// Stopped while the stage waited: the record stays
-				// uncommitted and is consumed again after the restart.
-				continue
-			}
-			if err != nil {
-				b.out.msgs = append(b.out.msgs, deadLetter(dlq, s.stage.Name(), &m, err.Error(), time.Now()))
-				outcome = DeadLettered
-				log.Debug("dead-lettered", "topic", m.Topic, "partition", m.Partition, "offset", m.Offset, "reason", err.Error())
-			}
-			b.outcomes[outcome]++
-			b.records++
-			b.bytes += len(m.Value) + len(m.Key)
-			b.last[partitionKey{m.Topic, m.Partition}] = m
-			if b.records == 1 {
-				timer.Reset(s.limits.BatchAge)
-			}
-			if b.records >= s.limits.BatchRecords || b.bytes >= s.limits.BatchBytes {
-				timer.Stop()
-				if err := cut(); err != nil && ctx.Err() == nil {
-					return err
+		// Process what the tasks can give, a bounded number of records per
+		// task and round so that no partition starves the others.
+		progressed, shortest := false, time.Duration(0)
+		now := time.Now()
+		for _, t := range order {
+			for range 256 {
+				m, ok, w := t.next(now, maxIdle)
+				if !ok {
+					if w > 0 && (shortest == 0 || w < shortest) {
+						shortest = w
+					}
+					break
+				}
+				progressed = true
+				if err := s.process(ctx, &m, b, dlq, log); err != nil {
+					return finish("stopped")
+				}
+				if b.records == 1 {
+					timer.Reset(s.limits.BatchAge)
+				}
+				if b.records >= s.limits.BatchRecords || b.bytes >= s.limits.BatchBytes {
+					timer.Stop()
+					if err := cut(); err != nil {
+						if errors.Is(err, errGenerationGone) || ctx.Err() != nil {
+							return finish("generation over")
+						}
+						return err
+					}
 				}
 			}
+		}
+		if progressed {
+			select {
+			case <-ctx.Done():
+				return finish("stopped")
+			case <-gctx.Done():
+				return finish("rebalance")
+			default:
+				continue
+			}
+		}
+		if shortest > 0 {
+			idle.Reset(shortest)
+		}
+		select {
+		case <-ctx.Done():
+			return finish("stopped")
+		case <-gctx.Done():
+			return finish("rebalance")
+		case err := <-fetchErr:
+			if ctx.Err() != nil || gctx.Err() != nil {
+				continue
+			}
+			return errors.Join(fmt.Errorf("fetch: %w", err), finish("fetch failed"))
+		case <-timer.C:
+			if err := cut(); err != nil {
+				if errors.Is(err, errGenerationGone) || ctx.Err() != nil {
+					return finish("generation over")
+				}
+				return err
+			}
+		case <-idle.C:
+		case <-wake:
+		}
+		idle.Stop()
+	}
+}
+
+// process runs the stage on one record and adds it to the batch; an error
+// of the stage dead-letters the record. It returns an error only when the
+// stage was stopped while it waited: the record then stays uncommitted and
+// is consumed again after the restart.
+func (s *stageRun) process(ctx context.Context, m *kafka.Message, b *batch, dlq string, log *slog.Logger) error {
+	s.counters.consumed.Add(1)
+	outcome, err := s.stage.Process(ctx, m, &b.out)
+	if err != nil && ctx.Err() != nil {
+		return err
+	}
+	if err != nil {
+		b.out.msgs = append(b.out.msgs, deadLetter(dlq, s.stage.Name(), m, err.Error(), time.Now()))
+		outcome = DeadLettered
+		log.Debug("dead-lettered", "topic", m.Topic, "partition", m.Partition, "offset", m.Offset, "reason", err.Error())
+	}
+	b.outcomes[outcome]++
+	b.records++
+	b.bytes += len(m.Value) + len(m.Key)
+	b.last[partitionKey{m.Topic, m.Partition}] = *m
+	return nil
+}
+
+// fetch reads one assigned partition from offset into in.ch until ctx
+// ends, nudging wake after each record.
+func fetch(ctx context.Context, cfg *Config, in *input, offset int64, wake chan<- struct{}) error {
+	r := kafka.NewReader(kafka.ReaderConfig{
+		Brokers:        cfg.Brokers,
+		Topic:          in.topic,
+		Partition:      in.partition,
+		MinBytes:       1,
+		MaxBytes:       8 << 20,
+		MaxWait:        250 * time.Millisecond,
+		QueueCapacity:  256,
+		ReadBackoffMin: 10 * time.Millisecond,
+		ReadBackoffMax: 250 * time.Millisecond,
+	})
+	defer r.Close()
+	if err := r.SetOffset(offset); err != nil {
+		return err
+	}
+	for {
+		m, err := r.ReadMessage(ctx)
+		if err != nil {
+			return fmt.Errorf("%s[%d]: %w", in.topic, in.partition, err)
+		}
+		select {
+		case in.ch <- m:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		select {
+		case wake <- struct{}{}:
+		default:
 		}
 	}
 }
@@ -332,15 +503,18 @@ type batch struct {
 // flush makes the batch durable, then commits its offsets, retrying with
 // backoff until it succeeds or ctx ends. Only then are the batch's outcomes
 // counted.
-func (s *stageRun) flush(ctx context.Context, reader *kafka.Reader, b *batch, log *slog.Logger) error {
+func (s *stageRun) flush(ctx context.Context, gen *kafka.Generation, b *batch, log *slog.Logger) error {
 	if b.records == 0 {
 		return nil
 	}
 	backoff := 100 * time.Millisecond
 	for {
-		err := s.flushOnce(ctx, reader, b)
+		err := s.flushOnce(ctx, gen, b)
 		if err == nil {
 			break
+		}
+		if errors.Is(err, errGenerationGone) {
+			return err
 		}
 		s.counters.failures.Add(1)
 		s.counters.ready.Store(false)
@@ -367,7 +541,7 @@ func (s *stageRun) flush(ctx context.Context, reader *kafka.Reader, b *batch, lo
 	return nil
 }
 
-func (s *stageRun) flushOnce(ctx context.Context, reader *kafka.Reader, b *batch) error {
+func (s *stageRun) flushOnce(ctx context.Context, gen *kafka.Generation, b *batch) error {
 	if f, ok := s.stage.(Flusher); ok && !b.flushed {
 		if err := f.Flush(ctx, &b.out); err != nil {
 			return fmt.Errorf("flush outputs: %w", err)
@@ -382,11 +556,18 @@ func (s *stageRun) flushOnce(ctx context.Context, reader *kafka.Reader, b *batch
 		crashPoint("produce")
 	}
 	b.produced = true
-	msgs := make([]kafka.Message, 0, len(b.last))
-	for _, m := range b.last {
-		msgs = append(msgs, m)
+	offsets := map[string]map[int]int64{}
+	for pk, m := range b.last {
+		if offsets[pk.topic] == nil {
+			offsets[pk.topic] = map[int]int64{}
+		}
+		offsets[pk.topic][pk.partition] = m.Offset + 1 // the next record to consume
 	}
-	if err := reader.CommitMessages(ctx, msgs...); err != nil {
+	if err := gen.CommitOffsets(offsets); err != nil {
+		if errors.Is(err, kafka.IllegalGeneration) || errors.Is(err, kafka.RebalanceInProgress) ||
+			errors.Is(err, kafka.UnknownMemberId) || errors.Is(err, kafka.FencedInstanceID) {
+			return fmt.Errorf("commit offsets: %w: %w", errGenerationGone, err)
+		}
 		return fmt.Errorf("commit offsets: %w", err)
 	}
 	return nil

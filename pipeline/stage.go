@@ -28,6 +28,16 @@ type Starter interface {
 	Start(ctx context.Context) error
 }
 
+// Tasked is implemented by stages that keep state per partition: per task,
+// partition p of every input topic. Assign is called with the partition
+// numbers of a new generation of the consumer group before any of their
+// records (restore their state), Revoke once the generation's last batch
+// is flushed and committed (drop it).
+type Tasked interface {
+	Assign(ctx context.Context, partitions []int) error
+	Revoke(partitions []int)
+}
+
 // Flusher is implemented by stages that buffer outputs of their own, such as
 // the ClickHouse sink. The runtime calls Flush before it writes the batch's
 // Kafka outputs and commits its offsets, and retries it until it succeeds.

@@ -96,7 +96,7 @@ func produceWorkload(ctx context.Context, cfg *pipeline.Config, wl workload.Conf
 		return nil
 	}
 	err := workload.Generate(wl, func(e workload.Event) error {
-		batch = append(batch, kafka.Message{Topic: cfg.Topic(e.Topic), Key: e.Key, Value: e.Value})
+		batch = append(batch, kafka.Message{Topic: cfg.Topic(e.Topic), Key: e.Key, Value: e.Value, Time: e.Time})
 		if len(batch) == batchSize {
 			return flush()
 		}
