@@ -271,9 +271,14 @@ type Result struct {
 	// Changed are the state keys this call changed; the stream writes
 	// State.Encode of each to the changelog.
 	Changed []string
+	// Notices are for other leads' email keys or other leads (notice.go):
+	// Step leaves them to the caller, Apply delivers them.
+	Notices []Notice
 	// Duplicate tells that the event was applied before with the same
 	// content: nothing changed, and only the audit is to be written.
 	Duplicate bool
+
+	consents []string // the purposes of a lead event's consents, in order
 }
 
 // Engine classifies events under a policy. It is safe for concurrent use

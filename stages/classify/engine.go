@@ -31,18 +31,36 @@ var marketing = []string{"email_marketing", "sms_marketing", "phone_marketing", 
 // An event id applied before with the same bytes is a duplicate: Apply
 // changes nothing and returns a Result with Duplicate set and only the
 // audit. With other bytes it returns an error wrapping ErrEventIDReused.
+//
+// Apply is for a State that holds every lead and email key (the offline
+// tool, tests): the notices an event sends to other leads' email keys
+// (notice.go) are delivered in st at once, and the records of the leads
+// they re-classify are in Result.Others. A stream whose state is split by
+// partition calls Step and routes the notices itself.
 func (e *Engine) Apply(ev schemas.Event, raw []byte, st *State, now time.Time) (Result, error) {
+	r, err := e.Step(ev, raw, st, now)
+	if err != nil {
+		return r, err
+	}
+	e.deliverAll(st, &r, now)
+	return r, nil
+}
+
+// Step is Apply without delivering the notices: they are in
+// Result.Notices, to be delivered (Deliver) to the State that holds their
+// key.
+func (e *Engine) Step(ev schemas.Event, raw []byte, st *State, now time.Time) (Result, error) {
 	switch ev := ev.(type) {
 	case *schemas.Lead:
-		return e.Lead(ev, raw, st, now)
+		return e.lead(ev, raw, st, now)
 	case *schemas.Consent:
-		return e.Consent(ev, raw, st, now)
+		return e.consent(ev, raw, st, now)
 	}
 	return Result{}, errors.New("type: " + ev.EventType() + " events are not classified; give lead and consent events")
 }
 
-// Lead applies a lead event; see Apply.
-func (e *Engine) Lead(ev *schemas.Lead, raw []byte, st *State, now time.Time) (Result, error) {
+// lead applies a lead event; see Step.
+func (e *Engine) lead(ev *schemas.Lead, raw []byte, st *State, now time.Time) (Result, error) {
 	lk := e.keyer.LeadKey(ev.Lead)
 	r := e.newResult(ev.ID, schemas.TypeLead, ev.Lead, lk, ev.OccurredAt, raw, now)
 	ls, dup, err := st.begin(lk, ev.ID, r.Audit.InputSHA256)
@@ -61,10 +79,11 @@ func (e *Engine) Lead(ev *schemas.Lead, raw []byte, st *State, now time.Time) (R
 	if ev.Contact != nil && ev.Contact.Email != "" {
 		ek := e.keyer.EmailKey(ev.Contact.Email)
 		if ls.addEmailKey(ek) {
-			st.email(ek).addLead(lk)
-			r.changed(emailPrefix + ek)
-			e.propagate(st, lk, ls, &r)
+			r.Notices = append(r.Notices, ls.useEmails(lk, ek)...)
 		}
+	}
+	for i := range ev.Consents {
+		r.consents = append(r.consents, ev.Consents[i].Purpose)
 	}
 	switch {
 	case erased:
@@ -87,10 +106,10 @@ func (e *Engine) Lead(ev *schemas.Lead, raw []byte, st *State, now time.Time) (R
 	return r, nil
 }
 
-// Consent applies a consent event; see Apply. For a lead whose lead event
+// consent applies a consent event; see Step. For a lead whose lead event
 // has not been seen, the decision is no_lead and the statement is kept for
 // when the lead arrives.
-func (e *Engine) Consent(ev *schemas.Consent, raw []byte, st *State, now time.Time) (Result, error) {
+func (e *Engine) consent(ev *schemas.Consent, raw []byte, st *State, now time.Time) (Result, error) {
 	lk := e.keyer.LeadKey(ev.Lead)
 	r := e.newResult(ev.ID, schemas.TypeConsent, ev.Lead, lk, ev.OccurredAt, raw, now)
 	ls, dup, err := st.begin(lk, ev.ID, r.Audit.InputSHA256)
@@ -107,16 +126,16 @@ func (e *Engine) Consent(ev *schemas.Consent, raw []byte, st *State, now time.Ti
 		// Art. 17: forget everything but the suppression, the pseudonymous
 		// email keys that keep it, and the event ids.
 		ls.LeadID, ls.Facts, ls.Statements, ls.FirstSeen = "", nil, nil, time.Time{}
-		e.propagate(st, lk, ls, &r)
+		r.Notices = ls.useEmails(lk, "")
 	case "object":
 		ls.addSuppression(suppression{Reason: ReasonObjection, Rule: RuleSuppressedObjection, EventID: ev.ID, At: ev.OccurredAt})
-		e.propagate(st, lk, ls, &r)
+		r.Notices = ls.useEmails(lk, "")
 	case "withdraw":
 		purposes := []string{ev.Purpose}
 		if ev.Purpose == schemas.PurposeAll {
 			purposes = marketing
 			ls.addSuppression(suppression{Reason: ReasonObjection, Rule: RuleSuppressedWithdrawal, EventID: ev.ID, At: ev.OccurredAt})
-			e.propagate(st, lk, ls, &r)
+			r.Notices = ls.useEmails(lk, "")
 		}
 		if !erased {
 			for _, p := range purposes {
@@ -196,54 +215,6 @@ func (st *State) email(k string) *emailState {
 		st.emails[k] = es
 	}
 	return es
-}
-
-// propagate puts the lead's own suppressions on every email key it used
-// and re-classifies, at once, every other lead that used one of them: an
-// objection, a withdrawal of "all" or an erasure reaches every lead of the
-// same person (the suppression is not passed further, from those leads'
-// other email keys).
-func (e *Engine) propagate(st *State, lk string, ls *leadState, r *Result) {
-	if len(ls.Suppressions) == 0 {
-		return
-	}
-	for _, ek := range ls.EmailKeys {
-		es := st.email(ek)
-		changed := false
-		for i := range ls.Suppressions {
-			s := ls.Suppressions[i]
-			slot := &es.Objection
-			if s.Reason == ReasonErasure {
-				slot = &es.Erasure
-			}
-			if s.outranks(*slot) {
-				*slot = &s
-				changed = true
-			}
-		}
-		if !changed {
-			continue
-		}
-		r.changed(emailPrefix + ek)
-		for _, other := range es.Leads {
-			if other == lk {
-				continue
-			}
-			ols := st.leads[other]
-			if ols == nil || ols.LeadID == "" || len(ols.Facts) == 0 {
-				continue // unknown, no lead event yet, or erased: nothing to re-classify
-			}
-			ols.Seq++
-			rec := Record{
-				EventID: r.Record.EventID, LeadID: ols.LeadID, Key: ols.LeadID, PolicyVersion: e.policy.Version,
-				LeadKey: other, KeyVersion: e.keyer.Version(), OccurredAt: r.Record.OccurredAt,
-			}
-			e.evaluate(st, ols, &rec, nil, false)
-			ols.emitted(&rec)
-			r.changed(leadPrefix + other)
-			r.replace(rec)
-		}
-	}
 }
 
 // proofMissingOf returns why a consent event's grant cannot count, from

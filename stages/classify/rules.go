@@ -80,17 +80,17 @@ func latestFacts(ls *leadState, t time.Time) *facts {
 	return nil
 }
 
-// suppressions are the lead's own suppressions and those of its email keys.
+// suppressions are the lead's own suppressions and those of its email keys
+// (the copies their notices brought).
 func (st *State) suppressions(ls *leadState) []suppression {
 	out := slices.Clone(ls.Suppressions)
 	for _, k := range ls.EmailKeys {
-		if es := st.emails[k]; es != nil {
-			if es.Objection != nil {
-				out = append(out, *es.Objection)
-			}
-			if es.Erasure != nil {
-				out = append(out, *es.Erasure)
-			}
+		x := ls.EmailSups[k]
+		if x.Objection != nil {
+			out = append(out, *x.Objection)
+		}
+		if x.Erasure != nil {
+			out = append(out, *x.Erasure)
 		}
 	}
 	return out

@@ -137,6 +137,9 @@ type leadState struct {
 	Suppressions []suppression `json:"suppressions,omitempty"`
 	// EmailKeys are the email keys the lead has used, sorted.
 	EmailKeys []string `json:"email_keys,omitempty"`
+	// EmailSups are, per email key, the suppressions of the other leads
+	// that used it (LeadSuppress notices).
+	EmailSups map[string]sups `json:"email_sups,omitempty"`
 	// Events are the events applied, for idempotence: the latest maxEvents.
 	Events []seenEvent `json:"events,omitempty"`
 	// Decision and Rule are those of the last record emitted; Quarantined
@@ -161,9 +164,9 @@ type seenEvent struct {
 type emailState struct {
 	Objection *suppression `json:"objection,omitempty"`
 	Erasure   *suppression `json:"erasure,omitempty"`
-	// Leads are the lead keys that used the email key, sorted; at most
-	// maxEmailLeads.
-	Leads []string `json:"leads,omitempty"`
+	// Leads are the leads that used the email key, by lead key; at most
+	// maxEmailLeads. Their lead ids route the notices back to them.
+	Leads []emailLead `json:"leads,omitempty"`
 }
 
 // suppression is an entry of the suppression list.
@@ -352,17 +355,5 @@ func (ls *leadState) remember(id, digest string) {
 	ls.Events = append(ls.Events, seenEvent{ID: id, Digest: digest})
 	if len(ls.Events) > maxEvents {
 		ls.Events = slices.Delete(ls.Events, 0, len(ls.Events)-maxEvents)
-	}
-}
-
-// addLead records that a lead key used the email key.
-func (es *emailState) addLead(leadKey string) {
-	i, found := slices.BinarySearch(es.Leads, leadKey)
-	if found {
-		return
-	}
-	es.Leads = slices.Insert(es.Leads, i, leadKey)
-	if len(es.Leads) > maxEmailLeads {
-		es.Leads = es.Leads[1:]
 	}
 }
