@@ -2,94 +2,155 @@ package pipeline
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"sync"
 	"time"
 
 	json "github.com/goccy/go-json" // the hot paths' codec, chosen in bench/RESULTS.md
 	"github.com/segmentio/kafka-go"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/leadpipe/leadpipe/schemas"
 	"github.com/leadpipe/leadpipe/stages/classify"
 )
 
-// headerInstance names the process that wrote a state changelog record.
-const headerInstance = "leadpipe.instance"
+// headerNotice names the kind of a record of leadpipe.suppressions.
+const headerNotice = "leadpipe.notice"
 
-// ClassifyStage runs the classify engine on leads.raw and consents.raw. It
-// emits each lead's classification to leads.classified (or
-// leads.quarantine), an audit record to leadpipe.audit, and every state
-// change to the compacted leadpipe.state, from which it restores its state
-// at start and follows what other classify processes write (the suppression
-// list must be global: a re-imported email may arrive on any partition).
+// ClassifyStage runs the classify engine, one task per partition number of
+// its inputs: leads.raw, consents.raw and leadpipe.suppressions, keyed
+// alike. Each task has a classify.State of its own, restored from the same
+// partition of the compacted leadpipe.state before the task's first record
+// and dropped when the partition goes to another process: a process holds
+// the leads and email keys of its partitions only.
+//
+// It emits each lead's classification to leads.classified (or
+// leads.quarantine), an audit record per event to leadpipe.audit, every
+// state change to its task's partition of leadpipe.state, and the engine's
+// notices (classify/notice.go) to leadpipe.suppressions, keyed by email key
+// or lead id: an objection taken by one task reaches the leads of the same
+// email in any other task or process.
 type ClassifyStage struct {
-	cfg      *Config
-	engine   *classify.Engine
-	limits   schemas.Limits
-	instance string
-	table    *Table
-	now      func() time.Time
+	cfg    *Config
+	engine *classify.Engine
+	limits schemas.Limits
+	now    func() time.Time
 
-	mu      sync.Mutex // guards state and pending
-	state   *classify.State
-	pending map[string]int // own changelog writes the table has not read back yet
+	mu    sync.Mutex // guards tasks; Process runs on one goroutine
+	tasks map[int]*classify.State
 }
 
 // NewClassifyStage returns the classify stage.
 func NewClassifyStage(cfg *Config, engine *classify.Engine, limits schemas.Limits) *ClassifyStage {
-	id := cfg.InstanceID
-	if id == "" {
-		var b [8]byte
-		rand.Read(b[:])
-		id = hex.EncodeToString(b[:])
-	}
-	s := &ClassifyStage{
-		cfg: cfg, engine: engine, limits: limits, instance: id, now: time.Now,
-		state: classify.NewState(), pending: map[string]int{},
-	}
-	s.table = NewTable(cfg, cfg.Topic(TopicState), s.restore)
-	return s
+	return &ClassifyStage{cfg: cfg, engine: engine, limits: limits, now: time.Now, tasks: map[int]*classify.State{}}
 }
 
 func (s *ClassifyStage) Name() string { return "classify" }
 func (s *ClassifyStage) Topics() []string {
-	return []string{s.cfg.Topic(TopicLeadsRaw), s.cfg.Topic(TopicConsentsRaw)}
+	return []string{s.cfg.Topic(TopicLeadsRaw), s.cfg.Topic(TopicConsentsRaw), s.cfg.Topic(TopicSuppressions)}
 }
 
-// CoPartitioned: a lead's lead and consent events must meet in one process.
-func (s *ClassifyStage) CoPartitioned() []string { return s.Topics() }
+// CoPartitioned: a lead's lead and consent events, its notices and its
+// state must all be on one partition number.
+func (s *ClassifyStage) CoPartitioned() []string {
+	return append(s.Topics(), s.cfg.Topic(TopicState))
+}
 
-// Start restores the state from leadpipe.state and keeps following it. A
-// failure to follow it ends Start with that error, never a silent wait.
-func (s *ClassifyStage) Start(ctx context.Context) error {
-	if err := startTables(ctx, s.table); err != nil {
-		return fmt.Errorf("restore state: %w", err)
+// Assign restores the state of every assigned partition from its
+// partition of leadpipe.state, up to the end it has now.
+func (s *ClassifyStage) Assign(ctx context.Context, partitions []int) error {
+	states := make([]*classify.State, len(partitions))
+	g, gctx := errgroup.WithContext(ctx)
+	for i, p := range partitions {
+		g.Go(func() error {
+			st, err := s.restore(gctx, p)
+			states[i] = st
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, p := range partitions {
+		s.tasks[p] = states[i]
 	}
 	return nil
 }
 
-// restore applies one changelog record. Records this process wrote are
-// already in its state and are skipped, so that reading them back never
-// overwrites a newer value.
-func (s *ClassifyStage) restore(m *kafka.Message) {
-	key := string(m.Key)
+// Revoke drops the state of partitions now another process's.
+func (s *ClassifyStage) Revoke(partitions []int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if Header(m, headerInstance) == s.instance && s.pending[key] > 0 {
-		if s.pending[key]--; s.pending[key] == 0 {
-			delete(s.pending, key)
-		}
-		return
+	for _, p := range partitions {
+		delete(s.tasks, p)
 	}
-	s.state.Restore(key, m.Value) // a value this version cannot read is left out
 }
 
-// Process classifies one lead or consent event. An event whose event_id
-// was applied before with other content is dead-lettered
-// (classify.ErrEventIDReused); a duplicate writes its audit record only.
+// StateKeys is the number of state keys the process holds, over its tasks.
+func (s *ClassifyStage) StateKeys() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, st := range s.tasks {
+		n += st.Len()
+	}
+	return n
+}
+
+// restore reads partition p of leadpipe.state from its first offset to its
+// end into a new State.
+func (s *ClassifyStage) restore(ctx context.Context, p int) (*classify.State, error) {
+	st := classify.NewState()
+	topic := s.cfg.Topic(TopicState)
+	client := &kafka.Client{Addr: kafka.TCP(s.cfg.Brokers...), Timeout: 10 * time.Second}
+	ends, err := endOffsets(ctx, client, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{
+		topic: {kafka.FirstOffsetOf(p), kafka.LastOffsetOf(p)},
+	}})
+	if err != nil {
+		return nil, fmt.Errorf("restore state of partition %d: %w", p, err)
+	}
+	var first, end int64
+	for _, po := range ends[topic] {
+		first, end = po.FirstOffset, po.LastOffset
+	}
+	if end <= first {
+		return st, nil
+	}
+	r := kafka.NewReader(kafka.ReaderConfig{
+		Brokers: s.cfg.Brokers, Topic: topic, Partition: p,
+		MinBytes: 1, MaxBytes: 8 << 20, MaxWait: 100 * time.Millisecond,
+	})
+	defer r.Close()
+	if err := r.SetOffset(first); err != nil {
+		return nil, fmt.Errorf("restore state of partition %d: %w", p, err)
+	}
+	for {
+		m, err := r.ReadMessage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("restore state of partition %d: %w", p, err)
+		}
+		if err := st.Restore(string(m.Key), m.Value); err != nil {
+			return nil, fmt.Errorf("restore state of partition %d at offset %d: %w", p, m.Offset, err)
+		}
+		if m.Offset+1 >= end {
+			return st, nil
+		}
+	}
+}
+
+// Process classifies one lead or consent event, or delivers one notice. An
+// event whose event_id was applied before with other content is
+// dead-lettered (classify.ErrEventIDReused); a duplicate writes its audit
+// record only.
 func (s *ClassifyStage) Process(_ context.Context, m *kafka.Message, out *Outputs) (Outcome, error) {
+	s.mu.Lock()
+	st := s.tasks[m.Partition]
+	s.mu.Unlock()
+	if st == nil {
+		return 0, fmt.Errorf("partition %d of %s is not assigned to this process", m.Partition, m.Topic)
+	}
 	var ev schemas.Event
 	var err error
 	switch m.Topic {
@@ -101,23 +162,19 @@ func (s *ClassifyStage) Process(_ context.Context, m *kafka.Message, out *Output
 		if ev, err = schemas.DecodeConsent(m.Value, s.limits); err != nil {
 			return 0, fmt.Errorf("decode consent: %w", err)
 		}
+	case s.cfg.Topic(TopicSuppressions):
+		var n classify.Notice
+		if err := json.Unmarshal(m.Value, &n); err != nil || n.LeadKey == "" {
+			return 0, fmt.Errorf("decode notice: not a notice this version understands")
+		}
+		res := s.engine.Deliver(&n, st, s.now())
+		return Produced, s.write(st, m.Partition, &res, out)
 	default:
 		return 0, fmt.Errorf("classify does not read topic %s", m.Topic)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	res, err := s.engine.Apply(ev, m.Value, s.state, s.now())
+	res, err := s.engine.Step(ev, m.Value, st, s.now())
 	if err != nil {
 		return 0, err
-	}
-	stateTopic := s.cfg.Topic(TopicState)
-	for _, k := range res.Changed {
-		v, ok := s.state.Encode(k)
-		if !ok {
-			v = nil // a tombstone
-		}
-		out.Add(stateTopic, []byte(k), v, kafka.Header{Key: headerInstance, Value: []byte(s.instance)})
-		s.pending[k]++
 	}
 	audit, err := json.Marshal(&res.Audit)
 	if err != nil {
@@ -128,12 +185,38 @@ func (s *ClassifyStage) Process(_ context.Context, m *kafka.Message, out *Output
 		return Produced, nil
 	}
 	outcome, err := s.emit(&res.Record, out)
+	if err != nil {
+		return 0, err
+	}
+	return outcome, s.write(st, m.Partition, &res, out)
+}
+
+// write adds a result's other records, state changes (to the task's
+// partition of leadpipe.state) and notices (keyed by email key or lead id)
+// to out.
+func (s *ClassifyStage) write(st *classify.State, partition int, res *classify.Result, out *Outputs) error {
 	for i := range res.Others {
-		if _, err2 := s.emit(&res.Others[i], out); err == nil {
-			err = err2
+		if _, err := s.emit(&res.Others[i], out); err != nil {
+			return err
 		}
 	}
-	return outcome, err
+	stateTopic := s.cfg.Topic(TopicState)
+	for _, k := range res.Changed {
+		v, ok := st.Encode(k)
+		if !ok {
+			v = nil // a tombstone
+		}
+		out.AddTo(stateTopic, partition, []byte(k), v)
+	}
+	for i := range res.Notices {
+		n := &res.Notices[i]
+		v, err := json.Marshal(n)
+		if err != nil {
+			return fmt.Errorf("encode notice: %w", err)
+		}
+		out.Add(s.cfg.Topic(TopicSuppressions), []byte(n.Key()), v, kafka.Header{Key: headerNotice, Value: []byte(n.Kind)})
+	}
+	return nil
 }
 
 // emit writes a lead's record to its topic, keyed by the raw lead id:

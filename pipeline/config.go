@@ -36,9 +36,6 @@ type Config struct {
 	// the broker but none fetched, before it goes on with the others
 	// (Kafka Streams' max.task.idle.ms).
 	MaxIdle time.Duration
-	// InstanceID names this process in the state changelog; empty means a
-	// random id chosen at start.
-	InstanceID string
 }
 
 // DefaultConfig returns the defaults: a local broker, no prefix, batches of
@@ -69,7 +66,6 @@ func (c *Config) RegisterFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&c.BatchAge, "batch-age", c.BatchAge, "longest a consumed record waits for its batch to be flushed and committed")
 	fs.DurationVar(&c.SessionTimeout, "session-timeout", c.SessionTimeout, "consumer group session timeout")
 	fs.DurationVar(&c.MaxIdle, "max-idle", c.MaxIdle, "longest a task waits for an input partition that lags, so that records are processed in timestamp order across inputs")
-	fs.StringVar(&c.InstanceID, "instance-id", c.InstanceID, "name of this process in the state changelog (default: random)")
 }
 
 // Validate reports the first setting that cannot work, as a sentence.

@@ -35,7 +35,6 @@ type EnrichStage struct {
 	leads  *enrich.Leads
 	tables []*Table
 	grace  time.Duration
-	client *kafka.Client
 
 	waitingSince time.Time // start of the current wait for classify; zero when not waiting
 	settledAt    time.Time // when classify was last seen caught up
@@ -48,7 +47,6 @@ type EnrichStage struct {
 func NewEnrichStage(cfg *Config, keys *pseudonym.Keyer, limits schemas.Limits, maxLeads int, grace time.Duration) *EnrichStage {
 	s := &EnrichStage{
 		cfg: cfg, keys: keys, limits: limits, leads: enrich.NewLeads(maxLeads), grace: grace,
-		client: &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Timeout: 10 * time.Second},
 	}
 	for _, t := range []string{TopicLeadsClassified, TopicLeadsQuarantine} {
 		s.tables = append(s.tables, NewTable(cfg, cfg.Topic(t), s.applyClassification))
@@ -148,8 +146,8 @@ func (s *EnrichStage) caughtUp(ctx context.Context) bool {
 	s.checkedAt = time.Now()
 	cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	ok, err := groupCaughtUp(cctx, s.client, s.cfg.Group("classify"),
-		s.cfg.Topic(TopicLeadsRaw), s.cfg.Topic(TopicConsentsRaw))
+	ok, err := GroupCaughtUp(cctx, s.cfg, s.cfg.Group("classify"),
+		s.cfg.Topic(TopicLeadsRaw), s.cfg.Topic(TopicConsentsRaw), s.cfg.Topic(TopicSuppressions))
 	if err != nil || !ok {
 		return false
 	}
@@ -162,9 +160,10 @@ func (s *EnrichStage) caughtUp(ctx context.Context) bool {
 	return true
 }
 
-// groupCaughtUp reports whether consumer group has committed, on every
-// partition of topics, the end offset.
-func groupCaughtUp(ctx context.Context, client *kafka.Client, group string, topics ...string) (bool, error) {
+// GroupCaughtUp reports whether consumer group has committed, on every
+// partition of topics (full names), the end offset.
+func GroupCaughtUp(ctx context.Context, cfg *Config, group string, topics ...string) (bool, error) {
+	client := &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Timeout: 10 * time.Second}
 	md, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: topics})
 	if err != nil {
 		return false, err

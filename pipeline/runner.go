@@ -43,7 +43,7 @@ func NewRunner(cfg Config, log *slog.Logger, reg prometheus.Registerer) *Runner 
 func NewWriter(cfg *Config) *kafka.Writer {
 	return &kafka.Writer{
 		Addr:         kafka.TCP(cfg.Brokers...),
-		Balancer:     &kafka.Murmur2Balancer{},
+		Balancer:     taskBalancer{explicit: cfg.Topic(TopicState)},
 		RequiredAcks: kafka.RequireAll,
 		BatchSize:    cfg.BatchRecords,
 		BatchBytes:   900 << 10,
@@ -51,6 +51,21 @@ func NewWriter(cfg *Config) *kafka.Writer {
 		MaxAttempts:  10,
 		WriteTimeout: 30 * time.Second,
 	}
+}
+
+// taskBalancer puts a record on the partition of its key's murmur2 hash,
+// as the Java client does, except records of the explicit topic (the state
+// changelog), which go to the partition they name: their task's.
+type taskBalancer struct {
+	explicit string
+	murmur2  kafka.Murmur2Balancer
+}
+
+func (b taskBalancer) Balance(msg kafka.Message, partitions ...int) int {
+	if msg.Topic == b.explicit {
+		return msg.Partition
+	}
+	return b.murmur2.Balance(msg, partitions...)
 }
 
 // StageOptions override the runner's batch limits for one stage.

@@ -39,6 +39,16 @@ func runClassify(t *testing.T, cfg pipeline.Config) *pipeline.Runner {
 	return r
 }
 
+// waitDrained waits until classify has consumed and committed its inputs.
+func waitDrained(t *testing.T, r *pipeline.Runner) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := r.WaitDrained(ctx, "classify"); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestUndecodableRecordsAreDeadLetteredWithProvenanceWhileTheStageGoesOn(t *testing.T) {
 	cfg := pipelinetest.Kafka(t)
 	bad := []struct{ value, field string }{
@@ -55,13 +65,11 @@ func TestUndecodableRecordsAreDeadLetteredWithProvenanceWhileTheStageGoesOn(t *t
 	pipelinetest.Produce(t, &cfg, pipeline.TopicLeadsRaw, in...)
 
 	r := runClassify(t, cfg)
-	pipelinetest.Eventually(t, 60*time.Second, "classify did not commit the 4 records", func() bool {
-		c := r.Counts("classify")
-		return c.Consumed == 4 && c.InFlight == 0
-	})
+	waitDrained(t, r)
 	c := r.Counts("classify")
-	if c.DeadLettered != 3 || c.Produced+c.Quarantined != 1 {
-		t.Errorf("counts = %+v, want 3 dead-lettered and 1 classified", c)
+	// 4 records, and the good lead's notice to its email key.
+	if c.Consumed != 5 || c.DeadLettered != 3 || c.Produced+c.Quarantined != 2 {
+		t.Errorf("counts = %+v, want 5 consumed: 3 dead-lettered, the lead and its notice classified", c)
 	}
 	if c.Consumed != c.Produced+c.Quarantined+c.DeadLettered+c.InFlight {
 		t.Errorf("counts %+v break consumed = produced + quarantined + dead-lettered + in flight", c)
@@ -150,12 +158,9 @@ func TestADuplicateEventWritesOnlyItsAuditAndAReusedEventIDIsDeadLettered(t *tes
 		kafka.Message{Key: []byte("lead-good"), Value: []byte(reused)},   // the same event id, other content
 	)
 	r := runClassify(t, cfg)
-	pipelinetest.Eventually(t, 60*time.Second, "classify did not commit the 3 records", func() bool {
-		c := r.Counts("classify")
-		return c.Consumed == 3 && c.InFlight == 0
-	})
-	if c := r.Counts("classify"); c.DeadLettered != 1 || c.Produced != 2 {
-		t.Errorf("counts = %+v, want 2 produced (the event and its duplicate) and 1 dead-lettered", c)
+	waitDrained(t, r)
+	if c := r.Counts("classify"); c.DeadLettered != 1 || c.Produced != 3 {
+		t.Errorf("counts = %+v, want 3 produced (the event, its duplicate, its notice to its email key) and 1 dead-lettered", c)
 	}
 	if got := pipelinetest.ReadAll(t, &cfg, pipeline.TopicLeadsClassified); len(got) != 1 {
 		t.Errorf("leads.classified holds %d records, want 1: a duplicate emits no classification", len(got))

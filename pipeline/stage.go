@@ -71,6 +71,13 @@ func (o *Outputs) Add(topic string, key, value []byte, headers ...kafka.Header) 
 	o.msgs = append(o.msgs, kafka.Message{Topic: topic, Key: key, Value: value, Headers: headers})
 }
 
+// AddTo appends a record for a given partition of topic: a state
+// changelog record goes to its task's partition, not to its key's hash
+// (NewWriter's balancer).
+func (o *Outputs) AddTo(topic string, partition int, key, value []byte) {
+	o.msgs = append(o.msgs, kafka.Message{Topic: topic, Partition: partition, Key: key, Value: value})
+}
+
 // Len is the number of records collected.
 func (o *Outputs) Len() int { return len(o.msgs) }
 

@@ -14,15 +14,16 @@ import (
 // The topics, unprefixed. Keys are lead ids everywhere, so that one lead's
 // events stay in order on one partition.
 const (
-	TopicLeadsRaw         = "leads.raw"         // lead events in
-	TopicConsentsRaw      = "consents.raw"      // consent events in
-	TopicBehaviorRaw      = "behavior.raw"      // behavior events in
-	TopicLeadsClassified  = "leads.classified"  // compacted: a lead's current classification
-	TopicLeadsQuarantine  = "leads.quarantine"  // compacted: quarantined leads
-	TopicBehaviorEnriched = "behavior.enriched" // behavior with origin, decision, lead key
-	TopicAudit            = "leadpipe.audit"    // one record per decision (Art. 5(2))
-	TopicDLQ              = "leadpipe.dlq"      // records that could not be processed
-	TopicState            = "leadpipe.state"    // compacted: classify's state changelog
+	TopicLeadsRaw         = "leads.raw"             // lead events in
+	TopicConsentsRaw      = "consents.raw"          // consent events in
+	TopicBehaviorRaw      = "behavior.raw"          // behavior events in
+	TopicLeadsClassified  = "leads.classified"      // compacted: a lead's current classification
+	TopicLeadsQuarantine  = "leads.quarantine"      // compacted: quarantined leads
+	TopicBehaviorEnriched = "behavior.enriched"     // behavior with origin, decision, lead key
+	TopicAudit            = "leadpipe.audit"        // one record per decision (Art. 5(2))
+	TopicDLQ              = "leadpipe.dlq"          // records that could not be processed
+	TopicState            = "leadpipe.state"        // compacted: classify's state changelog, one partition per task
+	TopicSuppressions     = "leadpipe.suppressions" // classify's notices between leads and email keys
 )
 
 // TopicSpec describes one topic that `leadpipe topics` creates.
@@ -42,6 +43,7 @@ var AllTopics = []TopicSpec{
 	{Name: TopicAudit},
 	{Name: TopicDLQ},
 	{Name: TopicState, Compacted: true},
+	{Name: TopicSuppressions},
 }
 
 // Topic returns the full name of an unprefixed topic.

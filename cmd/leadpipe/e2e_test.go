@@ -72,6 +72,17 @@ func startStages(t *testing.T, cfg *runConfig, stages ...string) *pipeline.Runne
 	return r
 }
 
+// waitClassify waits until classify has consumed and committed every
+// record of its inputs, its own notices included.
+func waitClassify(t *testing.T, runner *pipeline.Runner) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	if err := runner.WaitDrained(ctx, "classify"); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // testRunConfig is a runConfig on the test's topics and database.
 func testRunConfig(t *testing.T) (*runConfig, driver.Conn) {
 	t.Helper()
@@ -97,15 +108,9 @@ func TestEndToEndEveryStageLandsTheFixedInputInClickHouseRowByRow(t *testing.T) 
 	// The stage reads both topics at once, and a consent read before its
 	// lead counts for it; the test wants the order of the input.
 	pipelinetest.Produce(t, k, pipeline.TopicLeadsRaw, leads...)
-	pipelinetest.Eventually(t, 60*time.Second, "classify did not drain the leads", func() bool {
-		c := runner.Counts("classify")
-		return c.Consumed == int64(len(leads)) && c.InFlight == 0
-	})
+	waitClassify(t, runner)
 	pipelinetest.Produce(t, k, pipeline.TopicConsentsRaw, consents...)
-	pipelinetest.Eventually(t, 60*time.Second, "classify did not drain the consents", func() bool {
-		c := runner.Counts("classify")
-		return c.Consumed == int64(len(leads)+len(consents)) && c.InFlight == 0
-	})
+	waitClassify(t, runner)
 	pipelinetest.Produce(t, k, pipeline.TopicBehaviorRaw, behavior...)
 	wctx, cancel := context.WithTimeout(ctx, 90*time.Second)
 	defer cancel()

@@ -143,7 +143,6 @@ func TestTheClassifyStageEndsEveryLeadTheSameInAnyOrderOnTheEmbeddedBroker(t *te
 			cfg.metricsAddr = ""
 			k := &cfg.kafka
 			runner := startStages(t, &cfg, "classify")
-			produced := int64(0)
 			for _, phase := range o.phases {
 				byTopic := map[string][]kafka.Message{}
 				for _, m := range phase {
@@ -152,11 +151,7 @@ func TestTheClassifyStageEndsEveryLeadTheSameInAnyOrderOnTheEmbeddedBroker(t *te
 				for topic, msgs := range byTopic {
 					pipelinetest.Produce(t, k, topic, msgs...)
 				}
-				produced += int64(len(phase))
-				pipelinetest.Eventually(t, 60*time.Second, "classify did not drain its input", func() bool {
-					c := runner.Counts("classify")
-					return c.Consumed == produced && c.InFlight == 0
-				})
+				waitClassify(t, runner)
 			}
 			got := lastRecords(t, k)
 			if len(got) != len(want) {
@@ -231,7 +226,6 @@ func runOrder(t *testing.T, phases [][]kafka.Message, behavior []kafka.Message) 
 	cfg, conn := testRunConfig(t)
 	k := &cfg.kafka
 	runner := startStages(t, cfg, stageNames...)
-	produced := int64(0)
 	for _, phase := range phases {
 		byTopic := map[string][]kafka.Message{}
 		for _, m := range phase {
@@ -240,11 +234,7 @@ func runOrder(t *testing.T, phases [][]kafka.Message, behavior []kafka.Message) 
 		for topic, msgs := range byTopic {
 			pipelinetest.Produce(t, k, topic, msgs...)
 		}
-		produced += int64(len(phase))
-		pipelinetest.Eventually(t, 90*time.Second, "classify did not drain its input", func() bool {
-			c := runner.Counts("classify")
-			return c.Consumed == produced && c.InFlight == 0
-		})
+		waitClassify(t, runner)
 	}
 	msgs := make([]kafka.Message, len(behavior))
 	for i, m := range behavior {
