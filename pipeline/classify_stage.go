@@ -7,6 +7,7 @@ import (
 	"time"
 
 	json "github.com/goccy/go-json" // the hot paths' codec, chosen in bench/RESULTS.md
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
 	"golang.org/x/sync/errgroup"
 
@@ -86,6 +87,18 @@ func (s *ClassifyStage) Revoke(partitions []int) {
 	for _, p := range partitions {
 		delete(s.tasks, p)
 	}
+}
+
+// Collectors are the stage's own metrics (see metrics.go).
+func (s *ClassifyStage) Collectors() []prometheus.Collector {
+	return classifyCollectors(s.Partitions, s.StateKeys)
+}
+
+// Partitions is the number of partitions whose state the process holds.
+func (s *ClassifyStage) Partitions() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.tasks)
 }
 
 // StateKeys is the number of state keys the process holds, over its tasks.

@@ -126,3 +126,20 @@ func enrichCollectors(expired *atomic.Int64) []prometheus.Collector {
 		}, func() float64 { return float64(expired.Load()) }),
 	}
 }
+
+// classifyCollectors are the classify stage's own metrics:
+//
+//	leadpipe_classify_partitions   partitions (tasks) whose state the process holds
+//	leadpipe_classify_state_keys   state keys (leads and email keys) it holds over them
+func classifyCollectors(partitions, keys func() int) []prometheus.Collector {
+	return []prometheus.Collector{
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "leadpipe_classify_partitions",
+			Help: "Partitions (tasks) whose classify state this process holds.",
+		}, func() float64 { return float64(partitions()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "leadpipe_classify_state_keys",
+			Help: "Classify state keys (leads and email keys) this process holds, over its partitions.",
+		}, func() float64 { return float64(keys()) }),
+	}
+}

@@ -1,0 +1,199 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"net"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/leadpipe/leadpipe/bench/workload"
+	"github.com/leadpipe/leadpipe/pipeline"
+	"github.com/leadpipe/leadpipe/pipeline/pipelinetest"
+)
+
+// TestClassifyScalesOutAndHandsOverPartitionsWithEveryDecisionKept runs
+// classify as separate `leadpipe run` processes on 12 partitions while the
+// workload comes in: three processes, each holding the state of its share
+// of the partitions only; one killed with SIGKILL, its partitions handed
+// over; then a fourth joining and leaving five times. At the end every
+// lead's last record is what `leadpipe classify` decides of the same
+// events, and no lead has two different records with one seq.
+func TestClassifyScalesOutAndHandsOverPartitionsWithEveryDecisionKept(t *testing.T) {
+	cfg := defaultRunConfig()
+	cfg.kafka = pipelinetest.Kafka(t)
+	cfg.kafka.TopicPrefix += "twelve."
+	cfg.kafka.Partitions = 12
+	k := &cfg.kafka
+	ctx := context.Background()
+	if _, err := pipeline.CreateTopics(ctx, k); err != nil {
+		t.Fatal(err)
+	}
+	events := orderWorkload(t, 1200, 0)
+	slices.SortStableFunc(events, func(a, b workload.Event) int { return strings.Compare(string(occurredAt(a.Value)), string(occurredAt(b.Value))) })
+	var lines [][]byte
+	for _, e := range events {
+		lines = append(lines, e.Value)
+	}
+	chunks := split(events, 8)
+	produce := func(i int) {
+		byTopic := map[string][]kafka.Message{}
+		for _, e := range chunks[i] {
+			byTopic[e.Topic] = append(byTopic[e.Topic], kafka.Message{Key: e.Key, Value: e.Value})
+		}
+		for topic, msgs := range byTopic {
+			pipelinetest.Produce(t, k, topic, msgs...)
+		}
+	}
+	start := func() (*stageProcess, string) {
+		addr := freeAddr(t)
+		return startProcess(t, &cfg, "", "--metrics-addr", addr, "classify"), addr
+	}
+
+	// Three processes share the twelve partitions.
+	var procs []*stageProcess
+	var addrs []string
+	for range 3 {
+		p, a := start()
+		procs, addrs = append(procs, p), append(addrs, a)
+	}
+	produce(0)
+	waitClassifyGroup(t, k)
+	pipelinetest.Eventually(t, 60*time.Second, "the three processes did not share the partitions 4, 4, 4", func() bool {
+		for _, a := range addrs {
+			if metric(a, "leadpipe_classify_partitions") != 4 {
+				return false
+			}
+		}
+		return true
+	})
+	var keys []float64
+	total := 0.0
+	for _, a := range addrs {
+		n := metric(a, "leadpipe_classify_state_keys")
+		keys = append(keys, n)
+		total += n
+	}
+	for i, n := range keys {
+		if n == 0 || n > 0.55*total {
+			t.Errorf("process %d holds %.0f of %.0f state keys: not its share of a third", i, n, total)
+		}
+	}
+	t.Logf("state keys per process with 3 processes on 12 partitions: %v", keys)
+
+	// One process is killed under load; its partitions go to the others.
+	produce(1)
+	procs[1].cmd.Process.Kill()
+	produce(2)
+	waitClassifyGroup(t, k)
+
+	// A fourth process joins and leaves five times under load.
+	for i := range 5 {
+		p, _ := start()
+		produce(3 + i) // chunks 3 to 7
+		time.Sleep(time.Duration(500+200*i) * time.Millisecond)
+		p.stop(t)
+	}
+	waitClassifyGroup(t, k)
+
+	// Every decision kept: the last record of every lead is what leadpipe
+	// classify decides of the same events.
+	want := finalByLead(t, lines)
+	got := lastRecords(t, k)
+	if len(got) != len(want) {
+		t.Errorf("%d leads on the topics, want %d", len(got), len(want))
+	}
+	for key, w := range want {
+		if g := got[key]; !jsonEqual(g, w) {
+			gj, _ := json.Marshal(g)
+			wj, _ := json.Marshal(w)
+			t.Fatalf("lead %s ends\n%s\nwant (leadpipe classify)\n%s", key[:8], gj, wj)
+		}
+	}
+	// None doubled: one seq of a lead is one record (a batch replayed after
+	// the kill writes the very same bytes again, or nothing).
+	bySeq := map[string]string{}
+	for _, topic := range []string{pipeline.TopicLeadsClassified, pipeline.TopicLeadsQuarantine} {
+		for _, m := range pipelinetest.ReadAll(t, k, topic) {
+			if m.Value == nil {
+				continue
+			}
+			var r struct {
+				LeadKey string `json:"lead_key"`
+				Seq     uint64 `json:"seq"`
+			}
+			json.Unmarshal(m.Value, &r)
+			id := r.LeadKey + "/" + strconv.FormatUint(r.Seq, 10)
+			if prev, ok := bySeq[id]; ok && prev != string(m.Value) {
+				t.Errorf("lead %s has two different records with seq %d:\n%s\n%s", r.LeadKey[:8], r.Seq, prev, m.Value)
+			}
+			bySeq[id] = string(m.Value)
+		}
+	}
+}
+
+// split cuts events into n chunks in order.
+func split[T any](events []T, n int) [][]T {
+	var out [][]T
+	size := (len(events) + n - 1) / n
+	for i := 0; i < len(events); i += size {
+		out = append(out, events[i:min(i+size, len(events))])
+	}
+	return out
+}
+
+// waitClassifyGroup waits until the classify group has committed the end
+// of all its inputs, twice in a row (notices a batch sent are on their
+// topic before it is committed).
+func waitClassifyGroup(t *testing.T, k *pipeline.Config) {
+	t.Helper()
+	topics := []string{k.Topic(pipeline.TopicLeadsRaw), k.Topic(pipeline.TopicConsentsRaw), k.Topic(pipeline.TopicSuppressions)}
+	n := 0
+	pipelinetest.Eventually(t, 120*time.Second, "classify did not drain its inputs", func() bool {
+		ok, err := pipeline.GroupCaughtUp(context.Background(), k, k.Group("classify"), topics...)
+		if err != nil || !ok {
+			n = 0
+			return false
+		}
+		n++
+		return n == 3
+	})
+}
+
+// freeAddr returns a loopback address with a free port.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// metric reads one unlabelled metric from a process's /metrics; -1 when
+// it cannot.
+func metric(addr, name string) float64 {
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		return -1
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err == nil {
+				return f
+			}
+		}
+	}
+	return -1
+}
