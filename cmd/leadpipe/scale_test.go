@@ -37,7 +37,9 @@ func TestClassifyScalesOutAndHandsOverPartitionsWithEveryDecisionKept(t *testing
 		t.Fatal(err)
 	}
 	events := orderWorkload(t, 1200, 0)
-	slices.SortStableFunc(events, func(a, b workload.Event) int { return strings.Compare(string(occurredAt(a.Value)), string(occurredAt(b.Value))) })
+	slices.SortStableFunc(events, func(a, b workload.Event) int {
+		return strings.Compare(string(occurredAt(a.Value)), string(occurredAt(b.Value)))
+	})
 	var lines [][]byte
 	for _, e := range events {
 		lines = append(lines, e.Value)
