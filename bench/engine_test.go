@@ -3,9 +3,11 @@ package bench
 import (
 	"encoding/json"
 	"runtime"
+	"strconv"
 	"testing"
 
 	hotjson "github.com/goccy/go-json" // the codec of the hot paths (codec_test.go)
+	"github.com/segmentio/kafka-go"
 
 	"github.com/leadpipe/leadpipe/bench/workload"
 	"github.com/leadpipe/leadpipe/schemas"
@@ -191,4 +193,69 @@ func BenchmarkStateMemory(b *testing.B) {
 	}
 	b.ReportMetric(float64(total)/float64(b.N)/stateLeads, "B/lead")
 	b.ReportMetric(float64(keys)/stateLeads, "keys/lead")
+}
+
+// BenchmarkStatePerProcess is the classify state one process holds when
+// n processes share 12 partitions, as the stream splits it: the lead and
+// consent events of stateLeads leads go to the State of their key's
+// partition (murmur2, as the producers put them), and the engine's notices
+// to the State of their own key's partition, until none is left. It
+// reports the live heap (after a GC) of the States of the first process's
+// partitions, per lead of the workload, and in MiB per million leads.
+func BenchmarkStatePerProcess(b *testing.B) {
+	const partitions = 12
+	wl := workload.DefaultConfig()
+	wl.Leads, wl.BehaviorPerLead, wl.MalformedRate = stateLeads, 0, 0
+	events, err := workload.All(wl)
+	if err != nil {
+		b.Fatal(err)
+	}
+	e, l := newEngine(), schemas.DefaultLimits()
+	all := make([]int, partitions)
+	for i := range all {
+		all[i] = i
+	}
+	partitionOf := func(key string) int { return (&kafka.Murmur2Balancer{}).Balance(kafka.Message{Key: []byte(key)}, all...) }
+	for _, procs := range []int{1, 2, 4} {
+		b.Run(strconv.Itoa(procs)+"_processes", func(b *testing.B) {
+			var perLead float64
+			for b.Loop() {
+				b.StopTimer()
+				var before, after runtime.MemStats
+				runtime.GC()
+				runtime.ReadMemStats(&before)
+				b.StartTimer()
+				states := make([]*classify.State, partitions)
+				for i := range states {
+					states[i] = classify.NewState()
+				}
+				for _, ev := range events {
+					d, err := schemas.Decode(ev.Value, l)
+					if err != nil {
+						b.Fatal(err)
+					}
+					res, err := e.Step(d, ev.Value, states[partitionOf(string(ev.Key))], benchNow)
+					if err != nil {
+						b.Fatal(err)
+					}
+					for notices := res.Notices; len(notices) > 0; {
+						n := notices[0]
+						notices = append(notices[1:], e.Deliver(&n, states[partitionOf(n.Key())], benchNow).Notices...)
+					}
+				}
+				b.StopTimer()
+				// The first process holds the first 12/procs partitions.
+				for i := partitions / procs; i < partitions; i++ {
+					states[i] = nil
+				}
+				runtime.GC()
+				runtime.ReadMemStats(&after)
+				perLead = float64(int64(after.HeapAlloc)-int64(before.HeapAlloc)) / stateLeads
+				runtime.KeepAlive(states)
+				b.StartTimer()
+			}
+			b.ReportMetric(perLead, "B/lead")
+			b.ReportMetric(perLead*1e6/(1<<20), "MiB/Mlead")
+		})
+	}
 }
