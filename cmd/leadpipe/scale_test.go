@@ -22,8 +22,9 @@ import (
 // TestClassifyScalesOutAndHandsOverPartitionsWithEveryDecisionKept runs
 // classify as separate `leadpipe run` processes on 12 partitions while the
 // workload comes in: three processes, each holding the state of its share
-// of the partitions only; one killed with SIGKILL, its partitions handed
-// over; then a fourth joining and leaving five times. At the end every
+// of the partitions only (one, then two, then three of them); one killed
+// with SIGKILL, its partitions handed over; then a fourth joining and
+// leaving five times. At the end every
 // lead's last record is what `leadpipe classify` decides of the same
 // events, and no lead has two different records with one seq.
 func TestClassifyScalesOutAndHandsOverPartitionsWithEveryDecisionKept(t *testing.T) {
@@ -44,7 +45,7 @@ func TestClassifyScalesOutAndHandsOverPartitionsWithEveryDecisionKept(t *testing
 	for _, e := range events {
 		lines = append(lines, e.Value)
 	}
-	chunks := split(events, 8)
+	chunks := split(events, 9)
 	produce := func(i int) {
 		byTopic := map[string][]kafka.Message{}
 		for _, e := range chunks[i] {
@@ -59,47 +60,47 @@ func TestClassifyScalesOutAndHandsOverPartitionsWithEveryDecisionKept(t *testing
 		return startProcess(t, &cfg, "", "--metrics-addr", addr, "classify"), addr
 	}
 
-	// Three processes share the twelve partitions.
+	// One process, then two, then three share the twelve partitions: each
+	// holds the state of its share of them only.
 	var procs []*stageProcess
 	var addrs []string
-	for range 3 {
+	for n := 1; n <= 3; n++ {
 		p, a := start()
 		procs, addrs = append(procs, p), append(addrs, a)
-	}
-	produce(0)
-	waitClassifyGroup(t, k)
-	pipelinetest.Eventually(t, 60*time.Second, "the three processes did not share the partitions 4, 4, 4", func() bool {
+		produce(n - 1)
+		waitClassifyGroup(t, k)
+		pipelinetest.Eventually(t, 60*time.Second, "the processes did not share the partitions evenly", func() bool {
+			for _, a := range addrs {
+				if metric(a, "leadpipe_classify_partitions") != float64(12/n) {
+					return false
+				}
+			}
+			return true
+		})
+		var keys []float64
+		total := 0.0
 		for _, a := range addrs {
-			if metric(a, "leadpipe_classify_partitions") != 4 {
-				return false
+			v := metric(a, "leadpipe_classify_state_keys")
+			keys = append(keys, v)
+			total += v
+		}
+		for i, v := range keys {
+			if v <= 0 || v > 1.4*total/float64(n) {
+				t.Errorf("with %d processes, process %d holds %.0f of %.0f state keys: not about its share", n, i, v, total)
 			}
 		}
-		return true
-	})
-	var keys []float64
-	total := 0.0
-	for _, a := range addrs {
-		n := metric(a, "leadpipe_classify_state_keys")
-		keys = append(keys, n)
-		total += n
+		t.Logf("state keys per process with %d processes on 12 partitions: %v", n, keys)
 	}
-	for i, n := range keys {
-		if n == 0 || n > 0.55*total {
-			t.Errorf("process %d holds %.0f of %.0f state keys: not its share of a third", i, n, total)
-		}
-	}
-	t.Logf("state keys per process with 3 processes on 12 partitions: %v", keys)
 
 	// One process is killed under load; its partitions go to the others.
-	produce(1)
 	procs[1].cmd.Process.Kill()
-	produce(2)
+	produce(3)
 	waitClassifyGroup(t, k)
 
 	// A fourth process joins and leaves five times under load.
 	for i := range 5 {
 		p, _ := start()
-		produce(3 + i) // chunks 3 to 7
+		produce(4 + i) // chunks 4 to 8
 		time.Sleep(time.Duration(500+200*i) * time.Millisecond)
 		p.stop(t)
 	}
