@@ -107,8 +107,15 @@ func (k *keyFlags) register(fs *pflag.FlagSet) {
 	fs.BoolVar(&k.dev, "dev-key", false, "use the public development key (demo and tests only: it protects nothing)")
 }
 
+// keyer returns the key the flags choose. The public development key
+// never wins silently over a real one: --dev-key with --hmac-key-file or
+// LEADPIPE_HMAC_KEY set (a stray LEADPIPE_DEV_KEY=true in production) is
+// refused.
 func (k *keyFlags) keyer() (*pseudonym.Keyer, error) {
 	if k.dev {
+		if k.file != "" || os.Getenv("LEADPIPE_HMAC_KEY") != "" {
+			return nil, fmt.Errorf("--dev-key (the public development key) and --hmac-key-file or LEADPIPE_HMAC_KEY exclude each other; give one")
+		}
 		return pseudonym.Development(), nil
 	}
 	return pseudonym.Load(k.file, "LEADPIPE_HMAC_KEY", k.version)

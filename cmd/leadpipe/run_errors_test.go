@@ -78,6 +78,34 @@ func TestRunEndsWithOneClearLineWhenKafkaIsNotReady(t *testing.T) {
 	}
 }
 
+func TestRunRefusesTheDevelopmentKeyBesideARealOne(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+		env  string
+	}{
+		{"with --hmac-key-file", []string{"--dev-key", "--hmac-key-file", "/run/secrets/hmac"}, ""},
+		{"with LEADPIPE_HMAC_KEY_FILE", []string{"--dev-key"}, "LEADPIPE_HMAC_KEY_FILE=/run/secrets/hmac"},
+		{"with LEADPIPE_DEV_KEY beside LEADPIPE_HMAC_KEY", nil, "LEADPIPE_DEV_KEY=true"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cmd := exec.Command(binary(t), append([]string{"run", "--metrics-addr", "", "classify"}, tc.args...)...)
+			cmd.Env = append(cmd.Environ(), "LEADPIPE_HMAC_KEY=a-real-secret-of-32-bytes-000000")
+			if tc.env != "" {
+				cmd.Env = append(cmd.Env, tc.env)
+			}
+			if tc.name != "with LEADPIPE_DEV_KEY beside LEADPIPE_HMAC_KEY" {
+				cmd.Env = append(cmd.Env, "LEADPIPE_HMAC_KEY=")
+			}
+			out, err := cmd.CombinedOutput()
+			var exit *exec.ExitError
+			if !errors.As(err, &exit) || exit.ExitCode() != 2 || !strings.Contains(string(out), "exclude each other") {
+				t.Errorf("exit %v, output %q; want status 2 and the keys named", err, out)
+			}
+		})
+	}
+}
+
 // recreate deletes topic and creates it again with n partitions.
 func recreate(t *testing.T, conn *kafka.Conn, topic string, n int) {
 	t.Helper()
