@@ -516,7 +516,8 @@ type batch struct {
 }
 
 // flush makes the batch durable, then commits its offsets, retrying with
-// backoff until it succeeds or ctx ends. Only then are the batch's outcomes
+// backoff what may go away by itself (IsRetryable) until it succeeds or ctx
+// ends; any other error stops the stage. Only then are the batch's outcomes
 // counted.
 func (s *stageRun) flush(ctx context.Context, gen *kafka.Generation, b *batch, log *slog.Logger) error {
 	if b.records == 0 {
@@ -532,6 +533,10 @@ func (s *stageRun) flush(ctx context.Context, gen *kafka.Generation, b *batch, l
 			return err
 		}
 		s.counters.failures.Add(1)
+		if !IsRetryable(err) {
+			s.counters.ready.Store(false)
+			return fmt.Errorf("%w (not retryable: the stage stops)", err)
+		}
 		s.counters.ready.Store(false)
 		if ctx.Err() != nil {
 			return err

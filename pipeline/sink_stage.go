@@ -102,6 +102,10 @@ func (s *SinkStage) landed(ctx context.Context, table, topic string, partition i
 		if err == nil {
 			return offs, nil
 		}
+		if !IsRetryable(err) {
+			s.blocked.Store(false)
+			return nil, fmt.Errorf("%w (not retryable)", err)
+		}
 		select {
 		case <-ctx.Done():
 			s.blocked.Store(false)
@@ -209,6 +213,10 @@ func (s *SinkStage) Start(ctx context.Context) error {
 		if err == nil {
 			s.erasedIDs = ids
 			return nil
+		}
+		if !IsRetryable(err) {
+			s.blocked.Store(false)
+			return fmt.Errorf("read the erasure receipts: %w (is the database migrated? leadpipe migrate)", err)
 		}
 		select {
 		case <-ctx.Done():

@@ -95,8 +95,10 @@ func (l *Lead) validate() error {
 		return err
 	}
 	if c := l.Contact; c != nil {
-		if c.Email != "" && !ValidEmail(c.Email) {
-			return &FieldError{Field: "contact.email", Reason: "not a valid email address"}
+		if c.Email != "" {
+			if _, why := NormalizeEmail(c.Email); why != "" {
+				return &FieldError{Field: "contact.email", Reason: why}
+			}
 		}
 		if c.Phone != "" && !validPhone(c.Phone) {
 			return &FieldError{Field: "contact.phone", Reason: "not a valid phone number"}

@@ -35,6 +35,12 @@ func TestCmdClassify(t *testing.T) {
 			[]string{"accepted/accepted", "invalid@2", "quarantined/social_no_consent"}},
 		{"a line over the message limit is invalid, not fatal", []string{"--dev-key"}, huge + "\n" + cliQuote, 1, []string{"invalid@1", "accepted/accepted"}},
 		{"blank lines are skipped and a last line without newline is read", []string{"--dev-key"}, "\n" + cliQuote + "\n\r\n" + cliGrant, 0, []string{"accepted/accepted", "no_lead/no_lead"}},
+		{"an objection reaches a re-import of the address padded, in upper case and with a sub-address; an invisible character is invalid", []string{"--dev-key"},
+			`{"type":"lead","event_id":"i1","occurred_at":"2026-11-10T12:00:00Z","lead_id":"L1","contact":{"email":"anna@example.com"}}` + "\n" +
+				`{"type":"consent","event_id":"i2","occurred_at":"2026-11-11T12:00:00Z","lead_id":"L1","purpose":"all","action":"object"}` + "\n" +
+				`{"type":"lead","event_id":"i3","occurred_at":"2026-11-12T12:00:00Z","lead_id":"L2","contact":{"email":" ANNA+Promo@Example.com "}}` + "\n" +
+				`{"type":"lead","event_id":"i4","occurred_at":"2026-11-12T12:00:00Z","lead_id":"L3","contact":{"email":"anna\u200b@example.com"}}` + "\n", 1,
+			[]string{"accepted/accepted", "suppressed/suppressed_objection", "suppressed/suppressed_objection", "invalid@4"}},
 		{"a behavior event is not classified", []string{"--dev-key"}, cliBehavio + "\n", 1, []string{"invalid@1"}},
 		{"empty input gives no output and exit status 0", []string{"--dev-key"}, "", 0, nil},
 		{"help exits 0", []string{"--help"}, "", 0, nil},

@@ -125,3 +125,24 @@ func recreate(t *testing.T, conn *kafka.Conn, topic string, n int) {
 		return cc.CreateTopics(kafka.TopicConfig{Topic: topic, NumPartitions: n, ReplicationFactor: 1}) == nil
 	})
 }
+
+// TestRunStopsOnAnErrorRetryingCannotMend runs the sink against a
+// database that does not exist: not a ClickHouse that is away, which is
+// waited for, but an error that retrying cannot mend; it ends with exit
+// status 1 and says what to do.
+func TestRunStopsOnAnErrorRetryingCannotMend(t *testing.T) {
+	ch, _ := pipelinetest.ClickHouse(t) // skips without ClickHouse
+	k := pipelinetest.Kafka(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary(t), "run", "--metrics-addr", "", "--brokers", strings.Join(k.Brokers, ","),
+		"--topic-prefix", k.TopicPrefix, "--clickhouse", ch.Addr, "--clickhouse-db", ch.Database+"_never_migrated", "sink")
+	out, err := cmd.CombinedOutput()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 1 {
+		t.Fatalf("exit %v, want status 1; output:\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "leadpipe migrate") || !strings.Contains(string(out), "_never_migrated") {
+		t.Errorf("output %q does not name the database and what to do", out)
+	}
+}

@@ -76,8 +76,7 @@ func (e *Engine) lead(ev *schemas.Lead, raw []byte, st *State, now time.Time) (R
 			ls.FirstSeen = ev.OccurredAt
 		}
 	}
-	if ev.Contact != nil && ev.Contact.Email != "" {
-		ek := e.keyer.EmailKey(ev.Contact.Email)
+	for _, ek := range e.emailKeys(ev) {
 		if ls.addEmailKey(ek) {
 			r.Notices = append(r.Notices, ls.useEmails(lk, ek)...)
 		}
@@ -291,6 +290,24 @@ func (e *Engine) mergeLeadConsents(ev *schemas.Lead, f *facts, ls *leadState, no
 			r.ignore(c.Purpose, where+"the lead is a minor without parental consent (Art. 8)")
 		}
 	}
+}
+
+// emailKeys are the keys of a lead event's email address for suppression
+// matching: of its normalised form (schemas.NormalizeEmail), and, unless
+// the policy says otherwise, of that form without its sub-address.
+func (e *Engine) emailKeys(ev *schemas.Lead) []string {
+	if ev.Contact == nil || ev.Contact.Email == "" {
+		return nil
+	}
+	addr, why := schemas.NormalizeEmail(ev.Contact.Email)
+	if why != "" {
+		return nil // refused by validation before; never keyed
+	}
+	keys := []string{e.keyer.EmailKey(addr)}
+	if base, ok := schemas.BaseAddress(addr); ok && e.policy.subAddressing() {
+		keys = append(keys, e.keyer.EmailKey(base))
+	}
+	return keys
 }
 
 // facts extracts what the policy needs of a lead event.

@@ -33,6 +33,11 @@ type Policy struct {
 	Age AgeTable `yaml:"age_of_digital_consent"`
 	// ClockSkew is how far in the future a consent may be and still count.
 	ClockSkew time.Duration `yaml:"consent_clock_skew"`
+	// SubAddressing: an address's sub-address (anna+promo@) is left out
+	// too when it is matched against the suppression list, so that an
+	// objection of anna@ catches anna+promo@ and the other way round. Nil
+	// means true: the default errs on the side of the person.
+	SubAddressing *bool `yaml:"sub_addressing,omitempty"`
 	// SalesFollowupRequests are the request types that ground sales_followup.
 	SalesFollowupRequests []string `yaml:"sales_followup_requests"`
 	// OwnHosts are the site's own hosts: a referrer there is direct traffic.
@@ -165,6 +170,7 @@ func merge(base, ext *Policy) Policy {
 		Version:               ext.Version,
 		Age:                   AgeTable{Default: base.Age.Default, Countries: map[string]int{}},
 		ClockSkew:             base.ClockSkew,
+		SubAddressing:         base.SubAddressing,
 		SalesFollowupRequests: union(base.SalesFollowupRequests, ext.SalesFollowupRequests),
 		OwnHosts:              union(base.OwnHosts, ext.OwnHosts),
 		Networks:              mergeHostLists(base.Networks, ext.Networks),
@@ -189,6 +195,9 @@ func merge(base, ext *Policy) Policy {
 	}
 	if ext.ClockSkew != 0 {
 		p.ClockSkew = ext.ClockSkew
+	}
+	if ext.SubAddressing != nil {
+		p.SubAddressing = ext.SubAddressing
 	}
 	for _, m := range []map[string]ClickID{base.ClickIDs, ext.ClickIDs} {
 		for k, v := range m {
@@ -351,3 +360,7 @@ func (x *policyIndex) medium(m string) string {
 	}
 	return ""
 }
+
+// subAddressing reports whether sub-addresses are left out in suppression
+// matching (SubAddressing; true unless the policy says false).
+func (p *Policy) subAddressing() bool { return p.SubAddressing == nil || *p.SubAddressing }
