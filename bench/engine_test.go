@@ -215,7 +215,9 @@ func BenchmarkStatePerProcess(b *testing.B) {
 	for i := range all {
 		all[i] = i
 	}
-	partitionOf := func(key string) int { return (&kafka.Murmur2Balancer{}).Balance(kafka.Message{Key: []byte(key)}, all...) }
+	partitionOf := func(key string) int {
+		return (&kafka.Murmur2Balancer{}).Balance(kafka.Message{Key: []byte(key)}, all...)
+	}
 	for _, procs := range []int{1, 2, 4} {
 		b.Run(strconv.Itoa(procs)+"_processes", func(b *testing.B) {
 			var perLead float64
