@@ -342,8 +342,14 @@ func (s *stageRun) consume(ctx, gctx context.Context, gen *kafka.Generation, log
 		go func(fb *batch) { inflight <- s.flush(ctx, gen, fb, log) }(flushing)
 		return nil
 	}
-	// finish flushes what was processed when the generation or the process
-	// ends; it gets its own deadline since ctx may be gone.
+	// finish ends the generation's work. The flush in flight completes.
+	// When the process stops, the batch in hand is flushed and committed
+	// too: the partitions stay this process's until it leaves the group.
+	// When a rebalance ends the generation, the batch in hand is dropped
+	// instead, neither written nor committed, and the partitions' next
+	// owner processes it again: kafka-go sends no heartbeat once the
+	// generation is over, so a flush begun now could outlast the session
+	// and land while the next owner lands the same records.
 	finish := func(why string) error {
 		stopFetch()
 		fctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -353,6 +359,14 @@ func (s *stageRun) consume(ctx, gctx context.Context, gen *kafka.Generation, log
 			<-inflight // interrupted or done; flush resumes where it stopped
 			inflight = nil
 			err = s.flush(fctx, gen, flushing, log)
+		}
+		if err == nil && gctx.Err() != nil && ctx.Err() == nil && b.records > 0 {
+			s.counters.consumed.Add(-int64(b.records)) // consumed again by the next owner
+			if d, ok := s.stage.(Discarder); ok {
+				d.Discard()
+			}
+			log.Info("rebalance: the batch in hand is left to the partitions' next owner", "records", b.records)
+			b = newBatch()
 		}
 		if err == nil {
 			err = s.flush(fctx, gen, b, log)

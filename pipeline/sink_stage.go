@@ -266,6 +266,27 @@ func (s *SinkStage) erase(r *classify.Record) {
 	s.classifications = kept
 }
 
+// Discard drops the rows and erasures buffered since the last Flush, and
+// what the sink knew of the partitions' offsets: it reads back which
+// offsets landed when it meets a partition again.
+func (s *SinkStage) Discard() {
+	// The dropped rows' event ids are forgotten, or their replay would be
+	// taken for a duplicate and lost.
+	for _, r := range s.classifications {
+		s.seen.Remove(analytics.TableClassifications + "\x00" + r.EventID + "\x00" + r.LeadKey)
+	}
+	for _, r := range s.behavior {
+		s.seen.Remove(analytics.TableBehavior + "\x00" + r.EventID)
+	}
+	for _, r := range s.decisions {
+		s.seen.Remove(analytics.TableDecisions + "\x00" + r.EventID)
+	}
+	s.classifications, s.behavior, s.decisions, s.toErase = s.classifications[:0], s.behavior[:0], s.decisions[:0], s.toErase[:0]
+	s.uncertain = false
+	clear(s.skip)
+	clear(s.lastSeen)
+}
+
 // Flush inserts the buffered rows, one INSERT per table, then carries out
 // the batch's erasures and adds their receipts to out, for leadpipe.audit.
 // A table whose insert succeeded is not inserted again when a later table

@@ -47,6 +47,14 @@ type Flusher interface {
 	Flush(ctx context.Context, out *Outputs) error
 }
 
+// Discarder is implemented by Flushers: Discard drops the outputs buffered
+// since the last Flush, when the runtime leaves a batch unwritten to the
+// partitions' next owner (a rebalance), and forgets what it knew of the
+// partitions' offsets.
+type Discarder interface {
+	Discard()
+}
+
 // Blocker is implemented by stages that can wait inside Process for an
 // outside service, as the sink waits for ClickHouse to say which offsets
 // already landed. While Blocked is true the runtime reports the stage not

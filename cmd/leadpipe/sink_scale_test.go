@@ -42,8 +42,14 @@ func TestSinksJoiningAndLeavingUnderLoadLandWhatOneSinkLands(t *testing.T) {
 	}
 	upstream := startStages(t, cfg, "classify", "enrich")
 	sinkB := func() *stageProcess {
-		return startProcess(t, cfg, "", "--group-prefix", k.GroupPrefix+"b-", "--clickhouse-db", chB.Database,
-			"--sink-batch-rows", "5000", "--sink-batch-age", "200ms", "sink")
+		p := startProcess(t, cfg, "", "--group-prefix", k.GroupPrefix+"b-", "--clickhouse-db", chB.Database,
+			"--sink-batch-rows", "5000", "--sink-batch-age", "200ms", "--log-level", "debug", "sink")
+		t.Cleanup(func() {
+			if t.Failed() {
+				t.Logf("a sink's log:\n%s", tail(p.stderr.String(), 60))
+			}
+		})
+		return p
 	}
 	// Run B: a sink; a second joins under load; the first leaves under load.
 	b1 := sinkB()
@@ -126,4 +132,10 @@ func rows(t *testing.T, conn driverConn, q, db string) []string {
 	out := pipelinetest.Strings(t, conn, strings.ReplaceAll(q, "{db}", db))
 	slices.Sort(out)
 	return out
+}
+
+// tail is the last n lines of s.
+func tail(s string, n int) string {
+	lines := strings.Split(s, "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }
