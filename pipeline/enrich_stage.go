@@ -3,6 +3,8 @@ package pipeline
 import (
 	"context"
 	"fmt"
+	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -22,9 +24,10 @@ import (
 //
 // A behavior event at time t whose lead classify has not applied up to t
 // yet waits for classify, at most Grace: until the lead's record is as of
-// t or later, or until classify has committed everything on its input
-// topics and the tables have read what it wrote (the lead is then as
-// final as it will be). Past the grace the event goes on with what is
+// t or later, or until classify has committed, on the lead's partition,
+// every lead and consent event written before the behavior record (by
+// record timestamp) and the tables have read what it wrote (the lead is
+// then as final as it will be). Past the grace the event goes on with what is
 // known, counted in leadpipe_enrich_grace_expired_total; while classify
 // stays behind, later events do not wait again until it has caught up, so
 // a stopped classify costs one grace, not one per event.
@@ -37,9 +40,10 @@ type EnrichStage struct {
 	grace  time.Duration
 
 	waitingSince time.Time // start of the current wait for classify; zero when not waiting
-	settledAt    time.Time // when classify was last seen caught up
-	checkedAt    time.Time // when that was last checked
 	expired      atomic.Int64
+
+	wmu       sync.Mutex
+	watermark map[int]time.Time // per partition: classify classified every record up to this timestamp
 }
 
 // NewEnrichStage returns the enrich stage, holding at most maxLeads leads
@@ -47,6 +51,7 @@ type EnrichStage struct {
 func NewEnrichStage(cfg *Config, keys *pseudonym.Keyer, limits schemas.Limits, maxLeads int, grace time.Duration) *EnrichStage {
 	s := &EnrichStage{
 		cfg: cfg, keys: keys, limits: limits, leads: enrich.NewLeads(maxLeads), grace: grace,
+		watermark: map[int]time.Time{},
 	}
 	for _, t := range []string{TopicLeadsClassified, TopicLeadsQuarantine} {
 		s.tables = append(s.tables, NewTable(cfg, cfg.Topic(t), s.applyClassification))
@@ -72,6 +77,7 @@ func (s *EnrichStage) Start(ctx context.Context) error {
 	if err := startTables(ctx, s.tables...); err != nil {
 		return fmt.Errorf("restore classifications: %w", err)
 	}
+	go s.followClassify(ctx)
 	return nil
 }
 
@@ -99,7 +105,7 @@ func (s *EnrichStage) Process(ctx context.Context, m *kafka.Message, out *Output
 	}
 	e, settled := enrich.Enrich(ev, s.leads, s.keys)
 	if !settled {
-		if e, err = s.await(ctx, ev); err != nil {
+		if e, err = s.await(ctx, m, ev); err != nil {
 			return 0, err
 		}
 	}
@@ -111,16 +117,17 @@ func (s *EnrichStage) Process(ctx context.Context, m *kafka.Message, out *Output
 	return Produced, nil
 }
 
-// await enriches ev once its lead is settled or classify has caught up,
-// or the grace is over.
-func (s *EnrichStage) await(ctx context.Context, ev *schemas.Behavior) (enrich.Event, error) {
+// await enriches ev once its lead is settled, or classify has classified
+// everything written before the behavior record on its partition, or the
+// grace is over.
+func (s *EnrichStage) await(ctx context.Context, m *kafka.Message, ev *schemas.Behavior) (enrich.Event, error) {
 	if s.waitingSince.IsZero() {
 		s.waitingSince = time.Now()
 	}
 	deadline := s.waitingSince.Add(s.grace)
 	for {
 		e, settled := enrich.Enrich(ev, s.leads, s.keys)
-		if settled || s.caughtUp(ctx) {
+		if settled || s.classified(ctx, m.Partition, m.Time) {
 			s.waitingSince = time.Time{}
 			return e, nil
 		}
@@ -131,37 +138,176 @@ func (s *EnrichStage) await(ctx context.Context, ev *schemas.Behavior) (enrich.E
 		select {
 		case <-ctx.Done():
 			return e, ctx.Err()
-		case <-time.After(10 * time.Millisecond):
+		case <-time.After(5 * time.Millisecond):
 		}
 	}
 }
 
-// caughtUp reports whether classify has committed every record of its
-// input topics and the tables have applied what it wrote before that; it
-// asks Kafka at most every 50 ms.
-func (s *EnrichStage) caughtUp(ctx context.Context) bool {
-	if time.Since(s.checkedAt) < 50*time.Millisecond {
-		return !s.settledAt.IsZero() && s.settledAt.Equal(s.checkedAt)
+// classified reports whether classify has classified, on partition p,
+// every lead and consent event whose timestamp is not after ts, and the
+// tables hold what it wrote of them (followClassify keeps the watermark).
+func (s *EnrichStage) classified(_ context.Context, p int, ts time.Time) bool {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	w, ok := s.watermark[p]
+	return ok && !ts.After(w)
+}
+
+// caughtUpForever is the watermark of a partition classify has read to its
+// end: every record there now is classified, whatever its timestamp.
+var caughtUpForever = time.Unix(1<<40, 0)
+
+// followClassify keeps, per partition, classify's watermark: the
+// timestamp up to which every record of leads.raw and consents.raw on that
+// partition is classified, and its outputs read by the tables. Every 20 ms
+// it reads the classify group's committed offsets and the timestamp of the
+// last committed record of each input partition; the lower of the two
+// inputs' is the partition's watermark, published once the tables have
+// read the classification topics' partition to the end they had then.
+func (s *EnrichStage) followClassify(ctx context.Context) {
+	client := &kafka.Client{Addr: kafka.TCP(s.cfg.Brokers...), Timeout: 5 * time.Second}
+	inputs := []string{s.cfg.Topic(TopicLeadsRaw), s.cfg.Topic(TopicConsentsRaw)}
+	type pending struct {
+		w    time.Time
+		ends map[string]int64 // classification topic → end offset on the partition
 	}
-	s.checkedAt = time.Now()
-	cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
-	ok, err := GroupCaughtUp(cctx, s.cfg, s.cfg.Group("classify"),
-		s.cfg.Topic(TopicLeadsRaw), s.cfg.Topic(TopicConsentsRaw), s.cfg.Topic(TopicSuppressions))
-	if err != nil || !ok {
-		return false
-	}
-	for _, t := range s.tables {
-		if t.WaitCaughtUp(cctx) != nil {
-			return false
+	waiting := map[int]pending{}
+	lastTime := map[string]time.Time{} // "topic/partition/offset" → that record's timestamp
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		md, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: inputs})
+		if err != nil || len(md.Topics) != 2 {
+			continue
+		}
+		parts := map[string][]int{}
+		req := &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{}}
+		for _, t := range md.Topics {
+			for _, p := range t.Partitions {
+				parts[t.Name] = append(parts[t.Name], p.ID)
+				req.Topics[t.Name] = append(req.Topics[t.Name], kafka.LastOffsetOf(p.ID))
+			}
+		}
+		committed, err := client.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: s.cfg.Group("classify"), Topics: parts})
+		if err != nil {
+			continue
+		}
+		ends, err := client.ListOffsets(ctx, req)
+		if err != nil {
+			continue
+		}
+		end := map[string]int64{}
+		for t, ps := range ends.Topics {
+			for _, po := range ps {
+				end[t+"/"+strconv.Itoa(po.Partition)] = po.LastOffset
+			}
+		}
+		ws := map[int]time.Time{}
+		for t, ps := range committed.Topics {
+			for _, c := range ps {
+				id := t + "/" + strconv.Itoa(c.Partition)
+				var w time.Time
+				switch e := end[id]; {
+				case c.CommittedOffset >= e:
+					w = caughtUpForever
+				case c.CommittedOffset <= 0:
+					w = time.Time{}
+				default:
+					key := id + "/" + strconv.FormatInt(c.CommittedOffset-1, 10)
+					at, ok := lastTime[key]
+					if !ok {
+						at = recordTime(ctx, client, t, c.Partition, c.CommittedOffset-1)
+						if len(lastTime) > 4096 {
+							clear(lastTime)
+						}
+						lastTime[key] = at
+					}
+					w = at
+				}
+				if cur, ok := ws[c.Partition]; !ok || w.Before(cur) {
+					ws[c.Partition] = w
+				}
+			}
+		}
+		// What classify wrote of those records is on the classification
+		// topics now; publish a watermark once the tables have read it.
+		tends := map[string]map[int]int64{}
+		for _, tb := range s.tables {
+			resp, err := client.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{tb.topic: lastOffsets(ws)}})
+			if err != nil {
+				continue
+			}
+			tends[tb.topic] = map[int]int64{}
+			for _, po := range resp.Topics[tb.topic] {
+				tends[tb.topic][po.Partition] = po.LastOffset
+			}
+		}
+		for p, w := range ws {
+			if cur, ok := waiting[p]; !ok || w.After(cur.w) {
+				e := map[string]int64{}
+				for t, m := range tends {
+					e[t] = m[p]
+				}
+				waiting[p] = pending{w: w, ends: e}
+			}
+		}
+		for p, pd := range waiting {
+			ready := true
+			for _, tb := range s.tables {
+				if tb.applied(p) < pd.ends[tb.topic] {
+					ready = false
+				}
+			}
+			if !ready {
+				continue
+			}
+			s.wmu.Lock()
+			if pd.w.After(s.watermark[p]) {
+				s.watermark[p] = pd.w
+			}
+			s.wmu.Unlock()
+			delete(waiting, p)
 		}
 	}
-	s.settledAt = s.checkedAt
-	return true
+}
+
+func lastOffsets(ws map[int]time.Time) []kafka.OffsetRequest {
+	out := make([]kafka.OffsetRequest, 0, len(ws))
+	for p := range ws {
+		out = append(out, kafka.LastOffsetOf(p))
+	}
+	return out
+}
+
+// recordTime is the timestamp of the record at offset of topic[partition];
+// zero when it cannot be read.
+func recordTime(ctx context.Context, client *kafka.Client, topic string, partition int, offset int64) time.Time {
+	resp, err := client.Fetch(ctx, &kafka.FetchRequest{Topic: topic, Partition: partition, Offset: offset, MinBytes: 1, MaxBytes: 1 << 20, MaxWait: 100 * time.Millisecond})
+	if err != nil || resp.Error != nil || resp.Records == nil {
+		return time.Time{}
+	}
+	for {
+		r, err := resp.Records.ReadRecord()
+		if err != nil {
+			return time.Time{}
+		}
+		if r.Offset == offset {
+			return r.Time
+		}
+		if r.Offset > offset {
+			return time.Time{}
+		}
+	}
 }
 
 // GroupCaughtUp reports whether consumer group has committed, on every
-// partition of topics (full names), the end offset.
+// partition of topics (full names), the end offset, and the ends did not
+// move while it looked.
 func GroupCaughtUp(ctx context.Context, cfg *Config, group string, topics ...string) (bool, error) {
 	client := &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Timeout: 10 * time.Second}
 	md, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: topics})
@@ -186,6 +332,27 @@ func GroupCaughtUp(ctx context.Context, cfg *Config, group string, topics ...str
 	committed, err := client.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: group, Topics: parts})
 	if err != nil {
 		return false, err
+	}
+	// The ends again: a batch that produced (a notice to the group's own
+	// input) and committed between the first look and the commits would
+	// otherwise pass for caught up.
+	again, err := client.ListOffsets(ctx, req)
+	if err != nil {
+		return false, err
+	}
+	first := map[string]map[int]int64{}
+	for t, ps := range ends.Topics {
+		first[t] = map[int]int64{}
+		for _, p := range ps {
+			first[t][p.Partition] = p.LastOffset
+		}
+	}
+	for t, ps := range again.Topics {
+		for _, p := range ps {
+			if first[t][p.Partition] != p.LastOffset {
+				return false, nil
+			}
+		}
 	}
 	done := map[string]map[int]int64{}
 	for t, ps := range committed.Topics {

@@ -230,6 +230,20 @@ func (s *stageRun) generation(ctx context.Context, gen *kafka.Generation, log *s
 	return <-done
 }
 
+// dryFlushAge is how old a batch must be to be flushed as soon as every
+// input has run dry, before its age limit.
+const dryFlushAge = 100 * time.Millisecond
+
+// allDry reports whether every task's inputs are dry.
+func allDry(tasks []*task, now time.Time, maxIdle time.Duration) bool {
+	for _, t := range tasks {
+		if !t.dry(now, maxIdle) {
+			return false
+		}
+	}
+	return true
+}
+
 // errGenerationGone is a commit refused because the generation is over:
 // the records are processed again by the partitions' next owner.
 var errGenerationGone = errors.New("the consumer group generation is over")
@@ -384,7 +398,12 @@ func (s *stageRun) consume(ctx, gctx context.Context, gen *kafka.Generation, log
 	idle := time.NewTimer(time.Hour)
 	idle.Stop()
 	dlq := cfg.Topic(TopicDLQ)
+	// Only stages whose inputs must meet in order (CoPartitioned) wait
+	// for a lagging input; the sink lands each record on its own.
 	maxIdle := cfg.MaxIdle
+	if _, ok := s.stage.(CoPartitioned); !ok {
+		maxIdle = 0
+	}
 	for {
 		// Process what the tasks can give, a bounded number of records per
 		// task and round so that no partition starves the others.
@@ -405,6 +424,7 @@ func (s *stageRun) consume(ctx, gctx context.Context, gen *kafka.Generation, log
 				}
 				if b.records == 1 {
 					timer.Reset(s.limits.BatchAge)
+					b.started = now
 				}
 				if b.records >= s.limits.BatchRecords || b.bytes >= s.limits.BatchBytes {
 					timer.Stop()
@@ -424,6 +444,26 @@ func (s *stageRun) consume(ctx, gctx context.Context, gen *kafka.Generation, log
 			case <-gctx.Done():
 				return finish("rebalance")
 			default:
+				continue
+			}
+		}
+		// The input ran dry: flush what is in hand now rather than at its
+		// age, once it is dryFlushAge old, so that a quiet stream is not
+		// held for the batch age (the sink's is a second) and a busy one
+		// does not insert more often than every dryFlushAge.
+		if b.records > 0 && allDry(order, now, maxIdle) {
+			if wait := dryFlushAge - now.Sub(b.started); wait > 0 {
+				if shortest == 0 || wait < shortest {
+					shortest = wait
+				}
+			} else {
+				timer.Stop()
+				if err := cut(); err != nil {
+					if errors.Is(err, errGenerationGone) || ctx.Err() != nil {
+						return finish("generation over")
+					}
+					return err
+				}
 				continue
 			}
 		}
@@ -525,8 +565,9 @@ type batch struct {
 	outcomes [numOutcomes]int64
 	out      Outputs
 	last     map[partitionKey]kafka.Message
-	flushed  bool // the stage's own outputs are durable
-	produced bool // the Kafka outputs are durable
+	started  time.Time // when its first record was processed
+	flushed  bool      // the stage's own outputs are durable
+	produced bool      // the Kafka outputs are durable
 }
 
 // flush makes the batch durable, then commits its offsets, retrying with

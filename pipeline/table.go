@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -161,6 +162,48 @@ func (t *Table) WaitCaughtUp(ctx context.Context) error {
 			case <-ctx.Done():
 				return ctx.Err()
 			case <-time.After(5 * time.Millisecond):
+			}
+		}
+	}
+	return nil
+}
+
+// applied is the offset after the last record of partition p applied; -1
+// for a partition not followed.
+func (t *Table) applied(p int) int64 {
+	select {
+	case <-t.started:
+	default:
+		return -1
+	}
+	if next := t.next[p]; next != nil {
+		return next.Load()
+	}
+	return -1
+}
+
+// WaitPartition returns once partition p has been applied up to the end
+// it has at the call, or ctx ends.
+func (t *Table) WaitPartition(ctx context.Context, p int) error {
+	select {
+	case <-t.started:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	next := t.next[p]
+	if next == nil {
+		return errors.New("partition " + strconv.Itoa(p) + " of " + t.topic + " is not followed")
+	}
+	resp, err := t.client.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{t.topic: {kafka.LastOffsetOf(p)}}})
+	if err != nil {
+		return err
+	}
+	for _, po := range resp.Topics[t.topic] {
+		for next.Load() < po.LastOffset {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(2 * time.Millisecond):
 			}
 		}
 	}

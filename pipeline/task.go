@@ -36,6 +36,29 @@ type input struct {
 // not fetched yet, or it is not known (nothing fetched yet).
 func (in *input) lagging() bool { return !in.fetched || in.next < in.hwm }
 
+// dry reports whether the input has nothing to give and nothing known to
+// come: no record buffered, and its broker partition read to the end (or,
+// its end unknown, waited for maxIdle already).
+func (in *input) dry(now time.Time, maxIdle time.Duration) bool {
+	if in.head != nil || len(in.ch) > 0 {
+		return false
+	}
+	if in.fetched {
+		return in.next >= in.hwm
+	}
+	return !in.idleSince.IsZero() && now.Sub(in.idleSince) >= maxIdle
+}
+
+// dry reports whether every input of the task is dry.
+func (t *task) dry(now time.Time, maxIdle time.Duration) bool {
+	for _, in := range t.inputs {
+		if !in.dry(now, maxIdle) {
+			return false
+		}
+	}
+	return true
+}
+
 // fill takes the next fetched record into head, if there is one.
 func (in *input) fill() {
 	if in.head != nil {
