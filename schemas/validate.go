@@ -107,8 +107,18 @@ func (l *Lead) validate() error {
 			return &FieldError{Field: "contact.country", Reason: "must be an ISO 3166-1 alpha-2 code in upper case"}
 		}
 		if c.BirthDate != "" {
-			if _, err := ParseDate(c.BirthDate); err != nil {
+			bd, err := ParseDate(c.BirthDate)
+			if err != nil {
 				return &FieldError{Field: "contact.birth_date", Reason: "must be a date YYYY-MM-DD"}
+			}
+			// A birth date after the event, or more than 120 years before
+			// it, is an error of the source, never an unknown age.
+			if bd.After(l.OccurredAt) {
+				return &FieldError{Field: "contact.birth_date", Reason: "is after occurred_at"}
+			}
+			y, m, d := l.OccurredAt.UTC().Date()
+			if bd.Before(time.Date(y-120, m, d, 0, 0, 0, 0, time.UTC)) {
+				return &FieldError{Field: "contact.birth_date", Reason: "is more than 120 years before occurred_at"}
 			}
 		}
 	}

@@ -28,6 +28,12 @@ import (
 // lead's last record is what `leadpipe classify` decides of the same
 // events, and no lead has two different records with one seq.
 func TestClassifyScalesOutAndHandsOverPartitionsWithEveryDecisionKept(t *testing.T) {
+	if !pipelinetest.Real() {
+		// kfake, embedded, was seen leaving three member processes of one
+		// group unbalanced (12, 0, 0) for over a minute; the test is about
+		// a real broker's rebalancing. make test sets LEADPIPE_TEST_BROKERS.
+		t.Skip("needs the real broker's rebalancing (LEADPIPE_TEST_BROKERS); make test starts it")
+	}
 	cfg := defaultRunConfig()
 	cfg.kafka = pipelinetest.Kafka(t)
 	cfg.kafka.TopicPrefix += "twelve."

@@ -240,17 +240,19 @@ func (e *Engine) notCountingNow(st *State, ls *leadState) string {
 // proofMissing returns why a grant does not count (GDPR Art. 7(1): the
 // controller must be able to demonstrate consent), or "" when it counts.
 func (e *Engine) proofMissing(at time.Time, method, textVersion, collectionPoint, proofRef string, now time.Time, atField string) string {
+	// A blank or whitespace-only field proves nothing: it counts as missing.
+	blank := func(v string) bool { return strings.TrimSpace(v) == "" }
 	var missing []string
 	if at.IsZero() {
 		missing = append(missing, atField)
 	}
-	if method == "" {
+	if blank(method) {
 		missing = append(missing, "method")
 	}
-	if textVersion == "" {
+	if blank(textVersion) {
 		missing = append(missing, "text_version")
 	}
-	if collectionPoint == "" && proofRef == "" {
+	if blank(collectionPoint) && blank(proofRef) {
 		missing = append(missing, "collection_point or proof_ref")
 	}
 	if len(missing) > 0 {

@@ -165,8 +165,10 @@ func (e *Engine) verdictOf(v *view) verdict {
 		}
 	}
 	d.marketing = d.bases[pEmail] != BasisNone || d.bases[pSMS] != BasisNone || d.bases[pPhone] != BasisNone
-	// 6. Social without consent.
-	if f.Origin.Channel == ChannelSocial && !d.marketing && d.bases[pSales] == BasisNone {
+	// 6. Social without consent: a social lead needs a basis for email,
+	// SMS or phone marketing, or a request of its own that grounds
+	// sales_followup; a consent to sales_followup alone does not release it.
+	if f.Origin.Channel == ChannelSocial && !d.marketing && !e.policy.salesFollowup(f.Request) {
 		d.decision, d.reason, d.rule = DecisionQuarantined, RuleSocialNoConsent, RuleSocialNoConsent
 		return d
 	}
