@@ -18,21 +18,30 @@ import (
 // make two addresses that read alike key apart, are refused, not removed.
 func NormalizeEmail(s string) (string, string) {
 	s = strings.TrimSpace(s)
+	ascii := true
 	for _, r := range s {
 		if invisible(r) {
 			return "", "holds an invisible or control character"
 		}
+		ascii = ascii && r < 0x80
 	}
-	s = strings.ToLower(norm.NFC.String(s))
+	if ascii {
+		// NFC and IDNA change nothing in ASCII; ValidEmail checks the rest.
+		s = strings.ToLower(s)
+	} else {
+		s = strings.ToLower(norm.NFC.String(s))
+	}
 	at := strings.LastIndexByte(s, '@')
 	if at < 1 || at == len(s)-1 {
 		return "", "not a valid email address"
 	}
-	domain, err := idna.Lookup.ToASCII(s[at+1:])
-	if err != nil {
-		return "", "not a valid email address: its domain is not a valid internationalised domain name"
+	if !ascii || strings.HasPrefix(s[at+1:], "xn--") || strings.Contains(s[at+1:], ".xn--") {
+		domain, err := idna.Lookup.ToASCII(s[at+1:])
+		if err != nil {
+			return "", "not a valid email address: its domain is not a valid internationalised domain name"
+		}
+		s = s[:at+1] + domain
 	}
-	s = s[:at+1] + domain
 	if !ValidEmail(s) {
 		return "", "not a valid email address"
 	}
