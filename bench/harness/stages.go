@@ -3,14 +3,12 @@ package main
 import (
 	"context"
 	"errors"
-	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/leadpipe/leadpipe/analytics"
 	"github.com/leadpipe/leadpipe/pipeline"
-	"github.com/leadpipe/leadpipe/schemas"
-	"github.com/leadpipe/leadpipe/stages/classify"
+	"github.com/leadpipe/leadpipe/pipeline/wire"
 	"github.com/leadpipe/leadpipe/stages/pseudonym"
 )
 
@@ -42,25 +40,26 @@ func (x *running) stop() error {
 	return err
 }
 
-// The stages as `leadpipe run` builds them, with its defaults.
+// The stages as `leadpipe run` builds them, with its defaults (wire).
 func addClassify(cfg *pipeline.Config) func(*pipeline.Runner) error {
-	return func(r *pipeline.Runner) error {
-		e := classify.New(classify.DefaultPolicy(), pseudonym.Development())
-		return r.Add(pipeline.NewClassifyStage(cfg, e, schemas.DefaultLimits()), nil)
-	}
+	return func(r *pipeline.Runner) error { return wire.Add(r, cfg, settings(nil), "classify") }
 }
 
 func addEnrich(cfg *pipeline.Config) func(*pipeline.Runner) error {
-	return func(r *pipeline.Runner) error {
-		return r.Add(pipeline.NewEnrichStage(cfg, pseudonym.Development(), schemas.DefaultLimits(), 1_000_000, 5*time.Second), nil)
-	}
+	return func(r *pipeline.Runner) error { return wire.Add(r, cfg, settings(nil), "enrich") }
 }
 
 func addSink(cfg *pipeline.Config, conn driver.Conn, db string) func(*pipeline.Runner) error {
 	return func(r *pipeline.Runner) error {
-		return r.Add(pipeline.NewSinkStage(cfg, analytics.NewWriter(conn, db)),
-			&pipeline.StageOptions{BatchRecords: 50_000, BatchBytes: 64 << 20, BatchAge: time.Second})
+		return wire.Add(r, cfg, settings(analytics.NewWriter(conn, db)), "sink")
 	}
+}
+
+// settings are wire's defaults with the development key.
+func settings(w *analytics.Writer) wire.Settings {
+	s := wire.Defaults()
+	s.Keys, s.Writer = pseudonym.Development(), w
+	return s
 }
 
 func all(fns ...func(*pipeline.Runner) error) func(*pipeline.Runner) error {

@@ -15,13 +15,14 @@ import (
 
 	"github.com/leadpipe/leadpipe/analytics"
 	"github.com/leadpipe/leadpipe/pipeline"
+	"github.com/leadpipe/leadpipe/pipeline/wire"
 	"github.com/leadpipe/leadpipe/schemas"
 	"github.com/leadpipe/leadpipe/stages/classify"
 	"github.com/leadpipe/leadpipe/stages/pseudonym"
 )
 
 // stageNames in pipeline order.
-var stageNames = []string{"classify", "enrich", "sink"}
+var stageNames = wire.Stages
 
 // runConfig is everything `leadpipe run` and `leadpipe demo` configure.
 type runConfig struct {
@@ -40,16 +41,17 @@ type runConfig struct {
 }
 
 func defaultRunConfig() runConfig {
+	d := wire.Defaults()
 	return runConfig{
 		kafka:       pipeline.DefaultConfig(),
 		ch:          analytics.DefaultConfig(),
-		limits:      schemas.DefaultLimits(),
+		limits:      d.Limits,
 		metricsAddr: ":9464",
-		maxLeads:    1_000_000,
-		enrichGrace: 5 * time.Second,
-		sinkRows:    50_000,
-		sinkBytes:   64 << 20,
-		sinkAge:     time.Second,
+		maxLeads:    d.EnrichMaxLeads,
+		enrichGrace: d.EnrichGrace,
+		sinkRows:    d.Sink.BatchRecords,
+		sinkBytes:   d.Sink.BatchBytes,
+		sinkAge:     d.Sink.BatchAge,
 	}
 }
 
@@ -165,31 +167,27 @@ func runStages(ctx context.Context, cfg *runConfig, stages []string, keys *pseud
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	runner := pipeline.NewRunner(cfg.kafka, log, reg)
-	for _, name := range stages {
-		var err error
-		switch name {
-		case "classify":
-			policy := classify.DefaultPolicy()
-			if cfg.policyFile != "" {
-				if policy, err = classify.LoadPolicy(cfg.policyFile); err != nil {
-					return err
-				}
-			}
-			err = runner.Add(pipeline.NewClassifyStage(&cfg.kafka, classify.New(policy, keys), cfg.limits), nil)
-		case "enrich":
-			err = runner.Add(pipeline.NewEnrichStage(&cfg.kafka, keys, cfg.limits, cfg.maxLeads, cfg.enrichGrace), nil)
-		case "sink":
-			conn, cerr := analytics.Open(ctx, cfg.ch)
-			if cerr != nil {
-				return cerr
-			}
-			defer conn.Close()
-			err = runner.Add(pipeline.NewSinkStage(&cfg.kafka, analytics.NewWriter(conn, cfg.ch.Database)),
-				&pipeline.StageOptions{BatchRecords: cfg.sinkRows, BatchBytes: cfg.sinkBytes, BatchAge: cfg.sinkAge})
-		}
+	set := wire.Settings{
+		Keys: keys, Limits: cfg.limits, EnrichMaxLeads: cfg.maxLeads, EnrichGrace: cfg.enrichGrace,
+		Sink: pipeline.StageOptions{BatchRecords: cfg.sinkRows, BatchBytes: cfg.sinkBytes, BatchAge: cfg.sinkAge},
+	}
+	if slices.Contains(stages, "classify") && cfg.policyFile != "" {
+		p, err := classify.LoadPolicy(cfg.policyFile)
 		if err != nil {
 			return err
 		}
+		set.Policy = p
+	}
+	if slices.Contains(stages, "sink") {
+		conn, err := analytics.Open(ctx, cfg.ch)
+		if err != nil {
+			return err
+		}
+		defer conn.Close()
+		set.Writer = analytics.NewWriter(conn, cfg.ch.Database)
+	}
+	if err := wire.Add(runner, &cfg.kafka, set, stages...); err != nil {
+		return err
 	}
 	if started != nil {
 		started(runner)

@@ -1,0 +1,77 @@
+// Package wire builds leadpipe's three stages from their settings and adds
+// them to a pipeline.Runner. It is the one place their defaults are
+// written: `leadpipe run`, `leadpipe demo` and the benchmark harness all
+// build their stages here.
+package wire
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/leadpipe/leadpipe/analytics"
+	"github.com/leadpipe/leadpipe/pipeline"
+	"github.com/leadpipe/leadpipe/schemas"
+	"github.com/leadpipe/leadpipe/stages/classify"
+	"github.com/leadpipe/leadpipe/stages/pseudonym"
+)
+
+// Stages, in pipeline order.
+var Stages = []string{"classify", "enrich", "sink"}
+
+// Settings are what the stages need besides the Kafka Config.
+type Settings struct {
+	// Policy decides classify's rules; nil is the default policy.
+	Policy *classify.Policy
+	// Keys computes the pseudonymous keys (classify, enrich).
+	Keys *pseudonym.Keyer
+	// Limits bound the events the stages decode.
+	Limits schemas.Limits
+	// EnrichMaxLeads bounds the leads enrich holds.
+	EnrichMaxLeads int
+	// EnrichGrace is the longest a behavior event waits for classify.
+	EnrichGrace time.Duration
+	// Sink are the sink's batch limits: it inserts fewer, larger batches
+	// than the Kafka stages.
+	Sink pipeline.StageOptions
+	// Writer lands the sink's rows; needed when the sink is added.
+	Writer *analytics.Writer
+}
+
+// Defaults returns the stages' defaults.
+func Defaults() Settings {
+	return Settings{
+		Limits:         schemas.DefaultLimits(),
+		EnrichMaxLeads: 1_000_000,
+		EnrichGrace:    5 * time.Second,
+		Sink:           pipeline.StageOptions{BatchRecords: 50_000, BatchBytes: 64 << 20, BatchAge: time.Second},
+	}
+}
+
+// Add builds the named stages (of Stages) and adds them to r.
+func Add(r *pipeline.Runner, cfg *pipeline.Config, s Settings, stages ...string) error {
+	for _, name := range stages {
+		var err error
+		switch name {
+		case "classify":
+			p := s.Policy
+			if p == nil {
+				p = classify.DefaultPolicy()
+			}
+			err = r.Add(pipeline.NewClassifyStage(cfg, classify.New(p, s.Keys), s.Limits), nil)
+		case "enrich":
+			err = r.Add(pipeline.NewEnrichStage(cfg, s.Keys, s.Limits, s.EnrichMaxLeads, s.EnrichGrace), nil)
+		case "sink":
+			if s.Writer == nil {
+				return fmt.Errorf("the sink needs a ClickHouse writer")
+			}
+			opts := s.Sink
+			err = r.Add(pipeline.NewSinkStage(cfg, s.Writer), &opts)
+		default:
+			return fmt.Errorf("no stage %q: the stages are %v", name, Stages)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
