@@ -209,9 +209,18 @@ func (s *ClassifyStage) Process(_ context.Context, m *kafka.Message, out *Output
 // to out.
 func (s *ClassifyStage) write(st *classify.State, partition int, res *classify.Result, out *Outputs) error {
 	for i := range res.Others {
-		if _, err := s.emit(&res.Others[i], out); err != nil {
+		rec := &res.Others[i]
+		if _, err := s.emit(rec, out); err != nil {
 			return err
 		}
+		if rec.Decision == classify.DecisionNoLead {
+			continue
+		}
+		audit, err := json.Marshal(s.engine.ReclassificationAudit(rec, s.now()))
+		if err != nil {
+			return fmt.Errorf("encode audit record: %w", err)
+		}
+		out.Add(s.cfg.Topic(TopicAudit), []byte(rec.Key), audit)
 	}
 	stateTopic := s.cfg.Topic(TopicState)
 	for _, k := range res.Changed {

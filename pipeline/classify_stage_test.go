@@ -155,4 +155,16 @@ func TestAnObjectionReachesALeadOfTheSameEmailOwnedByAnotherProcess(t *testing.T
 	if !ok || r.Reason != classify.ReasonObjection || r.EventID != "ev-3" {
 		t.Errorf("the lead of the same email ends %s (%s) by %s, want suppressed for objection ev-3", r.Decision, r.Reason, r.EventID)
 	}
+	// The re-classification is on the audit trail too.
+	found := false
+	for _, m := range pipelinetest.ReadAll(t, &cfg, pipeline.TopicAudit) {
+		var a classify.Audit
+		if json.Unmarshal(m.Value, &a) == nil && a.EventType == classify.EventTypeReclassification &&
+			a.LeadKey == r.LeadKey && a.Decision == classify.DecisionSuppressed {
+			found = true
+		}
+	}
+	if !found {
+		t.Error("no audit record of the lead's re-classification")
+	}
 }

@@ -187,6 +187,26 @@ func (e *Engine) Deliver(n *Notice, st *State, now time.Time) Result {
 	return r
 }
 
+// EventTypeReclassification is the event_type of the audit record of a
+// lead re-classified by a notice: no event of its own, another lead's
+// objection, withdrawal or erasure under one of its email keys.
+const EventTypeReclassification = "reclassification"
+
+// ReclassificationAudit is the audit record of rec, a lead's record that a
+// notice produced (Result.Others of Deliver): every decision is recorded
+// (Art. 5(2)), this one too. Its event id is the cause's with the lead
+// key's first 16 characters, so that one cause re-classifying several
+// leads records each once.
+func (e *Engine) ReclassificationAudit(rec *Record, now time.Time) Audit {
+	a := Audit{
+		EventID: rec.EventID + "/" + rec.LeadKey[:min(16, len(rec.LeadKey))], EventType: EventTypeReclassification,
+		LeadKey: rec.LeadKey, KeyVersion: rec.KeyVersion, PolicyVersion: rec.PolicyVersion, At: now,
+		ConsentProofs: []ConsentProof{}, IgnoredConsents: []IgnoredConsent{},
+	}
+	a.Decision, a.Reason, a.Rule = rec.Decision, rec.Reason, rec.Rule
+	return a
+}
+
 // deliverAll delivers r's notices, and those they send on, within st,
 // adding their records and state keys to r: a State that holds every key.
 func (e *Engine) deliverAll(st *State, r *Result, now time.Time) {
