@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -180,34 +179,6 @@ func (t *Table) applied(p int) int64 {
 		return next.Load()
 	}
 	return -1
-}
-
-// WaitPartition returns once partition p has been applied up to the end
-// it has at the call, or ctx ends.
-func (t *Table) WaitPartition(ctx context.Context, p int) error {
-	select {
-	case <-t.started:
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	next := t.next[p]
-	if next == nil {
-		return errors.New("partition " + strconv.Itoa(p) + " of " + t.topic + " is not followed")
-	}
-	resp, err := t.client.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{t.topic: {kafka.LastOffsetOf(p)}}})
-	if err != nil {
-		return err
-	}
-	for _, po := range resp.Topics[t.topic] {
-		for next.Load() < po.LastOffset {
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-time.After(2 * time.Millisecond):
-			}
-		}
-	}
-	return nil
 }
 
 // endOffsets lists offsets, retrying while partitions have no leader yet
