@@ -129,10 +129,14 @@ func peekType(b []byte, l Limits) (string, error) {
 			return "", nil // let the full decoder report what is wrong
 		}
 		kstart := s.i + 1
-		if _, err := s.str(); err != nil {
+		kesc, err := s.str()
+		if err != nil {
 			return "", err
 		}
 		key := b[kstart : s.i-1]
+		if kesc { // keys and values compare after unescaping (RFC 8259)
+			key = []byte(unescape(key))
+		}
 		s.skipSpace()
 		if s.i >= len(b) || b[s.i] != ':' {
 			return "", nil
@@ -146,7 +150,7 @@ func peekType(b []byte, l Limits) (string, error) {
 				return "", err
 			}
 			if esc {
-				return "?", nil // an escaped type is never a known one
+				return unescape(b[start : s.i-1]), nil
 			}
 			return string(b[start : s.i-1]), nil
 		}

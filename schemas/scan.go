@@ -329,7 +329,11 @@ func (s *scanner) value(sh *shape, depth int, v reflect.Value) error {
 			}
 		case kindTime:
 			var t time.Time
-			if esc || t.UnmarshalText(s.b[start:s.i-1]) != nil {
+			text := s.b[start : s.i-1]
+			if esc { // compared after unescaping, as RFC 8259 defines strings
+				text = []byte(unescape(text))
+			}
+			if t.UnmarshalText(text) != nil {
 				s.shapeFail(sh.kind.want())
 			} else if v.IsValid() {
 				*v.Addr().Interface().(*time.Time) = t

@@ -292,3 +292,39 @@ func TestAnErrorDeeperThanTheScannersPathArrayNamesItsWholePath(t *testing.T) {
 		t.Errorf("field %q, want %q", fe.Field, want)
 	}
 }
+
+// TestEscapedStringsAreTheStringsTheyEscape: string values and keys are
+// compared after JSON unescaping, as RFC 8259 defines them: an event
+// written with \u escapes decodes to the very event written without.
+func TestEscapedStringsAreTheStringsTheyEscape(t *testing.T) {
+	for _, tc := range []struct{ name, escaped, plain string }{
+		{"an escaped type", `{"type":"le\u0061d","event_id":"e1","occurred_at":"2026-11-10T12:00:00Z","lead_id":"L1"}`,
+			`{"type":"lead","event_id":"e1","occurred_at":"2026-11-10T12:00:00Z","lead_id":"L1"}`},
+		{"an escaped key", `{"t\u0079pe":"lead","event_id":"e1","occurred_at":"2026-11-10T12:00:00Z","lead\u005fid":"L1"}`,
+			`{"type":"lead","event_id":"e1","occurred_at":"2026-11-10T12:00:00Z","lead_id":"L1"}`},
+		{"an escaped time", `{"type":"lead","event_id":"e1","occurred_at":"2026\u002d11-10T12:00:00Z","lead_id":"L1"}`,
+			`{"type":"lead","event_id":"e1","occurred_at":"2026-11-10T12:00:00Z","lead_id":"L1"}`},
+		{"an escaped enum value", `{"type":"consent","event_id":"c1","occurred_at":"2026-11-10T12:00:00Z","lead_id":"L1","purpose":"em\u0061il_marketing","action":"o\u0062ject"}`,
+			`{"type":"consent","event_id":"c1","occurred_at":"2026-11-10T12:00:00Z","lead_id":"L1","purpose":"email_marketing","action":"object"}`},
+		{"an escaped source kind and country", `{"type":"lead","event_id":"e1","occurred_at":"2026-11-10T12:00:00Z","lead_id":"L1","source":{"kind":"web_\u0066orm"},"contact":{"country":"\u0049T"}}`,
+			`{"type":"lead","event_id":"e1","occurred_at":"2026-11-10T12:00:00Z","lead_id":"L1","source":{"kind":"web_form"},"contact":{"country":"IT"}}`},
+		{"an escaped event id", `{"type":"behavior","event_id":"b\u0031","occurred_at":"2026-11-10T12:00:00Z","anonymous_id":"v1","action":"page_view"}`,
+			`{"type":"behavior","event_id":"b1","occurred_at":"2026-11-10T12:00:00Z","anonymous_id":"v1","action":"page_view"}`},
+		{"an escaped solidus and a surrogate pair", `{"type":"lead","event_id":"e1","occurred_at":"2026-11-10T12:00:00Z","lead_id":"L\/1","contact":{"first_name":"\ud83d\ude00"}}`,
+			`{"type":"lead","event_id":"e1","occurred_at":"2026-11-10T12:00:00Z","lead_id":"L/1","contact":{"first_name":"😀"}}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := Decode([]byte(tc.escaped), DefaultLimits())
+			if err != nil {
+				t.Fatalf("escaped: %v", err)
+			}
+			want, err := Decode([]byte(tc.plain), DefaultLimits())
+			if err != nil {
+				t.Fatalf("plain: %v", err)
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("escaped decodes to %+v, want %+v", got, want)
+			}
+		})
+	}
+}
