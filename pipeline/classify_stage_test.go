@@ -101,6 +101,12 @@ func lastRecord(t *testing.T, cfg *pipeline.Config, leadID string) classify.Reco
 // lead accepted in one, an objection under the same email taken by the
 // other; the notices through leadpipe.suppressions suppress the first.
 func TestAnObjectionReachesALeadOfTheSameEmailOwnedByAnotherProcess(t *testing.T) {
+	if !pipelinetest.Real() {
+		// On kfake, under the load of the other tests, a member of the
+		// group was seen holding a partition it never read for over 20 s;
+		// the test is about a real broker's groups. make test sets it.
+		t.Skip("needs the real broker's consumer groups (LEADPIPE_TEST_BROKERS); make test starts it")
+	}
 	cfg := pipelinetest.Kafka(t)
 	cfg.Partitions = 2 // created by pipelinetest with 3; use topics of our own
 	cfg.TopicPrefix += "two."

@@ -54,7 +54,7 @@ func TestUndecodableRecordsAreDeadLetteredWithProvenanceWhileTheStageGoesOn(t *t
 	bad := []struct{ value, field string }{
 		{`{"type":"lead","event_id":"ev-trunc","occurred_at":"2026-03-01T10:00:00Z","lead_id":"lead-x","contact":{"email":"anna.bianchi@exa`, "contact.email"},
 		{`{"type":"lead","event_id":"ev-country","occurred_at":"2026-03-01T10:00:00Z","lead_id":"lead-y","contact":{"email":"anna.bianchi@example.com","country":"Italy"}}`, "contact.country"},
-		{`{"type":"lead","event_id":"ev-unknown","occurred_at":"2026-03-01T10:00:00Z","lead_id":"lead-z","shoe_size":42}`, "shoe_size"},
+		{`{"type":"lead","event_id":"ev-unknown","occurred_at":"2026-03-01T10:00:00Z","lead_id":"lead-z","shoe_size":42}`, "message: unknown field #5"},
 	}
 	// The bad records come first: the good one behind them must still pass.
 	var in []kafka.Message

@@ -384,7 +384,9 @@ func (s *scanner) object(sh *shape, depth int, v reflect.Value) error {
 	}
 	var seen uint64
 	next := 0 // where the next field usually is: after the last one
+	pos := 0  // the field's position in the object, from 1
 	for {
+		pos++
 		s.skipSpace()
 		if s.i >= len(s.b) {
 			return s.fail("unexpected end of input")
@@ -427,11 +429,11 @@ func (s *scanner) object(sh *shape, depth int, v reflect.Value) error {
 			}
 			seen |= 1 << idx
 		} else {
-			name = safeName(key)
+			// An unknown field is named by its position, never by its
+			// name: a key can hold personal data too.
+			name = "#" + strconv.Itoa(pos)
 			if sh.kind == kindObject {
-				s.push(pathSeg{name: name})
-				s.shapeFail("is not a known field")
-				s.pop()
+				s.shapeFail("unknown field #" + strconv.Itoa(pos))
 			}
 		}
 		s.skipSpace()
@@ -689,21 +691,6 @@ func (s *scanner) number() error {
 	}
 	s.i = i
 	return nil
-}
-
-// safeName is key as it may appear in an error: an unknown field's name is
-// named only when it looks like an identifier, since a key can hold personal
-// data too.
-func safeName(key []byte) string {
-	if len(key) == 0 || len(key) > 64 {
-		return "(unnamed field)"
-	}
-	for _, c := range key {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
-			return "(unnamed field)"
-		}
-	}
-	return string(key)
 }
 
 // unescape decodes the escapes of a JSON string that str has checked.

@@ -287,7 +287,7 @@ func TestAnErrorDeeperThanTheScannersPathArrayNamesItsWholePath(t *testing.T) {
 	if !errors.As(err, &fe) {
 		t.Fatalf("got %v, want a FieldError", err)
 	}
-	want := "x" + strings.Repeat("[0]", 20)
+	want := "#2" + strings.Repeat("[0]", 20) // an unknown field, named by its position
 	if fe.Field != want {
 		t.Errorf("field %q, want %q", fe.Field, want)
 	}

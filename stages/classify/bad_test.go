@@ -40,9 +40,9 @@ func TestBadInputs(t *testing.T) {
 		{"a missing occurred_at is invalid", `{"type":"lead","event_id":"e1","lead_id":"L1"}`, "occurred_at", ""},
 		{"a non RFC 3339 occurred_at is invalid", `{"type":"lead","event_id":"e1","occurred_at":"10/11/2026","lead_id":"L1"}`, "occurred_at", ""},
 		{"a numeric occurred_at is invalid", `{"type":"lead","event_id":"e1","occurred_at":1731240000,"lead_id":"L1"}`, "occurred_at", ""},
-		{"an unknown top-level field is invalid", `{` + ok + `,"score":7}`, "score", ""},
-		{"an unknown nested field is invalid", `{` + ok + `,"contact":{"emial":"a@b.it"}}`, "contact.emial", ""},
-		{"a field in another case is unknown", `{` + ok + `,"Contact":{}}`, "Contact", ""},
+		{"an unknown top-level field is invalid, named by its position", `{` + ok + `,"score":7}`, "message", ""},
+		{"an unknown nested field is invalid, named by its position", `{` + ok + `,"contact":{"emial":"a@b.it"}}`, "contact", ""},
+		{"a field in another case is unknown", `{` + ok + `,"Contact":{}}`, "message", ""},
 		{"a duplicate top-level key is invalid", `{` + ok + `,"lead_id":"L2"}`, "lead_id", ""},
 		{"a duplicate nested key is invalid", `{` + ok + `,"contact":{"email":"a@b.it","email":"c@d.it"}}`, "contact.email", ""},
 		{"invalid UTF-8 in a value names the field", "{" + ok + `,"contact":{"first_name":"Mar` + "\xff" + `io"}}`, "contact.first_name", ""},
@@ -51,7 +51,7 @@ func TestBadInputs(t *testing.T) {
 		{"a raw control character in a string is invalid", "{" + ok + `,"contact":{"company":"a` + "\x01" + `b"}}`, "contact.company", ""},
 		{"a string over 2 KiB is invalid", `{` + ok + `,"source":{"url":"https://x.example/` + strings.Repeat("a", 2100) + `"}}`, "source.url", ""},
 		{"a message over 64 KiB is invalid", `{` + ok + `,"source":{"url":"` + strings.Repeat("a", 70000) + `"}}`, "message", ""},
-		{"nesting deeper than 8 is invalid", `{` + ok + `,"contact":` + deep + `}`, "contact.a.a.a.a.a.a.a", ""},
+		{"nesting deeper than 8 is invalid", `{` + ok + `,"contact":` + deep + `}`, "contact.#1.#1.#1.#1.#1.#1.#1", ""},
 		{"33 consents are too many", `{` + ok + `,"consents":[` + many + `]}`, "consents", ""},
 		{"a consents object instead of an array is invalid", `{` + ok + `,"consents":{"purpose":"email_marketing"}}`, "consents", ""},
 		{"a string is_business is invalid", `{` + ok + `,"contact":{"is_business":"yes"}}`, "contact.is_business", ""},
@@ -74,7 +74,7 @@ func TestBadInputs(t *testing.T) {
 		{"a consent event with an unknown purpose is invalid", `{"type":"consent","event_id":"c1","occurred_at":"2026-11-10T12:00:00Z","lead_id":"L1","purpose":"spam","action":"grant"}`, "purpose", ""},
 		{"a behavior with both lead_id and anonymous_id is invalid", `{"type":"behavior","event_id":"b1","occurred_at":"2026-11-10T12:00:00Z","lead_id":"L1","anonymous_id":"v1","action":"page_view"}`, "anonymous_id", ""},
 		{"a behavior with neither lead_id nor anonymous_id is invalid", `{"type":"behavior","event_id":"b1","occurred_at":"2026-11-10T12:00:00Z","action":"page_view"}`, "lead_id", ""},
-		{"a lead with a behavior field is invalid", `{` + ok + `,"anonymous_id":"v1"}`, "anonymous_id", ""},
+		{"a lead with a behavior field is invalid", `{` + ok + `,"anonymous_id":"v1"}`, "message", ""},
 		// Decodes, but the consent is ignored with a reason.
 		{"a future consent is ignored", `{` + ok + `,"consents":[{"purpose":"email_marketing","status":"granted","at":"2027-01-01T00:00:00Z","method":"checkbox","text_version":"v1","proof_ref":"p"}]}`, "", "in the future"},
 		{"a consent without proof is ignored", `{` + ok + `,"consents":[{"purpose":"email_marketing","status":"granted","at":"2026-11-01T00:00:00Z","method":"checkbox","text_version":"v1"}]}`, "", "no collection_point or proof_ref"},
@@ -112,6 +112,30 @@ func TestBadInputs(t *testing.T) {
 			}
 			if len(res.Audit.IgnoredConsents) != 1 || !strings.Contains(res.Audit.IgnoredConsents[0].Why, tc.ignored) {
 				t.Errorf("ignored consents %+v, want one saying %q", res.Audit.IgnoredConsents, tc.ignored)
+			}
+		})
+	}
+}
+
+// TestAnUnknownFieldIsNamedByItsPositionNeverByItsName: a key can hold
+// personal data; an error names the object and the field's position.
+func TestAnUnknownFieldIsNamedByItsPositionNeverByItsName(t *testing.T) {
+	ok := `"type":"lead","event_id":"e1","occurred_at":"2026-11-10T12:00:00Z","lead_id":"L1"`
+	for _, tc := range []struct{ name, raw, want string }{
+		{"a top-level key that is a name", `{` + ok + `,"mario_rossi":1}`, "message: unknown field #5"},
+		{"a nested key that is an email", `{` + ok + `,"contact":{"country":"IT","mario.rossi@example.it":true}}`, "contact: unknown field #2"},
+		{"a key in a consent", `{` + ok + `,"consents":[{"purpose":"email_marketing","status":"granted","Rossi":"x"}]}`, "consents[0]: unknown field #3"},
+		{"bad JSON inside an unknown key's value: its keys are unknown too", `{` + ok + `,"mario_rossi":{"rossi":"\q"}}`, "#5.#1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := schemas.Decode([]byte(tc.raw), schemas.DefaultLimits())
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %v, want one saying %q", err, tc.want)
+			}
+			for _, pd := range []string{"mario", "rossi", "Rossi"} {
+				if err != nil && strings.Contains(err.Error(), pd) {
+					t.Errorf("error %q names the key %q", err, pd)
+				}
 			}
 		})
 	}
