@@ -117,14 +117,18 @@ func produceWorkloadEvents(t *testing.T, k *pipeline.Config, leads int, behavior
 	if err != nil {
 		t.Fatal(err)
 	}
-	byTopic := map[string][]kafka.Message{}
-	for _, e := range events {
-		byTopic[e.Topic] = append(byTopic[e.Topic], kafka.Message{Key: e.Key, Value: e.Value})
-	}
-	for topic, msgs := range byTopic {
-		pipelinetest.Produce(t, k, topic, msgs...)
-	}
+	pipelinetest.ProduceEach(t, k, workloadMessages(events)...)
 	return events
+}
+
+// workloadMessages are events as records for ProduceEach: each names its
+// topic, keyed, with the producer's own timestamp.
+func workloadMessages(events []workload.Event) []kafka.Message {
+	msgs := make([]kafka.Message, len(events))
+	for i, e := range events {
+		msgs[i] = kafka.Message{Topic: e.Topic, Key: e.Key, Value: e.Value}
+	}
+	return msgs
 }
 
 func eventIDs(t *testing.T, msgs []kafka.Message) map[string]int {

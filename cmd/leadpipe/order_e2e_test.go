@@ -144,26 +144,10 @@ func TestTheClassifyStageEndsEveryLeadTheSameInAnyOrderOnTheEmbeddedBroker(t *te
 			k := &cfg.kafka
 			runner := startStages(t, &cfg, "classify")
 			for _, phase := range o.phases {
-				byTopic := map[string][]kafka.Message{}
-				for _, m := range phase {
-					byTopic[m.Topic] = append(byTopic[m.Topic], kafka.Message{Key: m.Key, Value: m.Value})
-				}
-				for topic, msgs := range byTopic {
-					pipelinetest.Produce(t, k, topic, msgs...)
-				}
+				pipelinetest.ProduceEach(t, k, phase...)
 				waitClassify(t, runner)
 			}
-			got := lastRecords(t, k)
-			if len(got) != len(want) {
-				t.Errorf("%d leads on the topics, want %d", len(got), len(want))
-			}
-			for key, w := range want {
-				if g := got[key]; !jsonEqual(g, w) {
-					gj, _ := json.Marshal(g)
-					wj, _ := json.Marshal(w)
-					t.Fatalf("lead %s ends\n%s\nwant (leadpipe classify)\n%s", key[:8], gj, wj)
-				}
-			}
+			sameFinals(t, lastRecords(t, k), want)
 		})
 	}
 }
@@ -209,6 +193,22 @@ func lastRecords(t *testing.T, k *pipeline.Config) map[string]map[string]any {
 	return last
 }
 
+// sameFinals fails unless every lead's last record on the topics (got) is
+// the one leadpipe classify gives of the same events (want).
+func sameFinals(t *testing.T, got, want map[string]map[string]any) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Errorf("%d leads on the topics, want %d", len(got), len(want))
+	}
+	for key, w := range want {
+		if g := got[key]; !jsonEqual(g, w) {
+			gj, _ := json.Marshal(g)
+			wj, _ := json.Marshal(w)
+			t.Fatalf("lead %s ends\n%s\nwant (leadpipe classify)\n%s", key[:8], gj, wj)
+		}
+	}
+}
+
 func jsonEqual(a, b map[string]any) bool {
 	aj, _ := json.Marshal(a)
 	bj, _ := json.Marshal(b)
@@ -227,13 +227,7 @@ func runOrder(t *testing.T, phases [][]kafka.Message, behavior []kafka.Message) 
 	k := &cfg.kafka
 	runner := startStages(t, cfg, stageNames...)
 	for _, phase := range phases {
-		byTopic := map[string][]kafka.Message{}
-		for _, m := range phase {
-			byTopic[m.Topic] = append(byTopic[m.Topic], kafka.Message{Key: m.Key, Value: m.Value})
-		}
-		for topic, msgs := range byTopic {
-			pipelinetest.Produce(t, k, topic, msgs...)
-		}
+		pipelinetest.ProduceEach(t, k, phase...)
 		waitClassify(t, runner)
 	}
 	msgs := make([]kafka.Message, len(behavior))

@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/segmentio/kafka-go"
-
 	"github.com/leadpipe/leadpipe/bench/workload"
 	"github.com/leadpipe/leadpipe/pipeline"
 	"github.com/leadpipe/leadpipe/pipeline/pipelinetest"
@@ -38,13 +36,7 @@ func TestClickHouseDownUnderLoadLosesNothingAndKeepsMemoryBounded(t *testing.T) 
 		defer produced.Done()
 		const chunks = 20
 		for i := range chunks {
-			byTopic := map[string][]kafka.Message{}
-			for _, e := range events[i*len(events)/chunks : (i+1)*len(events)/chunks] {
-				byTopic[e.Topic] = append(byTopic[e.Topic], kafka.Message{Key: e.Key, Value: e.Value})
-			}
-			for topic, msgs := range byTopic {
-				pipelinetest.Produce(t, k, topic, msgs...)
-			}
+			pipelinetest.ProduceEach(t, k, workloadMessages(events[i*len(events)/chunks:(i+1)*len(events)/chunks])...)
 			time.Sleep(200 * time.Millisecond)
 		}
 	}()

@@ -12,8 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/segmentio/kafka-go"
-
 	"github.com/leadpipe/leadpipe/bench/workload"
 	"github.com/leadpipe/leadpipe/pipeline"
 	"github.com/leadpipe/leadpipe/pipeline/pipelinetest"
@@ -53,13 +51,7 @@ func TestClassifyScalesOutAndHandsOverPartitionsWithEveryDecisionKept(t *testing
 	}
 	chunks := split(events, 9)
 	produce := func(i int) {
-		byTopic := map[string][]kafka.Message{}
-		for _, e := range chunks[i] {
-			byTopic[e.Topic] = append(byTopic[e.Topic], kafka.Message{Key: e.Key, Value: e.Value})
-		}
-		for topic, msgs := range byTopic {
-			pipelinetest.Produce(t, k, topic, msgs...)
-		}
+		pipelinetest.ProduceEach(t, k, workloadMessages(chunks[i])...)
 	}
 	start := func() (*stageProcess, string) {
 		addr := freeAddr(t)
@@ -115,17 +107,7 @@ func TestClassifyScalesOutAndHandsOverPartitionsWithEveryDecisionKept(t *testing
 	// Every decision kept: the last record of every lead is what leadpipe
 	// classify decides of the same events.
 	want := finalByLead(t, lines)
-	got := lastRecords(t, k)
-	if len(got) != len(want) {
-		t.Errorf("%d leads on the topics, want %d", len(got), len(want))
-	}
-	for key, w := range want {
-		if g := got[key]; !jsonEqual(g, w) {
-			gj, _ := json.Marshal(g)
-			wj, _ := json.Marshal(w)
-			t.Fatalf("lead %s ends\n%s\nwant (leadpipe classify)\n%s", key[:8], gj, wj)
-		}
-	}
+	sameFinals(t, lastRecords(t, k), want)
 	// None doubled: one seq of a lead is one record (a batch replayed after
 	// the kill writes the very same bytes again, or nothing).
 	bySeq := map[string]string{}

@@ -32,13 +32,11 @@ func TestSinksJoiningAndLeavingUnderLoadLandWhatOneSinkLands(t *testing.T) {
 	}
 	chunks := split(events, 4)
 	produce := func(i int) {
-		byTopic := map[string][]kafka.Message{}
+		var msgs []kafka.Message
 		for _, e := range chunks[i] {
-			byTopic[e.Topic] = append(byTopic[e.Topic], kafka.Message{Key: e.Key, Value: e.Value, Time: e.Time})
+			msgs = append(msgs, kafka.Message{Topic: e.Topic, Key: e.Key, Value: e.Value, Time: e.Time})
 		}
-		for topic, msgs := range byTopic {
-			pipelinetest.Produce(t, k, topic, msgs...)
-		}
+		pipelinetest.ProduceEach(t, k, msgs...)
 	}
 	upstream := startStages(t, cfg, "classify", "enrich")
 	sinkB := func() *stageProcess {

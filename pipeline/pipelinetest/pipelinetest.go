@@ -130,6 +130,24 @@ func Produce(t testing.TB, cfg *pipeline.Config, topic string, records ...kafka.
 	}
 }
 
+// ProduceEach writes records each to the topic it names (Topic,
+// unprefixed), grouped by topic, keyed, with acks=all.
+func ProduceEach(t testing.TB, cfg *pipeline.Config, records ...kafka.Message) {
+	t.Helper()
+	byTopic := map[string][]kafka.Message{}
+	var order []string
+	for _, m := range records {
+		topic := m.Topic
+		if _, ok := byTopic[topic]; !ok {
+			order = append(order, topic)
+		}
+		byTopic[topic] = append(byTopic[topic], kafka.Message{Key: m.Key, Value: m.Value, Time: m.Time, Headers: m.Headers})
+	}
+	for _, topic := range order {
+		Produce(t, cfg, topic, byTopic[topic]...)
+	}
+}
+
 // ReadAll returns every record of topic (unprefixed) up to its end offsets
 // at the time of the call, partition by partition.
 func ReadAll(t testing.TB, cfg *pipeline.Config, topic string) []kafka.Message {
