@@ -131,14 +131,11 @@ func (s *ClassifyStage) restore(ctx context.Context, p int) (*classify.State, er
 	if end <= first {
 		return st, nil
 	}
-	r := kafka.NewReader(kafka.ReaderConfig{
-		Brokers: s.cfg.Brokers, Topic: topic, Partition: p,
-		MinBytes: 1, MaxBytes: 8 << 20, MaxWait: 100 * time.Millisecond,
-	})
-	defer r.Close()
-	if err := r.SetOffset(first); err != nil {
+	r, err := partitionReader(s.cfg, topic, p, first, 1000)
+	if err != nil {
 		return nil, fmt.Errorf("restore state of partition %d: %w", p, err)
 	}
+	defer r.Close()
 	for {
 		m, err := r.ReadMessage(ctx)
 		if err != nil {

@@ -519,21 +519,11 @@ func (s *stageRun) process(ctx context.Context, m *kafka.Message, b *batch, dlq 
 // fetch reads one assigned partition from offset into in.ch until ctx
 // ends, nudging wake after each record.
 func fetch(ctx context.Context, cfg *Config, in *input, offset int64, wake chan<- struct{}) error {
-	r := kafka.NewReader(kafka.ReaderConfig{
-		Brokers:        cfg.Brokers,
-		Topic:          in.topic,
-		Partition:      in.partition,
-		MinBytes:       1,
-		MaxBytes:       8 << 20,
-		MaxWait:        250 * time.Millisecond,
-		QueueCapacity:  256,
-		ReadBackoffMin: 10 * time.Millisecond,
-		ReadBackoffMax: 250 * time.Millisecond,
-	})
-	defer r.Close()
-	if err := r.SetOffset(offset); err != nil {
+	r, err := partitionReader(cfg, in.topic, in.partition, offset, 256)
+	if err != nil {
 		return err
 	}
+	defer r.Close()
 	for {
 		m, err := r.ReadMessage(ctx)
 		if err != nil {

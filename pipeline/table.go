@@ -65,21 +65,11 @@ func (t *Table) Run(ctx context.Context) error {
 }
 
 func (t *Table) follow(ctx context.Context, partition int) error {
-	r := kafka.NewReader(kafka.ReaderConfig{
-		Brokers:        t.cfg.Brokers,
-		Topic:          t.topic,
-		Partition:      partition,
-		MinBytes:       1,
-		MaxBytes:       8 << 20,
-		MaxWait:        200 * time.Millisecond,
-		QueueCapacity:  1000,
-		ReadBackoffMin: 10 * time.Millisecond,
-		ReadBackoffMax: 200 * time.Millisecond,
-	})
-	defer r.Close()
-	if err := r.SetOffset(kafka.FirstOffset); err != nil {
+	r, err := partitionReader(t.cfg, t.topic, partition, kafka.FirstOffset, 1000)
+	if err != nil {
 		return err
 	}
+	defer r.Close()
 	next := t.next[partition]
 	for {
 		m, err := r.ReadMessage(ctx)
@@ -133,6 +123,29 @@ func startTables(ctx context.Context, tables ...*Table) error {
 		errc <- nil
 	}()
 	return <-errc
+}
+
+// partitionReader reads one partition of topic from offset, outside any
+// consumer group: what the runtime's tasks, the tables and the restore of
+// classify's state all read with. queue bounds the records it fetches
+// ahead.
+func partitionReader(cfg *Config, topic string, partition int, offset int64, queue int) (*kafka.Reader, error) {
+	r := kafka.NewReader(kafka.ReaderConfig{
+		Brokers:        cfg.Brokers,
+		Topic:          topic,
+		Partition:      partition,
+		MinBytes:       1,
+		MaxBytes:       8 << 20,
+		MaxWait:        200 * time.Millisecond,
+		QueueCapacity:  queue,
+		ReadBackoffMin: 10 * time.Millisecond,
+		ReadBackoffMax: 200 * time.Millisecond,
+	})
+	if err := r.SetOffset(offset); err != nil {
+		r.Close()
+		return nil, err
+	}
+	return r, nil
 }
 
 // WaitCaughtUp returns once every record written to the topic before the
