@@ -38,7 +38,8 @@
 //	feature                      share  detail
 //	consents array                50%   1-3 purposes (fewer when the event would pass 800 bytes),
 //	                                    10% denied, 12% missing at, method, text_version or both
-//	                                    collection_point and proof_ref
+//	                                    collection_point and proof_ref; methods an affirmative act
+//	                                    except the event badge scans (half the event consents)
 //	customer                      12%   relationship.customer, email_from_purchase in 80%,
 //	                                    last_purchase_at; another 10% say customer false
 //	request                       35%   quote, demo, contact, download, purchase, support, newsletter

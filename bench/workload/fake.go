@@ -140,7 +140,7 @@ var textVersions = []string{
 }
 
 var consentMethods = []string{
-	"checkbox", "double_opt_in", "pref_center", "checkout",
+	"checkbox", "double_opt_in", "pref_center", "checkout_checkbox",
 }
 
 var events = []string{

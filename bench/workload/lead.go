@@ -454,17 +454,17 @@ func (g *generator) leadConsents(w *jw, r *rand.PCG, channel int, at int64, s *s
 		switch channel {
 		case chImport, chPurchased, chPartner:
 			cAt = at - between(r, 30*24*3600_000, 300*24*3600_000)
-			method, point = "third_party", pick(r, []string{"partner-form", "supplier-lp", "crm-optin"})
+			method, point = pick(r, []string{"checkbox", "double_opt_in"}), pick(r, []string{"partner-form", "supplier-lp", "crm-optin"})
 		case chEvent:
 			cAt = at - between(r, 0, 600_000)
 			method = pick(r, []string{"paper_form", "badge_scan"})
 		case chOffline:
 			cAt = at - between(r, 0, 600_000)
-			method = "phone_call"
+			method = "recorded_call"
 		default:
 			cAt = at - between(r, 0, 600_000)
 			if s.kind == "social_lead_form" {
-				method = "lead_form"
+				method = "lead_form_checkbox"
 			}
 		}
 		if point == "" {

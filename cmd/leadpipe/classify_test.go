@@ -41,6 +41,15 @@ func TestCmdClassify(t *testing.T) {
 				`{"type":"lead","event_id":"i3","occurred_at":"2026-11-12T12:00:00Z","lead_id":"L2","contact":{"email":" ANNA+Promo@Example.com "}}` + "\n" +
 				`{"type":"lead","event_id":"i4","occurred_at":"2026-11-12T12:00:00Z","lead_id":"L3","contact":{"email":"anna\u200b@example.com"}}` + "\n", 1,
 			[]string{"accepted/accepted", "suppressed/suppressed_objection", "suppressed/suppressed_objection", "invalid@4"}},
+		{"only a grant made by an affirmative act releases a social lead: pre-ticked, implied, badge scan and unknown methods do not", []string{"--dev-key"},
+			cliLead + "\n" +
+				strings.ReplaceAll(cliGrant, "double_opt_in", "pre_ticked") + "\n" +
+				strings.ReplaceAll(strings.ReplaceAll(cliGrant, "double_opt_in", "implied"), `"c1"`, `"c2"`) + "\n" +
+				strings.ReplaceAll(strings.ReplaceAll(cliGrant, "double_opt_in", "badge_scan"), `"c1"`, `"c3"`) + "\n" +
+				strings.ReplaceAll(strings.ReplaceAll(cliGrant, "double_opt_in", "web form"), `"c1"`, `"c4"`) + "\n" +
+				strings.ReplaceAll(strings.ReplaceAll(cliGrant, "double_opt_in", "Double Opt-In"), `"c1"`, `"c5"`) + "\n", 0,
+			[]string{"quarantined/social_no_consent", "quarantined/social_no_consent", "quarantined/social_no_consent",
+				"quarantined/social_no_consent", "quarantined/social_no_consent", "accepted/released_by_consent"}},
 		{"a behavior event is not classified", []string{"--dev-key"}, cliBehavio + "\n", 1, []string{"invalid@1"}},
 		{"empty input gives no output and exit status 0", []string{"--dev-key"}, "", 0, nil},
 		{"help exits 0", []string{"--help"}, "", 0, nil},

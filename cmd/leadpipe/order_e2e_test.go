@@ -67,7 +67,10 @@ func TestTheSameEventsInThreeOrdersLandTheSameRowsInClickHouse(t *testing.T) {
 		})
 	}
 	if len(results) != len(orders) {
-		t.FailNow()
+		if t.Failed() {
+			t.FailNow()
+		}
+		t.Skip("the orders were skipped (see above)")
 	}
 	for i := 1; i < len(results); i++ {
 		for name, want := range results[0] {

@@ -14,8 +14,10 @@
 //  1. suppressed_objection, suppressed_withdrawal, suppressed_erasure: the
 //     lead key or the email key is on the suppression list.
 //  2. Consent counting: a grant counts only with at, method, text_version,
-//     collection_point or proof_ref, and at not in the future; for each
-//     purpose the latest statement wins, a denial at equal times.
+//     collection_point or proof_ref, none blank, a method the policy lists
+//     as an affirmative act (affirmative_methods), and at not in the
+//     future; for each purpose the latest statement wins, a denial at
+//     equal times.
 //  3. minor_no_parental_consent: under the age of digital consent of its
 //     country at occurred_at, without parental_consent.
 //  4. third_party_no_proof: a purchased list or partner lead without a named

@@ -258,6 +258,9 @@ func (e *Engine) proofMissing(at time.Time, method, textVersion, collectionPoint
 	if len(missing) > 0 {
 		return "no proof of consent: it has no " + strings.Join(missing, ", no ")
 	}
+	if why := e.policy.methodWhy(method); why != "" {
+		return why
+	}
 	if at.After(now.Add(e.policy.ClockSkew)) {
 		return atField + " is in the future, beyond " + e.policy.ClockSkew.String() + " of clock skew"
 	}

@@ -2,6 +2,7 @@ package classify
 
 import (
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -38,6 +39,71 @@ func TestABlankProofFieldCountsAsMissing(t *testing.T) {
 			if res.Record.Decision != DecisionQuarantined || len(res.Audit.IgnoredConsents) != 1 {
 				t.Errorf("decision %s, ignored %+v; want quarantined, the grant ignored", res.Record.Decision, res.Audit.IgnoredConsents)
 			}
+		})
+	}
+}
+
+// TestOnlyAnAffirmativeActCounts: a grant counts only if its method is one
+// the policy lists as an affirmative act, compared trimmed, in any case,
+// with spaces or hyphens for underscores. A pre-ticked box, opt-out,
+// implied or inferred consent and unknown methods never count, in a
+// consent event and in a lead event's consents alike, and the audit says
+// why without repeating a method the policy does not know.
+func TestOnlyAnAffirmativeActCounts(t *testing.T) {
+	const named, unknown = "is not an affirmative act", "not one the policy lists"
+	for _, tc := range []struct {
+		method string
+		why    string // "" when the grant counts
+	}{
+		{"checkbox", ""},
+		{"double_opt_in", ""},
+		{"Double Opt-In", ""},
+		{"  DOUBLE_OPT_IN\t", ""},
+		{"double opt in", ""},
+		{"signed_form", ""},
+		{"recorded_call", ""},
+		{"pref_center", ""},
+		{"lead_form_checkbox", ""},
+		{"pre_ticked", named},
+		{"Pre-Ticked", named},
+		{"pre_checked", named},
+		{"opt_out", named},
+		{"implied", named},
+		{"inferred", named},
+		{"soft_opt_in", named},
+		{"continued_browsing", named},
+		{"badge_scan", named},
+		{"third_party", named},
+		{"web_form", unknown},
+		{"phone_call", unknown},
+		{"checkboxes", unknown},
+		{"check box ticked by anna.rossi@example.com", unknown},
+		{"✓", unknown},
+	} {
+		check := func(t *testing.T, res Result, counted bool) {
+			t.Helper()
+			switch {
+			case tc.why == "" && !counted:
+				t.Errorf("decision %s, ignored %+v; want the grant to count", res.Record.Decision, res.Audit.IgnoredConsents)
+			case tc.why != "" && (counted || len(res.Audit.IgnoredConsents) != 1 || !strings.Contains(res.Audit.IgnoredConsents[0].Why, tc.why)):
+				t.Errorf("decision %s, ignored %+v; want the grant ignored because it %s", res.Record.Decision, res.Audit.IgnoredConsents, tc.why)
+			case tc.why == unknown && strings.Contains(res.Audit.IgnoredConsents[0].Why, tc.method):
+				t.Errorf("the reason %q repeats a method the policy does not know", res.Audit.IgnoredConsents[0].Why)
+			}
+		}
+		proof := `"method":` + strconv.Quote(tc.method) + `,"collection_point":"form:x","text_version":"v3","proof_ref":"prf-1"`
+		t.Run("consent event: "+tc.method, func(t *testing.T) {
+			e := New(DefaultPolicy(), pseudonym.Development())
+			st := NewState()
+			apply(t, e, st, leadAt("e1", "L1", "2026-11-10T12:00:00Z", adultIT, social))
+			res := apply(t, e, st, consentAt("c1", "L1", "2026-11-11T12:00:00Z", "email_marketing", "grant", proof))
+			check(t, res, res.Record.Decision == DecisionAccepted && res.Record.Purposes.EmailMarketing.Basis == BasisConsent)
+		})
+		t.Run("lead event: "+tc.method, func(t *testing.T) {
+			e := New(DefaultPolicy(), pseudonym.Development())
+			grant := `{"purpose":"email_marketing","status":"granted","at":"2026-11-01T09:00:00Z",` + proof + `}`
+			res := apply(t, e, NewState(), leadAt("e1", "L1", "2026-11-10T12:00:00Z", adultIT, social, consents(grant)))
+			check(t, res, res.Record.Decision == DecisionAccepted && res.Record.Purposes.EmailMarketing.Basis == BasisConsent)
 		})
 	}
 }

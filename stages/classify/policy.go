@@ -40,6 +40,14 @@ type Policy struct {
 	SubAddressing *bool `yaml:"sub_addressing,omitempty"`
 	// SalesFollowupRequests are the request types that ground sales_followup.
 	SalesFollowupRequests []string `yaml:"sales_followup_requests"`
+	// AffirmativeMethods are the consent methods that are an affirmative
+	// act of the person (GDPR Art. 4(11), Recital 32): a grant counts only
+	// if its method, normalised (normalMethod), is one of them.
+	AffirmativeMethods []string `yaml:"affirmative_methods"`
+	// NotAffirmativeMethods are methods known not to be one (a pre-ticked
+	// box, opt-out, implied or inferred consent): they never count either,
+	// and the audit names them.
+	NotAffirmativeMethods []string `yaml:"not_affirmative_methods"`
 	// OwnHosts are the site's own hosts: a referrer there is direct traffic.
 	OwnHosts []string `yaml:"own_hosts"`
 	// Networks are the social networks by normalised name.
@@ -154,6 +162,24 @@ func (p *Policy) validate() error {
 	if p.ClockSkew < 0 {
 		return errors.New("consent_clock_skew must not be negative")
 	}
+	if len(p.AffirmativeMethods) == 0 {
+		return errors.New("affirmative_methods is required: without it no consent counts")
+	}
+	for _, list := range []struct {
+		name    string
+		methods []string
+	}{{"affirmative_methods", p.AffirmativeMethods}, {"not_affirmative_methods", p.NotAffirmativeMethods}} {
+		for _, m := range list.methods {
+			if m == "" || normalMethod(m) != m {
+				return fmt.Errorf("%s: %q must be written as it is matched: lower case, words joined by _", list.name, m)
+			}
+		}
+	}
+	for _, m := range p.AffirmativeMethods {
+		if slices.Contains(p.NotAffirmativeMethods, m) {
+			return fmt.Errorf("method %q is in both affirmative_methods and not_affirmative_methods", m)
+		}
+	}
 	for id, c := range p.ClickIDs {
 		switch c.Channel {
 		case "social", "search", "email", "referral", "partner":
@@ -172,6 +198,9 @@ func merge(base, ext *Policy) Policy {
 		ClockSkew:             base.ClockSkew,
 		SubAddressing:         base.SubAddressing,
 		SalesFollowupRequests: union(base.SalesFollowupRequests, ext.SalesFollowupRequests),
+		// A method the extension names in one list leaves the other.
+		AffirmativeMethods:    without(union(base.AffirmativeMethods, ext.AffirmativeMethods), ext.NotAffirmativeMethods),
+		NotAffirmativeMethods: without(union(base.NotAffirmativeMethods, ext.NotAffirmativeMethods), ext.AffirmativeMethods),
 		OwnHosts:              union(base.OwnHosts, ext.OwnHosts),
 		Networks:              mergeHostLists(base.Networks, ext.Networks),
 		SearchEngines:         mergeHostLists(base.SearchEngines, ext.SearchEngines),
@@ -243,6 +272,41 @@ func (p *Policy) AgeOfConsent(country string) int {
 		return a
 	}
 	return p.Age.Default
+}
+
+// without returns a without the elements of b.
+func without(a, b []string) []string {
+	return slices.DeleteFunc(a, func(s string) bool { return slices.Contains(b, s) })
+}
+
+// normalMethod is a consent method as the policy lists it: trimmed, lower
+// case, spaces and hyphens turned into underscores ("Double Opt-In" is
+// double_opt_in).
+func normalMethod(m string) string {
+	m = strings.ToLower(strings.TrimSpace(m))
+	return strings.Map(func(r rune) rune {
+		if r == ' ' || r == '-' {
+			return '_'
+		}
+		return r
+	}, m)
+}
+
+// methodWhy returns why a grant made by method does not count, or "" when
+// the method is an affirmative act (GDPR Art. 4(11), Recital 32; CJEU
+// C-673/17 Planet49: a pre-ticked box is no consent). The reason names the
+// method only when the policy does: a method it does not know may be free
+// text.
+func (p *Policy) methodWhy(method string) string {
+	m := normalMethod(method)
+	switch {
+	case slices.Contains(p.AffirmativeMethods, m):
+		return ""
+	case slices.Contains(p.NotAffirmativeMethods, m):
+		return "method " + m + " is not an affirmative act of the person (GDPR Recital 32; CJEU C-673/17 Planet49)"
+	default:
+		return "its method is not one the policy lists as an affirmative act (GDPR Art. 4(11), Recital 32)"
+	}
 }
 
 func (p *Policy) salesFollowup(requestType string) bool {

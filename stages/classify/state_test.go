@@ -121,8 +121,17 @@ func TestLoadPolicy(t *testing.T) {
 			t.Errorf("clock skew %v", p.ClockSkew)
 		}
 	})
+	t.Run("a policy that extends the default moves a method from one list to the other", func(t *testing.T) {
+		p, err := LoadPolicy(write("extends: default\npolicy_version: \"acme-2\"\naffirmative_methods: [badge_scan]\nnot_affirmative_methods: [email_link]\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.methodWhy("badge_scan") != "" || p.methodWhy("email_link") == "" || p.methodWhy("checkbox") != "" {
+			t.Errorf("badge_scan %q, email_link %q, checkbox %q", p.methodWhy("badge_scan"), p.methodWhy("email_link"), p.methodWhy("checkbox"))
+		}
+	})
 	t.Run("a policy without extends replaces the default whole", func(t *testing.T) {
-		p, err := LoadPolicy(write("policy_version: \"tiny-1\"\nage_of_digital_consent: {default: 18}\nconsent_clock_skew: 1m\n"))
+		p, err := LoadPolicy(write("policy_version: \"tiny-1\"\nage_of_digital_consent: {default: 18}\nconsent_clock_skew: 1m\naffirmative_methods: [signed_form]\n"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -136,6 +145,9 @@ func TestLoadPolicy(t *testing.T) {
 		{"a policy with an unknown field is refused", "extends: default\npolicy_version: x\nage_table: {}\n", "age_table"},
 		{"a policy without a default age is refused", "policy_version: x\n", "default must be a positive age"},
 		{"a policy with a lower-case country is refused", "extends: default\npolicy_version: x\nage_of_digital_consent: {countries: {it: 14}}\n", "alpha-2"},
+		{"a complete policy without affirmative_methods is refused", "policy_version: x\nage_of_digital_consent: {default: 16}\n", "affirmative_methods is required"},
+		{"a method in both lists is refused", "policy_version: x\nage_of_digital_consent: {default: 16}\naffirmative_methods: [checkbox]\nnot_affirmative_methods: [checkbox]\n", "in both"},
+		{"a method not written as matched is refused", "extends: default\npolicy_version: x\naffirmative_methods: [Double Opt-In]\n", "lower case"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := LoadPolicy(write(tc.body))
