@@ -41,6 +41,12 @@ func TestCmdClassify(t *testing.T) {
 				`{"type":"lead","event_id":"i3","occurred_at":"2026-11-12T12:00:00Z","lead_id":"L2","contact":{"email":" ANNA+Promo@Example.com "}}` + "\n" +
 				`{"type":"lead","event_id":"i4","occurred_at":"2026-11-12T12:00:00Z","lead_id":"L3","contact":{"email":"anna\u200b@example.com"}}` + "\n", 1,
 			[]string{"accepted/accepted", "suppressed/suppressed_objection", "suppressed/suppressed_objection", "invalid@4"}},
+		{"an objection made under one lead id by phone reaches another lead id with the number written otherwise", []string{"--dev-key"},
+			`{"type":"lead","event_id":"p1","occurred_at":"2026-11-10T12:00:00Z","lead_id":"L1","contact":{"phone":"+39 333 555 0101","country":"IT"}}` + "\n" +
+				`{"type":"consent","event_id":"p2","occurred_at":"2026-11-11T12:00:00Z","lead_id":"L1","purpose":"all","action":"object"}` + "\n" +
+				`{"type":"lead","event_id":"p3","occurred_at":"2026-11-12T12:00:00Z","lead_id":"L2","contact":{"phone":"333-5550101","country":"IT","email":"other@example.com"}}` + "\n" +
+				`{"type":"lead","event_id":"p4","occurred_at":"2026-11-12T12:00:00Z","lead_id":"L3","contact":{"phone":"333-5550102","country":"IT"}}` + "\n", 0,
+			[]string{"accepted/accepted", "suppressed/suppressed_objection", "suppressed/suppressed_objection", "accepted/accepted"}},
 		{"only a grant made by an affirmative act releases a social lead: pre-ticked, implied, badge scan and unknown methods do not", []string{"--dev-key"},
 			cliLead + "\n" +
 				strings.ReplaceAll(cliGrant, "double_opt_in", "pre_ticked") + "\n" +

@@ -297,20 +297,31 @@ func (e *Engine) mergeLeadConsents(ev *schemas.Lead, f *facts, ls *leadState, no
 	}
 }
 
-// emailKeys are the keys of a lead event's email address for suppression
-// matching: of its normalised form (schemas.NormalizeEmail), and, unless
-// the policy says otherwise, of that form without its sub-address.
+// emailKeys are the keys of a lead event's contact points for suppression
+// matching, each kept as an "email key" (the state's name for them, from
+// before phones were keyed): its email address in its normalised form
+// (schemas.NormalizeEmail) and, unless the policy says otherwise, without
+// its sub-address; and its phone number in E.164 (schemas.NormalizePhone,
+// in the lead's country), so that an objection made under one lead id by
+// phone or by email reaches the leads of the same number or address.
 func (e *Engine) emailKeys(ev *schemas.Lead) []string {
-	if ev.Contact == nil || ev.Contact.Email == "" {
+	c := ev.Contact
+	if c == nil {
 		return nil
 	}
-	addr, why := schemas.NormalizeEmail(ev.Contact.Email)
-	if why != "" {
-		return nil // refused by validation before; never keyed
+	var keys []string
+	if c.Email != "" {
+		if addr, why := schemas.NormalizeEmail(c.Email); why == "" { // else refused by validation before
+			keys = append(keys, e.keyer.EmailKey(addr))
+			if base, ok := schemas.BaseAddress(addr); ok && e.policy.subAddressing() {
+				keys = append(keys, e.keyer.EmailKey(base))
+			}
+		}
 	}
-	keys := []string{e.keyer.EmailKey(addr)}
-	if base, ok := schemas.BaseAddress(addr); ok && e.policy.subAddressing() {
-		keys = append(keys, e.keyer.EmailKey(base))
+	if c.Phone != "" {
+		if num, ok := schemas.NormalizePhone(c.Phone, c.Country); ok {
+			keys = append(keys, e.keyer.PhoneKey(num))
+		}
 	}
 	return keys
 }

@@ -111,3 +111,89 @@ func TestAnAddressWithAnInvisibleCharacterIsInvalid(t *testing.T) {
 		})
 	}
 }
+
+// phoneContact is a lead event's contact with this phone number and
+// country, and no email, as JSON.
+func phoneContact(phone, country string) string {
+	c := `"contact":{"phone":"` + phone + `"`
+	if country != "" {
+		c += `,"country":"` + country + `"`
+	}
+	return c + "}"
+}
+
+// TestOneNumberHowEverWrittenIsOneSuppressionKey: a phone number is keyed
+// in E.164, a number without its country code read in the lead's country,
+// so an objection made under one lead id reaches a lead with the same
+// number written otherwise, without an email in common, whichever of the
+// two is read first.
+func TestOneNumberHowEverWrittenIsOneSuppressionKey(t *testing.T) {
+	for _, tc := range []struct {
+		name                             string
+		objector, objCountry, lead, land string
+	}{
+		{"the same number in E.164", "+393335550101", "IT", "+393335550101", "IT"},
+		{"spaces", "+39 333 555 0101", "IT", "+393335550101", "IT"},
+		{"hyphens and a dot", "+39-333-555.0101", "IT", "+39 333 555 0101", "IT"},
+		{"the 00 international prefix", "0039 333 5550101", "IT", "+39 333 555 0101", "IT"},
+		{"national form in the lead's country", "333 555 0101", "IT", "+39 333 555 0101", ""},
+		{"national form against national form", "333 5550101", "IT", "(333) 555-0101", "IT"},
+		{"an Italian landline keeps its 0", "06 5551 2345", "IT", "+39 06 5551 2345", "DE"},
+		{"a German mobile, national and international", "0151 5551234", "DE", "+49 151 5551234", "IT"},
+		{"a US number with parentheses", "(202) 555-0143", "US", "+1 202 555 0143", ""},
+		{"a French number with its trunk 0", "06 12 55 50 10", "FR", "+33 6 12 55 50 10", "FR"},
+		{"a UK number with the trunk 0 in parentheses", "+44 (0)20 7946 0958", "", "020 7946 0958", "GB"},
+	} {
+		for _, objectionFirst := range []bool{true, false} {
+			name := tc.name + map[bool]string{true: ", objection first", false: ", lead first"}[objectionFirst]
+			t.Run(name, func(t *testing.T) {
+				e := New(DefaultPolicy(), pseudonym.Development())
+				st := NewState()
+				objector := leadAt("e1", "L1", "2026-11-10T12:00:00Z", phoneContact(tc.objector, tc.objCountry), formKind)
+				objection := consentAt("c1", "L1", "2026-11-11T08:00:00Z", "all", "object")
+				lead := leadAt("e2", "L2", "2026-11-12T12:00:00Z", phoneContact(tc.lead, tc.land), formKind)
+				events := []string{objector, objection, lead}
+				if !objectionFirst {
+					events = []string{lead, objector, objection}
+				}
+				final := map[string]Record{}
+				for _, ev := range events {
+					res := apply(t, e, st, ev)
+					for _, r := range append([]Record{res.Record}, res.Others...) {
+						if r.LeadID != "" {
+							final[r.LeadID] = r
+						}
+					}
+				}
+				if r := final["L2"]; r.Decision != DecisionSuppressed || r.Rule != RuleSuppressedObjection {
+					t.Errorf("the lead of %q is %s (%s), want suppressed by the objection of %q", tc.lead, r.Decision, r.Rule, tc.objector)
+				}
+			})
+		}
+	}
+}
+
+// TestAnotherNumberIsAnotherKey: other numbers, a number read in another
+// country, and numbers that cannot be told (no country code and no
+// country, or not a possible number) key nothing in common.
+func TestAnotherNumberIsAnotherKey(t *testing.T) {
+	for _, tc := range []struct {
+		name                             string
+		objector, objCountry, lead, land string
+	}{
+		{"another number", "+39 333 555 0101", "IT", "+39 333 555 0102", "IT"},
+		{"the same digits in another country", "333 555 0101", "IT", "333 555 0101", "DE"},
+		{"the same national digits, the objector's country unknown", "333 555 0101", "", "333 555 0101", ""},
+		{"a number too short to be one", "1234", "IT", "1234", "IT"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := New(DefaultPolicy(), pseudonym.Development())
+			st := NewState()
+			apply(t, e, st, leadAt("e1", "L1", "2026-11-10T12:00:00Z", phoneContact(tc.objector, tc.objCountry), formKind))
+			apply(t, e, st, consentAt("c1", "L1", "2026-11-11T08:00:00Z", "all", "object"))
+			if r := apply(t, e, st, leadAt("e2", "L2", "2026-11-12T12:00:00Z", phoneContact(tc.lead, tc.land), formKind)).Record; r.Decision != DecisionAccepted {
+				t.Errorf("the lead of %q is %s (%s), want accepted: it is not the objector's number %q", tc.lead, r.Decision, r.Rule, tc.objector)
+			}
+		})
+	}
+}

@@ -107,5 +107,9 @@ func (k *Keyer) EmailKey(email string) string {
 	return k.Key("email", strings.ToLower(strings.TrimSpace(email)))
 }
 
+// PhoneKey is the pseudonymous key of a phone number in E.164
+// (schemas.NormalizePhone), as the suppression list stores it.
+func (k *Keyer) PhoneKey(e164 string) string { return k.Key("phone", e164) }
+
 // VisitorKey is the pseudonymous key of an anonymous visitor id.
 func (k *Keyer) VisitorKey(anonymousID string) string { return k.Key("visitor", anonymousID) }
