@@ -266,6 +266,19 @@ func (s *SinkStage) erase(r *classify.Record) {
 	s.classifications = kept
 }
 
+// Assign forgets what the sink knew of the offsets of every partition: in
+// a new generation a partition may come back after another sink owned it
+// for a while, and inserted rows it could not commit. The first record of
+// each partition then reads back which offsets from there on landed.
+func (s *SinkStage) Assign(context.Context, []int) error {
+	clear(s.skip)
+	clear(s.lastSeen)
+	return nil
+}
+
+// Revoke keeps nothing per partition beyond what Assign forgets.
+func (s *SinkStage) Revoke([]int) {}
+
 // Discard drops the rows and erasures buffered since the last Flush, and
 // what the sink knew of the partitions' offsets: it reads back which
 // offsets landed when it meets a partition again.
