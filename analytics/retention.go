@@ -233,6 +233,18 @@ func ErasedIDs(ctx context.Context, conn driver.Conn, db string) (map[string]str
 	return ids, rows.Err()
 }
 
+// Receipts returns the erasure receipts of one erasure id, earliest first.
+func Receipts(ctx context.Context, conn driver.Conn, db, erasureID string) ([]ErasureReceipt, error) {
+	var out []ErasureReceipt
+	err := conn.Select(ctx, &out, "SELECT request_event_id, erasure_id, key_version, requested_at, completed_at, behavior_unlinked, "+
+		"classifications_removed, leads_removed, affinity_removed, decisions_unlinked, verified FROM "+db+"."+TableErasureReceipts+
+		" WHERE erasure_id = ? ORDER BY completed_at", erasureID)
+	if err != nil {
+		return nil, fmt.Errorf("erasure receipts: %w", err)
+	}
+	return out, nil
+}
+
 // countByKey counts the rows of table matching cond, per lead key.
 func countByKey(ctx context.Context, conn driver.Conn, db, table, cond string) (map[string]uint64, error) {
 	rows, err := conn.Query(ctx, fmt.Sprintf("SELECT lead_key, count() FROM %s.%s WHERE %s GROUP BY lead_key", db, table, cond))

@@ -116,38 +116,13 @@ func (s *ClassifyStage) StateKeys() int {
 // end into a new State.
 func (s *ClassifyStage) restore(ctx context.Context, p int) (*classify.State, error) {
 	st := classify.NewState()
-	topic := s.cfg.Topic(TopicState)
-	client := &kafka.Client{Addr: kafka.TCP(s.cfg.Brokers...), Timeout: 10 * time.Second}
-	ends, err := endOffsets(ctx, client, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{
-		topic: {kafka.FirstOffsetOf(p), kafka.LastOffsetOf(p)},
-	}})
+	err := ScanPartition(ctx, s.cfg, s.cfg.Topic(TopicState), p, func(m *kafka.Message) error {
+		return st.Restore(string(m.Key), m.Value)
+	})
 	if err != nil {
 		return nil, fmt.Errorf("restore state of partition %d: %w", p, err)
 	}
-	var first, end int64
-	for _, po := range ends[topic] {
-		first, end = po.FirstOffset, po.LastOffset
-	}
-	if end <= first {
-		return st, nil
-	}
-	r, err := partitionReader(s.cfg, topic, p, first, 1000)
-	if err != nil {
-		return nil, fmt.Errorf("restore state of partition %d: %w", p, err)
-	}
-	defer r.Close()
-	for {
-		m, err := r.ReadMessage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("restore state of partition %d: %w", p, err)
-		}
-		if err := st.Restore(string(m.Key), m.Value); err != nil {
-			return nil, fmt.Errorf("restore state of partition %d at offset %d: %w", p, m.Offset, err)
-		}
-		if m.Offset+1 >= end {
-			return st, nil
-		}
-	}
+	return st, nil
 }
 
 // Process classifies one lead or consent event, or delivers one notice. An

@@ -27,6 +27,8 @@ var commands = []command{
 	{"topics", "create the Kafka topics", cmdTopics},
 	{"migrate", "apply the ClickHouse schema (versioned, idempotent)", cmdMigrate},
 	{"retention", "remove per-lead rows older than the retention periods, and record it", cmdRetention},
+	{"lead", "print as JSON what leadpipe holds about one person (GDPR Art. 15 access)", cmdLead},
+	{"erase", "request the erasure of a lead (GDPR Art. 17) and wait for its receipt", cmdErase},
 }
 
 func main() {
