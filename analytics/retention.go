@@ -45,7 +45,7 @@ func (p RetentionPolicy) Validate() error {
 type RetentionAction struct {
 	RunID     string    `ch:"run_id"`
 	RunAt     time.Time `ch:"run_at"`
-	Reason    string    `ch:"reason"` // "retention" or "erasure"
+	Reason    string    `ch:"reason"` // "retention", "erasure" or "quarantine_expired"
 	Table     string    `ch:"table_name"`
 	Action    string    `ch:"action"` // "drop_partition", "delete" or "clear_lead_key"
 	Cutoff    time.Time `ch:"cutoff"`
@@ -213,6 +213,54 @@ func Erase(ctx context.Context, conn driver.Conn, db string, reqs []ErasureReque
 		return receipts, fmt.Errorf("record the erasure receipts: %w", err)
 	}
 	return receipts, nil
+}
+
+// PurgeRequest is a quarantined lead to purge (classify's quarantine
+// retention): its key, the latest event time of the history purged, and
+// when its quarantine expired.
+type PurgeRequest struct {
+	LeadKey  string
+	AsOf     time.Time
+	Deadline time.Time
+}
+
+// Purge removes what ClickHouse holds of leads purged from the quarantine,
+// as Erase does, recorded in retention_runs with reason
+// "quarantine_expired", without a receipt: the person asked for nothing,
+// and a lead event of the same lead id later starts a new history that
+// must land. Only the purged history goes: classification and lead rows
+// as of req.AsOf or earlier, behavior up to req.Deadline.
+func Purge(ctx context.Context, conn driver.Conn, db string, reqs []PurgeRequest, now time.Time) ([]RetentionAction, error) {
+	if len(reqs) == 0 {
+		return nil, nil
+	}
+	var keys, classifications, leads, behavior []string
+	for _, r := range reqs {
+		if !hexKeyRE.MatchString(r.LeadKey) {
+			return nil, fmt.Errorf("purge: a lead key is not a hex HMAC (%d characters)", len(r.LeadKey))
+		}
+		keys = append(keys, r.LeadKey)
+		k := "lead_key = '" + r.LeadKey + "'"
+		classifications = append(classifications, fmt.Sprintf("(%s AND occurred_at <= toDateTime('%s', 'UTC'))", k, chTime(r.AsOf)))
+		leads = append(leads, fmt.Sprintf("(%s AND updated_at <= toDateTime('%s', 'UTC'))", k, chTime(r.AsOf)))
+		behavior = append(behavior, fmt.Sprintf("(%s AND occurred_at <= toDateTime('%s', 'UTC'))", k, chTime(r.Deadline)))
+	}
+	in := "lead_key IN ('" + strings.Join(keys, "', '") + "')"
+	run := RetentionAction{RunID: newRunID(), RunAt: now.UTC().Truncate(time.Second), Reason: "quarantine_expired"}
+	detail := fmt.Sprintf("%d leads quarantined past the retention without a counting consent", len(keys))
+	var actions []RetentionAction
+	for _, t := range []struct{ table, action, cond string }{
+		{TableClassifications, "delete", strings.Join(classifications, " OR ")},
+		{TableLeads, "delete", strings.Join(leads, " OR ")},
+		{TableAffinity, "delete", in},
+		{TableBehavior, "clear_lead_key", strings.Join(behavior, " OR ")},
+		{TableDecisions, "clear_lead_key", in},
+	} {
+		a := run
+		a.Table, a.Action, a.Cutoff, a.Detail, a.condition = t.table, t.action, run.RunAt, detail, t.cond
+		actions = append(actions, a)
+	}
+	return apply(ctx, conn, db, actions, false)
 }
 
 // ErasedIDs returns the erasure id of every receipt in erasure_receipts.

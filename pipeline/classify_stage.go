@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	json "github.com/goccy/go-json" // the hot paths' codec, chosen in bench/RESULTS.md
@@ -39,6 +40,8 @@ type ClassifyStage struct {
 
 	mu    sync.Mutex // guards tasks; Process runs on one goroutine
 	tasks map[int]*classify.State
+
+	purged atomic.Int64 // quarantined leads purged (Engine.Expire)
 }
 
 // NewClassifyStage returns the classify stage.
@@ -91,7 +94,7 @@ func (s *ClassifyStage) Revoke(partitions []int) {
 
 // Collectors are the stage's own metrics (see metrics.go).
 func (s *ClassifyStage) Collectors() []prometheus.Collector {
-	return classifyCollectors(s.Partitions, s.StateKeys)
+	return classifyCollectors(s.Partitions, s.StateKeys, &s.purged)
 }
 
 // Partitions is the number of partitions whose state the process holds.
@@ -157,6 +160,14 @@ func (s *ClassifyStage) Process(_ context.Context, m *kafka.Message, out *Output
 	default:
 		return 0, fmt.Errorf("classify does not read topic %s", m.Topic)
 	}
+	// The task's stream time moves to the event's: quarantined leads past
+	// the retention are purged before the event meets the state.
+	if x := s.engine.Expire(st, ev.Occurred(), s.now()); len(x.Others) > 0 {
+		s.purged.Add(int64(len(x.Others)))
+		if err := s.write(st, m.Partition, &x, out); err != nil {
+			return 0, err
+		}
+	}
 	res, err := s.engine.Step(ev, m.Value, st, s.now())
 	if err != nil {
 		return 0, err
@@ -217,7 +228,8 @@ func (s *ClassifyStage) write(st *classify.State, partition int, res *classify.R
 // leads.classified, or leads.quarantine when quarantined; nothing for
 // no_lead. A lead that leaves the quarantine gets a tombstone on
 // leads.quarantine; an erased lead gets one on both topics, after its
-// record (which the sink acts on, and which holds no raw lead id).
+// record (which the sink acts on, and which holds no raw lead id); a
+// purged lead, on leads.quarantine where it was.
 func (s *ClassifyStage) emit(rec *classify.Record, out *Outputs) (Outcome, error) {
 	if rec.Decision == classify.DecisionNoLead {
 		return Produced, nil // only the audit trail and the state: the lead is not known yet
@@ -235,6 +247,9 @@ func (s *ClassifyStage) emit(rec *classify.Record, out *Outputs) (Outcome, error
 	case rec.Decision == classify.DecisionErased:
 		out.Add(classified, key, v)
 		out.Add(classified, key, nil)
+		out.Add(quarantine, key, nil)
+	case rec.Decision == classify.DecisionPurged:
+		out.Add(quarantine, key, v) // the sink and enrich act on it
 		out.Add(quarantine, key, nil)
 	default:
 		out.Add(classified, key, v)

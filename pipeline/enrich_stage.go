@@ -92,6 +92,10 @@ func (s *EnrichStage) applyClassification(m *kafka.Message) {
 	if err := json.Unmarshal(m.Value, &r); err != nil || r.LeadKey == "" {
 		return // not a classification this version understands; classify wrote it
 	}
+	if r.Decision == classify.DecisionPurged {
+		s.leads.Forget(string(m.Key), r.AsOf)
+		return
+	}
 	s.leads.Put(string(m.Key), enrich.Lead{
 		Seq: r.Seq, AsOf: r.AsOf, Timeline: r.Timeline, LeadKey: r.LeadKey, KeyVersion: r.KeyVersion,
 	})

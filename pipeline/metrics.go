@@ -131,7 +131,8 @@ func enrichCollectors(expired *atomic.Int64) []prometheus.Collector {
 //
 //	leadpipe_classify_partitions   partitions (tasks) whose state the process holds
 //	leadpipe_classify_state_keys   state keys (leads and email keys) it holds over them
-func classifyCollectors(partitions, keys func() int) []prometheus.Collector {
+//	leadpipe_classify_purged_total quarantined leads purged after the retention
+func classifyCollectors(partitions, keys func() int, purged *atomic.Int64) []prometheus.Collector {
 	return []prometheus.Collector{
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "leadpipe_classify_partitions",
@@ -141,5 +142,9 @@ func classifyCollectors(partitions, keys func() int) []prometheus.Collector {
 			Name: "leadpipe_classify_state_keys",
 			Help: "Classify state keys (leads and email keys) this process holds, over its partitions.",
 		}, func() float64 { return float64(keys()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "leadpipe_classify_purged_total",
+			Help: "Quarantined leads purged after --quarantine-days of event time without a counting consent (a batch redone after a rebalance counts again).",
+		}, func() float64 { return float64(purged.Load()) }),
 	}
 }

@@ -46,6 +46,7 @@ type SinkStage struct {
 	// after it) land without it, and their classifications do not land.
 	erased  *lru.Cache[string, struct{}]
 	toErase []analytics.ErasureRequest // erased in this batch; carried out in ClickHouse once it landed
+	toPurge []analytics.PurgeRequest   // purged from the quarantine in this batch; carried out before it lands
 	// erasedIDs are the erasure ids of every receipt in ClickHouse, read at
 	// start: what another sink process, or this one before a restart,
 	// erased. A row whose key hashes to one does not land with that key.
@@ -164,14 +165,20 @@ func (s *SinkStage) Process(ctx context.Context, m *kafka.Message, _ *Outputs) (
 			return Produced, nil
 		}
 		row := sink.Decision(&a, o)
-		if row.LeadKey != "" && s.isErased(row.LeadKey) {
-			row.LeadKey = ""
+		if row.LeadKey != "" && (s.isErased(row.LeadKey) || a.EventType == classify.EventTypeRetention) {
+			row.LeadKey = "" // a purge's own audit lands without the key it purged
 		}
 		s.decisions = append(s.decisions, row)
 	default:
 		var r classify.Record
 		if err := json.Unmarshal(m.Value, &r); err != nil {
 			return 0, fmt.Errorf("decode classified record: %w", err)
+		}
+		// A purged quarantined lead: what landed of its history goes, and
+		// the record itself lands nowhere.
+		if r.Decision == classify.DecisionPurged && r.LeadKey != "" {
+			s.purge(&r)
+			return Produced, nil
 		}
 		// An erasure is acted on even when its record landed before: a
 		// replay may bring back behavior rows that it unlinked.
@@ -239,6 +246,25 @@ func (s *SinkStage) isErased(leadKey string) bool {
 	return ok
 }
 
+// purge queues the deletion of a purged lead's history (Flush carries it
+// out before it inserts the batch) and drops the batch's rows of that
+// history; rows of a newer history of the lead id stay.
+func (s *SinkStage) purge(r *classify.Record) {
+	s.toPurge = append(s.toPurge, analytics.PurgeRequest{LeadKey: r.LeadKey, AsOf: r.AsOf, Deadline: r.OccurredAt})
+	kept := s.classifications[:0]
+	for _, c := range s.classifications {
+		if c.LeadKey != r.LeadKey || c.OccurredAt.After(r.AsOf) {
+			kept = append(kept, c)
+		}
+	}
+	s.classifications = kept
+	for i := range s.decisions {
+		if s.decisions[i].LeadKey == r.LeadKey {
+			s.decisions[i].LeadKey = ""
+		}
+	}
+}
+
 func (s *SinkStage) erase(r *classify.Record) {
 	leadKey := r.LeadKey
 	s.erased.Add(leadKey, struct{}{})
@@ -295,13 +321,15 @@ func (s *SinkStage) Discard() {
 		s.seen.Remove(analytics.TableDecisions + "\x00" + r.EventID)
 	}
 	s.classifications, s.behavior, s.decisions, s.toErase = s.classifications[:0], s.behavior[:0], s.decisions[:0], s.toErase[:0]
+	s.toPurge = s.toPurge[:0]
 	s.uncertain = false
 	clear(s.skip)
 	clear(s.lastSeen)
 }
 
-// Flush inserts the buffered rows, one INSERT per table, then carries out
-// the batch's erasures and adds their receipts to out, for leadpipe.audit.
+// Flush carries out the batch's purges, inserts the buffered rows, one
+// INSERT per table, then carries out the batch's erasures and adds their
+// receipts to out, for leadpipe.audit.
 // A table whose insert succeeded is not inserted again when a later table
 // fails and the runtime retries; after a failed insert, rows that landed
 // anyway are dropped from the retry.
@@ -321,6 +349,14 @@ func (s *SinkStage) Flush(ctx context.Context, out *Outputs) error {
 			return err
 		}
 		s.uncertain = false
+	}
+	// Storage limitation: purged leads' history goes before the batch
+	// lands, so that a newer history of the same lead id in it stays.
+	if len(s.toPurge) > 0 {
+		if _, err := analytics.Purge(ctx, s.w.Conn(), s.w.Database(), s.toPurge, time.Now()); err != nil {
+			return fmt.Errorf("purge %d quarantined leads: %w", len(s.toPurge), err)
+		}
+		s.toPurge = s.toPurge[:0]
 	}
 	if err := analytics.Insert(ctx, s.w, analytics.TableClassifications, s.classifications); err != nil {
 		s.uncertain = true

@@ -28,6 +28,8 @@ type Event interface {
 	EventID() string
 	// LeadID is the lead the event is about; "" for an anonymous behavior.
 	LeadID() string
+	// Occurred is the event's occurred_at: its event time.
+	Occurred() time.Time
 }
 
 // Lead is one marketing lead as it arrives on leads.raw.
@@ -236,6 +238,9 @@ func (l *Lead) EventID() string { return l.ID }
 // LeadID implements Event.
 func (l *Lead) LeadID() string { return l.Lead }
 
+// Occurred implements Event.
+func (l *Lead) Occurred() time.Time { return l.OccurredAt }
+
 // EventType implements Event.
 func (c *Consent) EventType() string { return TypeConsent }
 
@@ -245,6 +250,9 @@ func (c *Consent) EventID() string { return c.ID }
 // LeadID implements Event.
 func (c *Consent) LeadID() string { return c.Lead }
 
+// Occurred implements Event.
+func (c *Consent) Occurred() time.Time { return c.OccurredAt }
+
 // EventType implements Event.
 func (b *Behavior) EventType() string { return TypeBehavior }
 
@@ -253,6 +261,9 @@ func (b *Behavior) EventID() string { return b.ID }
 
 // LeadID implements Event; it is "" for an anonymous visitor.
 func (b *Behavior) LeadID() string { return b.Lead }
+
+// Occurred implements Event.
+func (b *Behavior) Occurred() time.Time { return b.OccurredAt }
 
 // Purposes, in the order records list them.
 var Purposes = []string{

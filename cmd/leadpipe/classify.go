@@ -13,12 +13,13 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/leadpipe/leadpipe/pipeline/wire"
 	"github.com/leadpipe/leadpipe/schemas"
 	"github.com/leadpipe/leadpipe/stages/classify"
 	"github.com/leadpipe/leadpipe/stages/pseudonym"
 )
 
-const classifyUsage = `Usage: leadpipe classify [--policy FILE] [--explain] [--hmac-key-file F | --dev-key] [FILE]
+const classifyUsage = `Usage: leadpipe classify [--policy FILE] [--explain] [--quarantine-days N] [--hmac-key-file F | --dev-key] [FILE]
 
 Classify lead and consent events offline, with the very engine of the
 stream stage. Reads JSONL (one event a line, sharing state as the stream
@@ -27,6 +28,13 @@ lead's classification after that event, then one line for every other
 lead the event re-classified (an objection, a withdrawal of "all" or an
 erasure reaches every lead that used the same email). The last line of a
 lead (its highest "seq") is the same for the same events in any order.
+
+As the stream stage, it purges a lead quarantined for --quarantine-days of
+event time (the latest occurred_at read so far) without a counting
+consent: a line with "decision": "purged" comes before the line of the
+event that moved the time past the deadline. That one decision depends on
+the order of the events: an event read after the purge of its lead, dated
+before the deadline, finds a lead that is gone.
 
 An event seen before with the same content gives "decision": "duplicate"
 and changes nothing. A line that is not a valid event, or that reuses an
@@ -52,6 +60,7 @@ func cmdClassify(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	keyVersion := fs.String("hmac-key-version", "k1", "version label of the HMAC key, stored beside each key")
 	devKey := fs.Bool("dev-key", false, "use the public development HMAC key (demo and tests only)")
 	nowFlag := fs.String("now", "", "processing time, RFC 3339 (default: the clock), for reproducible output")
+	quarantineDays := fs.Int("quarantine-days", int(wire.Defaults().QuarantineRetention/(24*time.Hour)), "days of event time a lead stays quarantined without a counting consent before it is purged (0: keep)")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, classifyUsage)
 		fs.PrintDefaults()
@@ -109,8 +118,12 @@ func cmdClassify(ctx context.Context, args []string, stdin io.Reader, stdout, st
 		in = f
 	}
 
+	if *quarantineDays < 0 {
+		return fail("--quarantine-days must not be negative")
+	}
 	engine := classify.New(policy, keyer)
 	engine.Explain = *explain
+	engine.QuarantineRetention = time.Duration(*quarantineDays) * 24 * time.Hour
 	out := bufio.NewWriterSize(stdout, 64<<10)
 	defer out.Flush()
 	n, invalid, err := classifyLines(ctx, engine, schemas.DefaultLimits(), in, out, clock)
@@ -171,8 +184,10 @@ func classifyLines(ctx context.Context, e *classify.Engine, l schemas.Limits, in
 			}
 			vs = classifyLine(e, l, line, st, clock(), lines)
 		}
-		if _, ok := vs[0].(invalidLine); ok {
-			invalid++
+		for _, v := range vs {
+			if _, ok := v.(invalidLine); ok {
+				invalid++
+			}
 		}
 		for _, v := range vs {
 			if err := enc.Encode(v); err != nil {
@@ -186,17 +201,24 @@ func classifyLines(ctx context.Context, e *classify.Engine, l schemas.Limits, in
 }
 
 // classifyLine returns the output values of one non-blank line: the
-// record of its lead, then those of the other leads it re-classified.
+// records of the leads purged as the stream time moves to the event's,
+// the record of its lead, then those of the other leads it re-classified.
 func classifyLine(e *classify.Engine, l schemas.Limits, line []byte, st *classify.State, now time.Time, n int) []any {
 	ev, err := schemas.Decode(line, l)
 	if err != nil {
 		return []any{invalidLine{n, classify.DecisionInvalid, err.Error()}}
 	}
+	var out []any
+	if ev.EventType() != schemas.TypeBehavior {
+		for _, o := range e.ExpireAll(st, ev.Occurred(), now).Others {
+			out = append(out, o)
+		}
+	}
 	res, err := e.Apply(ev, line, st, now)
 	if err != nil {
-		return []any{invalidLine{n, classify.DecisionInvalid, err.Error()}}
+		return append(out, invalidLine{n, classify.DecisionInvalid, err.Error()})
 	}
-	out := []any{res.Record}
+	out = append(out, res.Record)
 	for _, o := range res.Others {
 		out = append(out, o)
 	}

@@ -26,32 +26,35 @@ var stageNames = wire.Stages
 
 // runConfig is everything `leadpipe run` and `leadpipe demo` configure.
 type runConfig struct {
-	kafka       pipeline.Config
-	ch          analytics.Config
-	keys        keyFlags
-	logs        logFlags
-	limits      schemas.Limits
-	policyFile  string
-	metricsAddr string
-	maxLeads    int
-	enrichGrace time.Duration
-	sinkRows    int
-	sinkBytes   int
-	sinkAge     time.Duration
+	kafka      pipeline.Config
+	ch         analytics.Config
+	keys       keyFlags
+	logs       logFlags
+	limits     schemas.Limits
+	policyFile string
+	// quarantineDays is classify's quarantine retention, in days of event time.
+	quarantineDays int
+	metricsAddr    string
+	maxLeads       int
+	enrichGrace    time.Duration
+	sinkRows       int
+	sinkBytes      int
+	sinkAge        time.Duration
 }
 
 func defaultRunConfig() runConfig {
 	d := wire.Defaults()
 	return runConfig{
-		kafka:       pipeline.DefaultConfig(),
-		ch:          analytics.DefaultConfig(),
-		limits:      d.Limits,
-		metricsAddr: ":9464",
-		maxLeads:    d.EnrichMaxLeads,
-		enrichGrace: d.EnrichGrace,
-		sinkRows:    d.Sink.BatchRecords,
-		sinkBytes:   d.Sink.BatchBytes,
-		sinkAge:     d.Sink.BatchAge,
+		kafka:          pipeline.DefaultConfig(),
+		ch:             analytics.DefaultConfig(),
+		limits:         d.Limits,
+		quarantineDays: int(d.QuarantineRetention / (24 * time.Hour)),
+		metricsAddr:    ":9464",
+		maxLeads:       d.EnrichMaxLeads,
+		enrichGrace:    d.EnrichGrace,
+		sinkRows:       d.Sink.BatchRecords,
+		sinkBytes:      d.Sink.BatchBytes,
+		sinkAge:        d.Sink.BatchAge,
 	}
 }
 
@@ -60,6 +63,7 @@ func (c *runConfig) register(fs *pflag.FlagSet) {
 	c.ch.RegisterFlags(fs)
 	c.keys.register(fs)
 	fs.StringVar(&c.policyFile, "policy", "", "YAML policy that replaces or extends the built-in one (classify)")
+	fs.IntVar(&c.quarantineDays, "quarantine-days", c.quarantineDays, "days of event time classify keeps a lead quarantined without a counting consent before it purges it (0: keep)")
 	fs.IntVar(&c.limits.MaxMessageBytes, "max-message-bytes", c.limits.MaxMessageBytes, "largest accepted event, in bytes; larger ones are dead-lettered")
 	fs.IntVar(&c.limits.MaxStringBytes, "max-string-bytes", c.limits.MaxStringBytes, "longest accepted string field, in bytes")
 	fs.IntVar(&c.limits.MaxConsents, "max-consents", c.limits.MaxConsents, "most consent entries accepted in one lead event")
@@ -84,6 +88,9 @@ func (c *runConfig) validate(stages []string) error {
 	}
 	if c.maxLeads < 1 {
 		return fmt.Errorf("--enrich-max-leads must be at least 1")
+	}
+	if c.quarantineDays < 0 {
+		return fmt.Errorf("--quarantine-days must not be negative")
 	}
 	if c.enrichGrace < 0 {
 		return fmt.Errorf("--enrich-grace must not be negative")
@@ -169,7 +176,8 @@ func runStages(ctx context.Context, cfg *runConfig, stages []string, keys *pseud
 	runner := pipeline.NewRunner(cfg.kafka, log, reg)
 	set := wire.Settings{
 		Keys: keys, Limits: cfg.limits, EnrichMaxLeads: cfg.maxLeads, EnrichGrace: cfg.enrichGrace,
-		Sink: pipeline.StageOptions{BatchRecords: cfg.sinkRows, BatchBytes: cfg.sinkBytes, BatchAge: cfg.sinkAge},
+		QuarantineRetention: time.Duration(cfg.quarantineDays) * 24 * time.Hour,
+		Sink:                pipeline.StageOptions{BatchRecords: cfg.sinkRows, BatchBytes: cfg.sinkBytes, BatchAge: cfg.sinkAge},
 	}
 	if slices.Contains(stages, "classify") && cfg.policyFile != "" {
 		p, err := classify.LoadPolicy(cfg.policyFile)

@@ -26,6 +26,10 @@ type Settings struct {
 	Keys *pseudonym.Keyer
 	// Limits bound the events the stages decode.
 	Limits schemas.Limits
+	// QuarantineRetention is how long, in event time, classify keeps a
+	// lead quarantined without a counting consent before it purges it;
+	// zero keeps it.
+	QuarantineRetention time.Duration
 	// EnrichMaxLeads bounds the leads enrich holds.
 	EnrichMaxLeads int
 	// EnrichGrace is the longest a behavior event waits for classify.
@@ -40,10 +44,11 @@ type Settings struct {
 // Defaults returns the stages' defaults.
 func Defaults() Settings {
 	return Settings{
-		Limits:         schemas.DefaultLimits(),
-		EnrichMaxLeads: 1_000_000,
-		EnrichGrace:    5 * time.Second,
-		Sink:           pipeline.StageOptions{BatchRecords: 50_000, BatchBytes: 64 << 20, BatchAge: time.Second},
+		Limits:              schemas.DefaultLimits(),
+		QuarantineRetention: 30 * 24 * time.Hour,
+		EnrichMaxLeads:      1_000_000,
+		EnrichGrace:         5 * time.Second,
+		Sink:                pipeline.StageOptions{BatchRecords: 50_000, BatchBytes: 64 << 20, BatchAge: time.Second},
 	}
 }
 
@@ -57,7 +62,9 @@ func Add(r *pipeline.Runner, cfg *pipeline.Config, s Settings, stages ...string)
 			if p == nil {
 				p = classify.DefaultPolicy()
 			}
-			err = r.Add(pipeline.NewClassifyStage(cfg, classify.New(p, s.Keys), s.Limits), nil)
+			e := classify.New(p, s.Keys)
+			e.QuarantineRetention = s.QuarantineRetention
+			err = r.Add(pipeline.NewClassifyStage(cfg, e, s.Limits), nil)
 		case "enrich":
 			err = r.Add(pipeline.NewEnrichStage(cfg, s.Keys, s.Limits, s.EnrichMaxLeads, s.EnrichGrace), nil)
 		case "sink":

@@ -46,8 +46,12 @@ const (
 	DecisionQuarantined = "quarantined"
 	DecisionSuppressed  = "suppressed"
 	DecisionErased      = "erased"
-	DecisionInvalid     = "invalid"
-	DecisionNoLead      = "no_lead"
+	// DecisionPurged is a quarantined lead's last record once its
+	// quarantine outlived Engine.QuarantineRetention: what was held of it
+	// is deleted (Art. 5(1)(e), storage limitation).
+	DecisionPurged  = "purged"
+	DecisionInvalid = "invalid"
+	DecisionNoLead  = "no_lead"
 	// DecisionDuplicate is only ever an audit's: the event was applied
 	// before, with the same content, and changed nothing.
 	DecisionDuplicate = "duplicate"
@@ -66,6 +70,7 @@ const (
 	RuleReleased             = "released_by_consent"
 	RuleNoLead               = "no_lead"
 	RuleDuplicate            = "duplicate_event"
+	RuleQuarantineExpired    = "quarantine_expired"
 )
 
 // Steps that explain lists besides the rules above.
@@ -291,6 +296,10 @@ type Engine struct {
 	// Explain adds to every Record the rules evaluated and why each matched
 	// or not.
 	Explain bool
+	// QuarantineRetention is how long, in event time, a lead may stay
+	// quarantined without a counting consent before Expire purges it;
+	// zero keeps quarantined leads until they are released or erased.
+	QuarantineRetention time.Duration
 }
 
 // New returns an Engine for policy p that keys leads and emails with k.

@@ -100,7 +100,7 @@ func (e *Engine) lead(ev *schemas.Lead, raw []byte, st *State, now time.Time) (R
 		}
 	}
 	e.evaluate(st, ls, &r.Record, &r.Audit, e.Explain)
-	ls.emitted(&r.Record)
+	st.emitted(lk, ls, &r.Record)
 	r.finish()
 	return r, nil
 }
@@ -164,7 +164,7 @@ func (e *Engine) consent(ev *schemas.Consent, raw []byte, st *State, now time.Ti
 	if ev.Action == "erase" && e.Explain {
 		r.explain(true, RuleErased, true, "consent event "+ev.ID+" asks for erasure (Art. 17)")
 	}
-	ls.emitted(&r.Record)
+	st.emitted(lk, ls, &r.Record)
 	r.finish()
 	return r, nil
 }
@@ -198,13 +198,34 @@ func (ls *leadState) applied(at time.Time) {
 
 // emitted notes the record emitted for the lead: whether it leaves the
 // quarantine (leads.quarantine then gets a tombstone).
-func (ls *leadState) emitted(rec *Record) {
+func (st *State) emitted(lk string, ls *leadState, rec *Record) {
 	if rec.Decision == DecisionNoLead {
 		return
 	}
 	q := rec.Decision == DecisionQuarantined
 	rec.LeftQuarantine = ls.Quarantined && !q
 	ls.Decision, ls.Rule, ls.Quarantined = rec.Decision, rec.Rule, q
+	since := int64(0)
+	if q {
+		since = quarantineStart(rec).Unix()
+	}
+	if since != ls.QuarantinedSince {
+		ls.QuarantinedSince = since
+		if since != 0 {
+			st.expiry.add(since, lk)
+		}
+	}
+}
+
+// quarantineStart is when a quarantined record's current quarantine
+// began: the start of the last stretch of its timeline that is
+// quarantined, or its as_of without a timeline.
+func quarantineStart(rec *Record) time.Time {
+	start := rec.AsOf
+	for i := len(rec.Timeline) - 1; i >= 0 && rec.Timeline[i].Decision == DecisionQuarantined; i-- {
+		start = rec.Timeline[i].From
+	}
+	return start
 }
 
 func (st *State) email(k string) *emailState {

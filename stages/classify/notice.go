@@ -33,11 +33,14 @@ import (
 const (
 	NoticeEmailUse     = "email_use"
 	NoticeLeadSuppress = "lead_suppress"
+	// NoticeLeadForget tells an email key that one of its leads was purged
+	// (Expire): the key forgets it.
+	NoticeLeadForget = "lead_forget"
 )
 
 // Notice is a message from a lead to an email key or back.
 type Notice struct {
-	// Kind is NoticeEmailUse or NoticeLeadSuppress.
+	// Kind is NoticeEmailUse, NoticeLeadSuppress or NoticeLeadForget.
 	Kind string `json:"kind"`
 	// EmailKey is the email key concerned.
 	EmailKey string `json:"email_key"`
@@ -50,10 +53,11 @@ type Notice struct {
 	Erasure   *suppression `json:"erasure,omitempty"`
 }
 
-// Key is the key that routes the notice: the email key for an EmailUse,
-// the lead id for a LeadSuppress (the key of the lead's events).
+// Key is the key that routes the notice: the email key for an EmailUse or
+// a LeadForget, the lead id for a LeadSuppress (the key of the lead's
+// events).
 func (n *Notice) Key() string {
-	if n.Kind == NoticeEmailUse {
+	if n.Kind == NoticeEmailUse || n.Kind == NoticeLeadForget {
 		return n.EmailKey
 	}
 	return n.LeadID
@@ -151,6 +155,8 @@ func (e *Engine) Deliver(n *Notice, st *State, now time.Time) Result {
 					Objection: es.Objection, Erasure: es.Erasure})
 			}
 		}
+	case NoticeLeadForget:
+		e.forget(n, st, &r)
 	case NoticeLeadSuppress:
 		ls := st.leads[n.LeadKey]
 		if ls == nil {
@@ -181,7 +187,7 @@ func (e *Engine) Deliver(n *Notice, st *State, now time.Time) Result {
 			LeadKey: n.LeadKey, KeyVersion: e.keyer.Version(), OccurredAt: cause.At,
 		}
 		e.evaluate(st, ls, &rec, nil, false)
-		ls.emitted(&rec)
+		st.emitted(n.LeadKey, ls, &rec)
 		r.Others = append(r.Others, rec)
 	}
 	return r
@@ -192,14 +198,22 @@ func (e *Engine) Deliver(n *Notice, st *State, now time.Time) Result {
 // objection, withdrawal or erasure under one of its email keys.
 const EventTypeReclassification = "reclassification"
 
+// EventTypeRetention is the event_type of the audit record of a lead
+// purged by Expire: no event either, the retention of its quarantine.
+const EventTypeRetention = "retention"
+
 // ReclassificationAudit is the audit record of rec, a lead's record that a
 // notice produced (Result.Others of Deliver): every decision is recorded
 // (Art. 5(2)), this one too. Its event id is the cause's with the lead
 // key's first 16 characters, so that one cause re-classifying several
 // leads records each once.
 func (e *Engine) ReclassificationAudit(rec *Record, now time.Time) Audit {
+	typ := EventTypeReclassification
+	if rec.Decision == DecisionPurged {
+		typ = EventTypeRetention
+	}
 	a := Audit{
-		EventID: rec.EventID + "/" + rec.LeadKey[:min(16, len(rec.LeadKey))], EventType: EventTypeReclassification,
+		EventID: rec.EventID + "/" + rec.LeadKey[:min(16, len(rec.LeadKey))], EventType: typ,
 		LeadKey: rec.LeadKey, KeyVersion: rec.KeyVersion, PolicyVersion: rec.PolicyVersion, At: now,
 		ConsentProofs: []ConsentProof{}, IgnoredConsents: []IgnoredConsent{},
 	}
@@ -239,7 +253,7 @@ func (e *Engine) deliverAll(st *State, r *Result, now time.Time) {
 	r.Audit.ConsentProofs = r.Audit.ConsentProofs[:0]
 	e.evaluate(st, ls, &rec, &r.Audit, e.Explain)
 	rec.LeftQuarantine = r.Record.LeftQuarantine || ls.Quarantined && rec.Decision != DecisionQuarantined
-	ls.emitted(&rec)
+	st.emitted(r.Record.LeadKey, ls, &rec)
 	r.Record = rec
 	if rec.Decision == DecisionSuppressed && before != DecisionSuppressed {
 		for i, p := range r.consents {

@@ -28,6 +28,13 @@ import (
 type State struct {
 	leads  map[string]*leadState
 	emails map[string]*emailState
+
+	// streamTime is the latest occurred_at of the events Expire was given
+	// (after a restore, the latest as_of of the leads); expiry holds the
+	// quarantined leads by the start of their quarantine. Neither is in
+	// the changelog: both follow from what is.
+	streamTime time.Time
+	expiry     expiryHeap
 }
 
 const (
@@ -95,6 +102,12 @@ func (s *State) Restore(key string, value []byte) error {
 			return fmt.Errorf("restore state key %s: %w", key, err)
 		}
 		s.leads[k] = ls
+		if ls.AsOf.After(s.streamTime) {
+			s.streamTime = ls.AsOf
+		}
+		if ls.QuarantinedSince != 0 {
+			s.expiry.add(ls.QuarantinedSince, k)
+		}
 		return nil
 	}
 	if k, found := strings.CutPrefix(key, emailPrefix); found {
@@ -147,6 +160,10 @@ type leadState struct {
 	Decision    string `json:"decision,omitempty"`
 	Rule        string `json:"rule,omitempty"`
 	Quarantined bool   `json:"quarantined,omitempty"`
+	// QuarantinedSince is when, in event time, its current quarantine
+	// began (Unix seconds: the start of the timeline's last quarantined
+	// stretch); 0 when it is not quarantined.
+	QuarantinedSince int64 `json:"quarantined_since,omitempty"`
 }
 
 // seenEvent is an event applied to a lead: its id and a digest of its

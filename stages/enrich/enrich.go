@@ -63,6 +63,18 @@ func (l *Leads) Put(leadID string, c Lead) {
 	l.cache.Add(leadID, c)
 }
 
+// Forget drops leadID's record if it is as of asOf or earlier: the lead
+// was purged (classify.DecisionPurged) with that history. A record of a
+// new history of the same lead id (a later lead event, read first from
+// the other classification topic) is later, and stays.
+func (l *Leads) Forget(leadID string, asOf time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if old, ok := l.cache.Peek(leadID); ok && !old.AsOf.After(asOf) {
+		l.cache.Remove(leadID)
+	}
+}
+
 // At returns the span of leadID's timeline in force at t, and whether
 // classify had applied the lead's events up to t (settled): a lead not
 // settled may still change as of t.

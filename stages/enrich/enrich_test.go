@@ -95,3 +95,21 @@ func TestAnEventIsSettledOnlyOnceClassifyAppliedItsLeadUpToItsTime(t *testing.T)
 		t.Error("an anonymous event is not settled")
 	}
 }
+
+// TestForgetDropsAPurgedHistoryButNotANewerOne: a purged lead is
+// forgotten; a record of the lead's new history, read before the purge,
+// is kept.
+func TestForgetDropsAPurgedHistoryButNotANewerOne(t *testing.T) {
+	l := NewLeads(10)
+	t0 := time.Date(2026, 11, 10, 12, 0, 0, 0, time.UTC)
+	l.Put("L1", Lead{Seq: 3, AsOf: t0})
+	l.Forget("L1", t0)
+	if l.Len() != 0 {
+		t.Error("the purged lead is still held")
+	}
+	l.Put("L1", Lead{Seq: 1, AsOf: t0.AddDate(0, 2, 0)}) // the new history, read first
+	l.Forget("L1", t0)
+	if l.Len() != 1 {
+		t.Error("the purge dropped the lead's new history")
+	}
+}
