@@ -66,6 +66,12 @@ func TestCmdClassify(t *testing.T) {
 			cliLead + "\n" + cliGrant + "\n" + strings.ReplaceAll(strings.ReplaceAll(cliQuote, "2026-11-10", "2027-01-11"), `"L2"`, `"L7"`) + "\n", 0,
 			[]string{"quarantined/social_no_consent", "accepted/released_by_consent", "accepted/accepted"}},
 		{"a negative --quarantine-days exits 2", []string{"--dev-key", "--quarantine-days", "-1"}, cliQuote, 2, nil},
+		{"keys, types and times escaped in JSON read as written plainly (RFC 8259)", []string{"--dev-key"},
+			`{"type":"le\u0061d","event_id":"x1","occurred_at":"2026-11-10T12:00:00\u005a","lead_\u0069d":"L5","request":{"type":"quote"}}` + "\n", 0,
+			[]string{"accepted/accepted"}},
+		{"an unknown field is invalid and named by its position, not its name", []string{"--dev-key"},
+			`{"type":"lead","event_id":"x2","occurred_at":"2026-11-10T12:00:00Z","lead_id":"L6","contact":{"country":"IT","maria_rossi_private":"x"}}` + "\n", 1,
+			[]string{"invalid@1"}},
 		{"a behavior event is not classified", []string{"--dev-key"}, cliBehavio + "\n", 1, []string{"invalid@1"}},
 		{"empty input gives no output and exit status 0", []string{"--dev-key"}, "", 0, nil},
 		{"help exits 0", []string{"--help"}, "", 0, nil},
@@ -89,7 +95,7 @@ func TestCmdClassify(t *testing.T) {
 			if strings.Join(got, " ") != strings.Join(tc.want, " ") {
 				t.Errorf("output %v, want %v\n%s", got, tc.want, out.String())
 			}
-			if strings.Contains(out.String(), "maria") || strings.Contains(out.String(), "Maria") {
+			if strings.Contains(out.String(), "maria") || strings.Contains(out.String(), "Maria") || strings.Contains(errb.String(), "maria") {
 				t.Errorf("output holds personal data: %s", out.String())
 			}
 		})

@@ -365,6 +365,30 @@ func TestPolicyRules(t *testing.T) {
 			},
 			want: want{decision: "suppressed", rule: RuleSuppressedObjection, ignored: 1},
 		},
+		{
+			name:   "a grant by a pre-ticked box does not count and the audit names the method",
+			events: []string{lead("e1", "L1", adultIT, social, consents(`{"purpose":"email_marketing","status":"granted","at":"2026-11-01T09:00:00Z","method":"pre_ticked","collection_point":"form:x","text_version":"v3","proof_ref":"p1"}`))},
+			want:   want{decision: "quarantined", rule: RuleSocialNoConsent, bases: map[string]string{"email_marketing": "none"}, ignored: 1},
+		},
+		{
+			name:   "a grant by a method the policy does not list does not count and the audit does not repeat it",
+			events: []string{lead("e1", "L1", adultIT, social, consents(`{"purpose":"email_marketing","status":"granted","at":"2026-11-01T09:00:00Z","method":"ticked by mario.rossi","collection_point":"form:x","text_version":"v3","proof_ref":"p1"}`))},
+			want:   want{decision: "quarantined", rule: RuleSocialNoConsent, bases: map[string]string{"email_marketing": "none"}, ignored: 1},
+		},
+		{
+			name:   "a grant by double opt-in written in words counts",
+			events: []string{lead("e1", "L1", adultIT, social, consents(`{"purpose":"email_marketing","status":"granted","at":"2026-11-01T09:00:00Z","method":" Double Opt-In ","collection_point":"form:x","text_version":"v3","proof_ref":"p1"}`))},
+			want:   want{decision: "accepted", rule: RuleAccepted, bases: map[string]string{"email_marketing": "consent"}},
+		},
+		{
+			name: "an objection made under one lead id reaches a lead with the same phone number written nationally",
+			events: []string{
+				lead("e1", "L1", `"contact":{"phone":"+39 333 555 0101","country":"IT"}`, formKind),
+				consent("c1", "L1", "all", "object"),
+				lead("e2", "L2", `"contact":{"phone":"333-555-0101","country":"IT","email":"other@example.it"}`, formKind),
+			},
+			want: want{decision: "suppressed", rule: RuleSuppressedObjection},
+		},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
