@@ -35,8 +35,8 @@ var codecs = []codec{
 	{"goccy", goccy.Marshal, goccy.Unmarshal},
 }
 
-// hotCodec is the codec pipeline/classify_stage.go, enrich_stage.go and
-// sink_stage.go use.
+// hotCodec is the codec pipeline/adapter/classify.go, enrich.go and
+// sink.go use.
 const hotCodec = "goccy"
 
 // hotValues are the values the hot paths encode: every Record, Audit and

@@ -75,7 +75,7 @@ var loadCorpus = sync.OnceValues(func() (*corpus, error) {
 		res := classifyEvent(e, ev, c.classify[i], st)
 		c.results = append(c.results, res)
 		if r := res.Record; r.Decision != classify.DecisionNoLead {
-			// What pipeline.EnrichStage takes from leads.classified and
+			// What adapter.Enrich takes from leads.classified and
 			// leads.quarantine.
 			c.leads.Put(r.Key, enrich.Lead{
 				Seq: r.Seq, AsOf: r.AsOf, Timeline: r.Timeline, LeadKey: r.LeadKey, KeyVersion: r.KeyVersion,

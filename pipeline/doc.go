@@ -5,6 +5,11 @@
 // offsets. It keeps the metrics, the health endpoints and the state tables
 // (compacted topics restored into memory).
 //
+// The runtime is generic: it imports nothing of leadpipe's stages. The
+// three stages as it runs them are in pipeline/adapter, and pipeline/wire
+// builds them from their settings for `leadpipe run`, `leadpipe demo` and
+// the benchmark harness.
+//
 // The stages decide; the runtime does the I/O. A stage never commits, never
 // logs personal data and never writes to the dead-letter topic itself: it
 // returns an error and the runtime dead-letters the record with its

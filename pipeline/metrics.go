@@ -113,38 +113,3 @@ func (s *stageCounters) register(reg prometheus.Registerer, stage string, ready 
 	}
 	return nil
 }
-
-// enrichCollectors are the enrich stage's own metrics:
-//
-//	leadpipe_enrich_grace_expired_total   behavior events that went on after waiting
-//	                                      --enrich-grace for classify, with what was known
-func enrichCollectors(expired *atomic.Int64) []prometheus.Collector {
-	return []prometheus.Collector{
-		prometheus.NewCounterFunc(prometheus.CounterOpts{
-			Name: "leadpipe_enrich_grace_expired_total",
-			Help: "Behavior events enriched after waiting the grace period for classify, with what was known then.",
-		}, func() float64 { return float64(expired.Load()) }),
-	}
-}
-
-// classifyCollectors are the classify stage's own metrics:
-//
-//	leadpipe_classify_partitions   partitions (tasks) whose state the process holds
-//	leadpipe_classify_state_keys   state keys (leads and email keys) it holds over them
-//	leadpipe_classify_purged_total quarantined leads purged after the retention
-func classifyCollectors(partitions, keys func() int, purged *atomic.Int64) []prometheus.Collector {
-	return []prometheus.Collector{
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name: "leadpipe_classify_partitions",
-			Help: "Partitions (tasks) whose classify state this process holds.",
-		}, func() float64 { return float64(partitions()) }),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name: "leadpipe_classify_state_keys",
-			Help: "Classify state keys (leads and email keys) this process holds, over its partitions.",
-		}, func() float64 { return float64(keys()) }),
-		prometheus.NewCounterFunc(prometheus.CounterOpts{
-			Name: "leadpipe_classify_purged_total",
-			Help: "Quarantined leads purged after --quarantine-days of event time without a counting consent (a batch redone after a rebalance counts again).",
-		}, func() float64 { return float64(purged.Load()) }),
-	}
-}

@@ -10,6 +10,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/leadpipe/leadpipe/pipeline"
+	"github.com/leadpipe/leadpipe/pipeline/adapter"
 	"github.com/leadpipe/leadpipe/pipeline/pipelinetest"
 	"github.com/leadpipe/leadpipe/schemas"
 	"github.com/leadpipe/leadpipe/stages/classify"
@@ -23,7 +24,7 @@ const goodLead = `{"type":"lead","event_id":"ev-good","occurred_at":"2026-03-01T
 func runClassify(t *testing.T, cfg pipeline.Config) *pipeline.Runner {
 	t.Helper()
 	r := pipeline.NewRunner(cfg, nil, nil)
-	stage := pipeline.NewClassifyStage(&cfg, classify.New(classify.DefaultPolicy(), pseudonym.Development()), schemas.DefaultLimits())
+	stage := adapter.NewClassify(&cfg, classify.New(classify.DefaultPolicy(), pseudonym.Development()), schemas.DefaultLimits())
 	if err := r.Add(stage, nil); err != nil {
 		t.Fatal(err)
 	}

@@ -102,9 +102,9 @@ func (t *Table) partitions(ctx context.Context) ([]int, error) {
 	return nil, fmt.Errorf("topic %s does not exist (run `leadpipe topics` first)", t.topic)
 }
 
-// startTables runs every table in the background and returns once each has
+// StartTables runs every table in the background and returns once each has
 // caught up with its topic, or with the first error of one, or ctx's.
-func startTables(ctx context.Context, tables ...*Table) error {
+func StartTables(ctx context.Context, tables ...*Table) error {
 	errc := make(chan error, 2*len(tables))
 	for _, t := range tables {
 		go func() {
@@ -180,9 +180,12 @@ func (t *Table) WaitCaughtUp(ctx context.Context) error {
 	return nil
 }
 
-// applied is the offset after the last record of partition p applied; -1
+// Topic is the topic the table follows (a full name).
+func (t *Table) Topic() string { return t.topic }
+
+// Applied is the offset after the last record of partition p applied; -1
 // for a partition not followed.
-func (t *Table) applied(p int) int64 {
+func (t *Table) Applied(p int) int64 {
 	select {
 	case <-t.started:
 	default:

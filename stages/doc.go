@@ -2,12 +2,12 @@
 // functions from an event and state to a result: no Kafka, no ClickHouse,
 // no logging. The runtime in package pipeline feeds them records, writes
 // what they return, and commits; one adapter per stage
-// (pipeline/*_stage.go) joins the two. This file is documentation only:
+// (pipeline/adapter) joins the two. This file is documentation only:
 // the stages live in the subpackages below.
 //
 // The stages, in the order a record flows through them:
 //
-//  1. classify (stages/classify; adapter pipeline/classify_stage.go).
+//  1. classify (stages/classify; adapter pipeline/adapter/classify.go).
 //     Consumes leads.raw and consents.raw. For each lead or consent event
 //     it decides the lead's origin, the legal basis of every purpose with
 //     its evidence, and a decision (accepted, quarantined, suppressed,
@@ -17,7 +17,7 @@
 //     leadpipe.audit and its state changes to the compacted leadpipe.state.
 //     The offline tool `leadpipe classify` runs the same Engine.
 //
-//  2. enrich (stages/enrich; adapter pipeline/enrich_stage.go). Consumes
+//  2. enrich (stages/enrich; adapter pipeline/adapter/enrich.go). Consumes
 //     behavior.raw, and follows leads.classified and leads.quarantine as a
 //     table of each lead's recent classifications. Each behavior event gets
 //     the origin channel and decision of its lead at the event's time, a
@@ -25,7 +25,7 @@
 //     accepted with a basis for profiling; anonymous visitors and unknown
 //     leads stay anonymous. The result goes to behavior.enriched.
 //
-//  3. sink (stages/sink; adapter pipeline/sink_stage.go, writer in
+//  3. sink (stages/sink; adapter pipeline/adapter/sink.go, writer in
 //     package analytics). Consumes leads.classified, leads.quarantine,
 //     behavior.enriched and leadpipe.audit, and turns each record into a
 //     row of classifications, behavior_events or decisions in ClickHouse.

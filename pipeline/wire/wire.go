@@ -10,6 +10,7 @@ import (
 
 	"github.com/leadpipe/leadpipe/analytics"
 	"github.com/leadpipe/leadpipe/pipeline"
+	"github.com/leadpipe/leadpipe/pipeline/adapter"
 	"github.com/leadpipe/leadpipe/schemas"
 	"github.com/leadpipe/leadpipe/stages/classify"
 	"github.com/leadpipe/leadpipe/stages/pseudonym"
@@ -64,15 +65,15 @@ func Add(r *pipeline.Runner, cfg *pipeline.Config, s Settings, stages ...string)
 			}
 			e := classify.New(p, s.Keys)
 			e.QuarantineRetention = s.QuarantineRetention
-			err = r.Add(pipeline.NewClassifyStage(cfg, e, s.Limits), nil)
+			err = r.Add(adapter.NewClassify(cfg, e, s.Limits), nil)
 		case "enrich":
-			err = r.Add(pipeline.NewEnrichStage(cfg, s.Keys, s.Limits, s.EnrichMaxLeads, s.EnrichGrace), nil)
+			err = r.Add(adapter.NewEnrich(cfg, s.Keys, s.Limits, s.EnrichMaxLeads, s.EnrichGrace), nil)
 		case "sink":
 			if s.Writer == nil {
 				return fmt.Errorf("the sink needs a ClickHouse writer")
 			}
 			opts := s.Sink
-			err = r.Add(pipeline.NewSinkStage(cfg, s.Writer), &opts)
+			err = r.Add(adapter.NewSink(cfg, s.Writer), &opts)
 		default:
 			return fmt.Errorf("no stage %q: the stages are %v", name, Stages)
 		}

@@ -1,4 +1,4 @@
-package pipeline
+package adapter
 
 import (
 	"context"
@@ -11,12 +11,19 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/leadpipe/leadpipe/analytics"
+	"github.com/leadpipe/leadpipe/pipeline"
 	"github.com/leadpipe/leadpipe/stages/classify"
 	"github.com/leadpipe/leadpipe/stages/enrich"
 	"github.com/leadpipe/leadpipe/stages/sink"
 )
 
-// SinkStage lands leads.classified, leads.quarantine, behavior.enriched and
+// partitionKey is one partition of a topic.
+type partitionKey struct {
+	topic     string
+	partition int
+}
+
+// Sink lands leads.classified, leads.quarantine, behavior.enriched and
 // leadpipe.audit in ClickHouse: one INSERT per table per batch, before the
 // runtime commits the batch's offsets.
 //
@@ -28,8 +35,8 @@ import (
 // (the connection broke before ClickHouse answered) it does the same for
 // the rows it is about to insert again. The materialized views that feed
 // the aggregates therefore see each record once.
-type SinkStage struct {
-	cfg *Config
+type Sink struct {
+	cfg *pipeline.Config
 	w   *analytics.Writer
 
 	classifications []analytics.ClassificationRow
@@ -62,48 +69,48 @@ type SinkStage struct {
 // covers one uncommitted batch, far fewer.
 const seenEvents = 200_000
 
-// NewSinkStage returns the sink stage writing through w.
-func NewSinkStage(cfg *Config, w *analytics.Writer) *SinkStage {
+// NewSink returns the sink stage writing through w.
+func NewSink(cfg *pipeline.Config, w *analytics.Writer) *Sink {
 	erased, _ := lru.New[string, struct{}](100_000)
 	seen, _ := lru.New[string, struct{}](seenEvents)
-	return &SinkStage{
+	return &Sink{
 		cfg: cfg, w: w, erased: erased, seen: seen,
 		skip: map[partitionKey]map[int64]struct{}{}, lastSeen: map[partitionKey]int64{},
 	}
 }
 
-func (s *SinkStage) Name() string { return "sink" }
-func (s *SinkStage) Topics() []string {
+func (s *Sink) Name() string { return "sink" }
+func (s *Sink) Topics() []string {
 	return []string{
-		s.cfg.Topic(TopicLeadsClassified), s.cfg.Topic(TopicLeadsQuarantine),
-		s.cfg.Topic(TopicBehaviorEnriched), s.cfg.Topic(TopicAudit),
+		s.cfg.Topic(pipeline.TopicLeadsClassified), s.cfg.Topic(pipeline.TopicLeadsQuarantine),
+		s.cfg.Topic(pipeline.TopicBehaviorEnriched), s.cfg.Topic(pipeline.TopicAudit),
 	}
 }
 
 // table is the ClickHouse table of a topic.
-func (s *SinkStage) table(topic string) string {
+func (s *Sink) table(topic string) string {
 	switch topic {
-	case s.cfg.Topic(TopicBehaviorEnriched):
+	case s.cfg.Topic(pipeline.TopicBehaviorEnriched):
 		return analytics.TableBehavior
-	case s.cfg.Topic(TopicAudit):
+	case s.cfg.Topic(pipeline.TopicAudit):
 		return analytics.TableDecisions
 	}
 	return analytics.TableClassifications
 }
 
 // Blocked reports whether the sink waits for ClickHouse inside Process.
-func (s *SinkStage) Blocked() bool { return s.blocked.Load() }
+func (s *Sink) Blocked() bool { return s.blocked.Load() }
 
 // landed reads back the offsets of a partition, from offset from on, that
 // already landed in table, waiting for ClickHouse while it is away.
-func (s *SinkStage) landed(ctx context.Context, table, topic string, partition int, from int64) (map[int64]struct{}, error) {
+func (s *Sink) landed(ctx context.Context, table, topic string, partition int, from int64) (map[int64]struct{}, error) {
 	for {
 		offs, err := s.w.LandedOffsets(ctx, table, topic, partition, from)
 		s.blocked.Store(err != nil)
 		if err == nil {
 			return offs, nil
 		}
-		if !IsRetryable(err) {
+		if !pipeline.IsRetryable(err) {
 			s.blocked.Store(false)
 			return nil, fmt.Errorf("%w (not retryable)", err)
 		}
@@ -117,7 +124,7 @@ func (s *SinkStage) landed(ctx context.Context, table, topic string, partition i
 }
 
 // Process turns one record into a row of its table.
-func (s *SinkStage) Process(ctx context.Context, m *kafka.Message, _ *Outputs) (Outcome, error) {
+func (s *Sink) Process(ctx context.Context, m *kafka.Message, _ *pipeline.Outputs) (pipeline.Outcome, error) {
 	pk := partitionKey{m.Topic, m.Partition}
 	table := s.table(m.Topic)
 	if last, ok := s.lastSeen[pk]; !ok || m.Offset != last+1 {
@@ -133,20 +140,20 @@ func (s *SinkStage) Process(ctx context.Context, m *kafka.Message, _ *Outputs) (
 		delete(s.skip[pk], m.Offset)
 	}
 	if m.Value == nil {
-		return Produced, nil // a compaction tombstone: nothing to land
+		return pipeline.Produced, nil // a compaction tombstone: nothing to land
 	}
 	o := analytics.Origin{Topic: m.Topic, Partition: int32(m.Partition), Offset: m.Offset}
 	switch table {
 	case analytics.TableBehavior:
 		if landed {
-			return Produced, nil
+			return pipeline.Produced, nil
 		}
 		var e enrich.Event
 		if err := json.Unmarshal(m.Value, &e); err != nil {
 			return 0, fmt.Errorf("decode enriched event: %w", err)
 		}
 		if s.duplicate(table, e.EventID) {
-			return Produced, nil
+			return pipeline.Produced, nil
 		}
 		row := sink.Behavior(&e, o)
 		if row.LeadKey != "" && s.isErased(row.LeadKey) {
@@ -155,14 +162,14 @@ func (s *SinkStage) Process(ctx context.Context, m *kafka.Message, _ *Outputs) (
 		s.behavior = append(s.behavior, row)
 	case analytics.TableDecisions:
 		if landed {
-			return Produced, nil
+			return pipeline.Produced, nil
 		}
 		var a classify.Audit
 		if err := json.Unmarshal(m.Value, &a); err != nil {
 			return 0, fmt.Errorf("decode audit record: %w", err)
 		}
 		if s.duplicate(table, a.EventID) {
-			return Produced, nil
+			return pipeline.Produced, nil
 		}
 		row := sink.Decision(&a, o)
 		if row.LeadKey != "" && (s.isErased(row.LeadKey) || a.EventType == classify.EventTypeRetention) {
@@ -178,7 +185,7 @@ func (s *SinkStage) Process(ctx context.Context, m *kafka.Message, _ *Outputs) (
 		// the record itself lands nowhere.
 		if r.Decision == classify.DecisionPurged && r.LeadKey != "" {
 			s.purge(&r)
-			return Produced, nil
+			return pipeline.Produced, nil
 		}
 		// An erasure is acted on even when its record landed before: a
 		// replay may bring back behavior rows that it unlinked.
@@ -195,15 +202,15 @@ func (s *SinkStage) Process(ctx context.Context, m *kafka.Message, _ *Outputs) (
 			s.classifications = append(s.classifications, sink.Classification(&r, o))
 		}
 		if r.Decision == classify.DecisionQuarantined {
-			return Quarantined, nil
+			return pipeline.Quarantined, nil
 		}
 	}
-	return Produced, nil
+	return pipeline.Produced, nil
 }
 
 // duplicate reports whether the event id already landed in table, and
 // remembers it otherwise.
-func (s *SinkStage) duplicate(table, eventID string) bool {
+func (s *Sink) duplicate(table, eventID string) bool {
 	if eventID == "" {
 		return false
 	}
@@ -213,7 +220,7 @@ func (s *SinkStage) duplicate(table, eventID string) bool {
 
 // Start reads the erasure ids of every receipt, so that rows of a lead
 // erased before this process started do not land with its key.
-func (s *SinkStage) Start(ctx context.Context) error {
+func (s *Sink) Start(ctx context.Context) error {
 	for {
 		ids, err := analytics.ErasedIDs(ctx, s.w.Conn(), s.w.Database())
 		s.blocked.Store(err != nil)
@@ -221,7 +228,7 @@ func (s *SinkStage) Start(ctx context.Context) error {
 			s.erasedIDs = ids
 			return nil
 		}
-		if !IsRetryable(err) {
+		if !pipeline.IsRetryable(err) {
 			s.blocked.Store(false)
 			return fmt.Errorf("read the erasure receipts: %w (is the database migrated? leadpipe migrate)", err)
 		}
@@ -235,7 +242,7 @@ func (s *SinkStage) Start(ctx context.Context) error {
 
 // isErased reports whether the lead key was erased, by this process or
 // (by its receipt) before it started.
-func (s *SinkStage) isErased(leadKey string) bool {
+func (s *Sink) isErased(leadKey string) bool {
 	if s.erased.Contains(leadKey) {
 		return true
 	}
@@ -249,7 +256,7 @@ func (s *SinkStage) isErased(leadKey string) bool {
 // purge queues the deletion of a purged lead's history (Flush carries it
 // out before it inserts the batch) and drops the batch's rows of that
 // history; rows of a newer history of the lead id stay.
-func (s *SinkStage) purge(r *classify.Record) {
+func (s *Sink) purge(r *classify.Record) {
 	s.toPurge = append(s.toPurge, analytics.PurgeRequest{LeadKey: r.LeadKey, AsOf: r.AsOf, Deadline: r.OccurredAt})
 	kept := s.classifications[:0]
 	for _, c := range s.classifications {
@@ -265,7 +272,7 @@ func (s *SinkStage) purge(r *classify.Record) {
 	}
 }
 
-func (s *SinkStage) erase(r *classify.Record) {
+func (s *Sink) erase(r *classify.Record) {
 	leadKey := r.LeadKey
 	s.erased.Add(leadKey, struct{}{})
 	req := analytics.ErasureRequest{LeadKey: leadKey, KeyVersion: r.KeyVersion, EventID: r.EventID, RequestedAt: r.OccurredAt}
@@ -296,19 +303,19 @@ func (s *SinkStage) erase(r *classify.Record) {
 // a new generation a partition may come back after another sink owned it
 // for a while, and inserted rows it could not commit. The first record of
 // each partition then reads back which offsets from there on landed.
-func (s *SinkStage) Assign(context.Context, []int) error {
+func (s *Sink) Assign(context.Context, []int) error {
 	clear(s.skip)
 	clear(s.lastSeen)
 	return nil
 }
 
 // Revoke keeps nothing per partition beyond what Assign forgets.
-func (s *SinkStage) Revoke([]int) {}
+func (s *Sink) Revoke([]int) {}
 
 // Discard drops the rows and erasures buffered since the last Flush, and
 // what the sink knew of the partitions' offsets: it reads back which
 // offsets landed when it meets a partition again.
-func (s *SinkStage) Discard() {
+func (s *Sink) Discard() {
 	// The dropped rows' event ids are forgotten, or their replay would be
 	// taken for a duplicate and lost.
 	for _, r := range s.classifications {
@@ -333,7 +340,7 @@ func (s *SinkStage) Discard() {
 // A table whose insert succeeded is not inserted again when a later table
 // fails and the runtime retries; after a failed insert, rows that landed
 // anyway are dropped from the retry.
-func (s *SinkStage) Flush(ctx context.Context, out *Outputs) error {
+func (s *Sink) Flush(ctx context.Context, out *pipeline.Outputs) error {
 	if s.uncertain {
 		var err error
 		if s.classifications, err = unlanded(ctx, s, analytics.TableClassifications, s.classifications,
@@ -384,7 +391,7 @@ func (s *SinkStage) Flush(ctx context.Context, out *Outputs) error {
 			if err != nil {
 				return fmt.Errorf("encode erasure receipt: %w", err)
 			}
-			out.Add(s.cfg.Topic(TopicAudit), nil, v)
+			out.Add(s.cfg.Topic(pipeline.TopicAudit), nil, v)
 		}
 		s.toErase = s.toErase[:0]
 	}
@@ -392,7 +399,7 @@ func (s *SinkStage) Flush(ctx context.Context, out *Outputs) error {
 }
 
 // unlanded returns the rows whose offsets have not landed in table.
-func unlanded[T any](ctx context.Context, s *SinkStage, table string, rows []T, origin func(*T) analytics.Origin) ([]T, error) {
+func unlanded[T any](ctx context.Context, s *Sink, table string, rows []T, origin func(*T) analytics.Origin) ([]T, error) {
 	if len(rows) == 0 {
 		return rows, nil
 	}

@@ -1,4 +1,4 @@
-package pipeline
+package adapter
 
 import (
 	"context"
@@ -12,13 +12,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
 
+	"github.com/leadpipe/leadpipe/pipeline"
 	"github.com/leadpipe/leadpipe/schemas"
 	"github.com/leadpipe/leadpipe/stages/classify"
 	"github.com/leadpipe/leadpipe/stages/enrich"
 	"github.com/leadpipe/leadpipe/stages/pseudonym"
 )
 
-// EnrichStage runs stages/enrich on behavior.raw. It follows
+// Enrich runs stages/enrich on behavior.raw. It follows
 // leads.classified and leads.quarantine as a table of each lead's current
 // timeline, and emits behavior.enriched.
 //
@@ -31,12 +32,12 @@ import (
 // known, counted in leadpipe_enrich_grace_expired_total; while classify
 // stays behind, later events do not wait again until it has caught up, so
 // a stopped classify costs one grace, not one per event.
-type EnrichStage struct {
-	cfg    *Config
+type Enrich struct {
+	cfg    *pipeline.Config
 	keys   *pseudonym.Keyer
 	limits schemas.Limits
 	leads  *enrich.Leads
-	tables []*Table
+	tables []*pipeline.Table
 	grace  time.Duration
 
 	waitingSince time.Time // start of the current wait for classify; zero when not waiting
@@ -46,35 +47,35 @@ type EnrichStage struct {
 	watermark map[int]time.Time // per partition: classify classified every record up to this timestamp
 }
 
-// NewEnrichStage returns the enrich stage, holding at most maxLeads leads
+// NewEnrich returns the enrich stage, holding at most maxLeads leads
 // and waiting at most grace for classify.
-func NewEnrichStage(cfg *Config, keys *pseudonym.Keyer, limits schemas.Limits, maxLeads int, grace time.Duration) *EnrichStage {
-	s := &EnrichStage{
+func NewEnrich(cfg *pipeline.Config, keys *pseudonym.Keyer, limits schemas.Limits, maxLeads int, grace time.Duration) *Enrich {
+	s := &Enrich{
 		cfg: cfg, keys: keys, limits: limits, leads: enrich.NewLeads(maxLeads), grace: grace,
 		watermark: map[int]time.Time{},
 	}
-	for _, t := range []string{TopicLeadsClassified, TopicLeadsQuarantine} {
-		s.tables = append(s.tables, NewTable(cfg, cfg.Topic(t), s.applyClassification))
+	for _, t := range []string{pipeline.TopicLeadsClassified, pipeline.TopicLeadsQuarantine} {
+		s.tables = append(s.tables, pipeline.NewTable(cfg, cfg.Topic(t), s.applyClassification))
 	}
 	return s
 }
 
-func (s *EnrichStage) Name() string     { return "enrich" }
-func (s *EnrichStage) Topics() []string { return []string{s.cfg.Topic(TopicBehaviorRaw)} }
+func (s *Enrich) Name() string     { return "enrich" }
+func (s *Enrich) Topics() []string { return []string{s.cfg.Topic(pipeline.TopicBehaviorRaw)} }
 
 // Collectors are the stage's own metrics (see metrics.go).
-func (s *EnrichStage) Collectors() []prometheus.Collector { return enrichCollectors(&s.expired) }
+func (s *Enrich) Collectors() []prometheus.Collector { return enrichCollectors(&s.expired) }
 
 // CoPartitioned: a behavior event and its lead's classifications are keyed
 // by the lead id, on the same partition number.
-func (s *EnrichStage) CoPartitioned() []string {
-	return []string{s.cfg.Topic(TopicBehaviorRaw), s.cfg.Topic(TopicLeadsClassified), s.cfg.Topic(TopicLeadsQuarantine)}
+func (s *Enrich) CoPartitioned() []string {
+	return []string{s.cfg.Topic(pipeline.TopicBehaviorRaw), s.cfg.Topic(pipeline.TopicLeadsClassified), s.cfg.Topic(pipeline.TopicLeadsQuarantine)}
 }
 
 // Start follows the classification topics and returns once they are
 // restored up to their current end.
-func (s *EnrichStage) Start(ctx context.Context) error {
-	if err := startTables(ctx, s.tables...); err != nil {
+func (s *Enrich) Start(ctx context.Context) error {
+	if err := pipeline.StartTables(ctx, s.tables...); err != nil {
 		return fmt.Errorf("restore classifications: %w", err)
 	}
 	go s.followClassify(ctx)
@@ -84,7 +85,7 @@ func (s *EnrichStage) Start(ctx context.Context) error {
 // applyClassification keeps a lead's record if it is the current one.
 // Tombstones are skipped: the record before them (an erased lead's, or the
 // release that left the quarantine) is the current one.
-func (s *EnrichStage) applyClassification(m *kafka.Message) {
+func (s *Enrich) applyClassification(m *kafka.Message) {
 	if m.Value == nil || len(m.Key) == 0 {
 		return
 	}
@@ -102,7 +103,7 @@ func (s *EnrichStage) applyClassification(m *kafka.Message) {
 }
 
 // Process enriches one behavior event.
-func (s *EnrichStage) Process(ctx context.Context, m *kafka.Message, out *Outputs) (Outcome, error) {
+func (s *Enrich) Process(ctx context.Context, m *kafka.Message, out *pipeline.Outputs) (pipeline.Outcome, error) {
 	ev, err := schemas.DecodeBehavior(m.Value, s.limits)
 	if err != nil {
 		return 0, fmt.Errorf("decode behavior: %w", err)
@@ -117,14 +118,14 @@ func (s *EnrichStage) Process(ctx context.Context, m *kafka.Message, out *Output
 	if err != nil {
 		return 0, fmt.Errorf("encode enriched event: %w", err)
 	}
-	out.Add(s.cfg.Topic(TopicBehaviorEnriched), m.Key, v)
-	return Produced, nil
+	out.Add(s.cfg.Topic(pipeline.TopicBehaviorEnriched), m.Key, v)
+	return pipeline.Produced, nil
 }
 
 // await enriches ev once its lead is settled, or classify has classified
 // everything written before the behavior record on its partition, or the
 // grace is over.
-func (s *EnrichStage) await(ctx context.Context, m *kafka.Message, ev *schemas.Behavior) (enrich.Event, error) {
+func (s *Enrich) await(ctx context.Context, m *kafka.Message, ev *schemas.Behavior) (enrich.Event, error) {
 	if s.waitingSince.IsZero() {
 		s.waitingSince = time.Now()
 	}
@@ -150,7 +151,7 @@ func (s *EnrichStage) await(ctx context.Context, m *kafka.Message, ev *schemas.B
 // classified reports whether classify has classified, on partition p,
 // every lead and consent event whose timestamp is not after ts, and the
 // tables hold what it wrote of them (followClassify keeps the watermark).
-func (s *EnrichStage) classified(_ context.Context, p int, ts time.Time) bool {
+func (s *Enrich) classified(_ context.Context, p int, ts time.Time) bool {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	w, ok := s.watermark[p]
@@ -168,9 +169,9 @@ var caughtUpForever = time.Unix(1<<40, 0)
 // last committed record of each input partition; the lower of the two
 // inputs' is the partition's watermark, published once the tables have
 // read the classification topics' partition to the end they had then.
-func (s *EnrichStage) followClassify(ctx context.Context) {
+func (s *Enrich) followClassify(ctx context.Context) {
 	client := &kafka.Client{Addr: kafka.TCP(s.cfg.Brokers...), Timeout: 5 * time.Second}
-	inputs := []string{s.cfg.Topic(TopicLeadsRaw), s.cfg.Topic(TopicConsentsRaw)}
+	inputs := []string{s.cfg.Topic(pipeline.TopicLeadsRaw), s.cfg.Topic(pipeline.TopicConsentsRaw)}
 	type pending struct {
 		w    time.Time
 		ends map[string]int64 // classification topic → end offset on the partition
@@ -242,13 +243,13 @@ func (s *EnrichStage) followClassify(ctx context.Context) {
 		// topics now; publish a watermark once the tables have read it.
 		tends := map[string]map[int]int64{}
 		for _, tb := range s.tables {
-			resp, err := client.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{tb.topic: lastOffsets(ws)}})
+			resp, err := client.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{tb.Topic(): lastOffsets(ws)}})
 			if err != nil {
 				continue
 			}
-			tends[tb.topic] = map[int]int64{}
-			for _, po := range resp.Topics[tb.topic] {
-				tends[tb.topic][po.Partition] = po.LastOffset
+			tends[tb.Topic()] = map[int]int64{}
+			for _, po := range resp.Topics[tb.Topic()] {
+				tends[tb.Topic()][po.Partition] = po.LastOffset
 			}
 		}
 		for p, w := range ws {
@@ -263,7 +264,7 @@ func (s *EnrichStage) followClassify(ctx context.Context) {
 		for p, pd := range waiting {
 			ready := true
 			for _, tb := range s.tables {
-				if tb.applied(p) < pd.ends[tb.topic] {
+				if tb.Applied(p) < pd.ends[tb.Topic()] {
 					ready = false
 				}
 			}

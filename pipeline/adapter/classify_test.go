@@ -1,4 +1,4 @@
-package pipeline_test
+package adapter_test
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/leadpipe/leadpipe/pipeline"
+	"github.com/leadpipe/leadpipe/pipeline/adapter"
 	"github.com/leadpipe/leadpipe/pipeline/pipelinetest"
 	"github.com/leadpipe/leadpipe/schemas"
 	"github.com/leadpipe/leadpipe/stages/classify"
@@ -34,11 +35,11 @@ func leadOnPartition(t *testing.T, prefix string, p, partitions int) string {
 	return ""
 }
 
-func startClassify(t *testing.T, cfg pipeline.Config) (*pipeline.Runner, *pipeline.ClassifyStage, func()) {
+func startClassify(t *testing.T, cfg pipeline.Config) (*pipeline.Runner, *adapter.Classify, func()) {
 	t.Helper()
 	r := pipeline.NewRunner(cfg, nil, nil)
 	e := classify.New(classify.DefaultPolicy(), pseudonym.Development())
-	stage := pipeline.NewClassifyStage(&cfg, e, schemas.DefaultLimits())
+	stage := adapter.NewClassify(&cfg, e, schemas.DefaultLimits())
 	if err := r.Add(stage, nil); err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package pipeline
+package adapter
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"github.com/segmentio/kafka-go"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/leadpipe/leadpipe/pipeline"
 	"github.com/leadpipe/leadpipe/schemas"
 	"github.com/leadpipe/leadpipe/stages/classify"
 )
@@ -19,7 +20,7 @@ import (
 // headerNotice names the kind of a record of leadpipe.suppressions.
 const headerNotice = "leadpipe.notice"
 
-// ClassifyStage runs the classify engine, one task per partition number of
+// Classify runs the classify engine, one task per partition number of
 // its inputs: leads.raw, consents.raw and leadpipe.suppressions, keyed
 // alike. Each task has a classify.State of its own, restored from the same
 // partition of the compacted leadpipe.state before the task's first record
@@ -32,8 +33,8 @@ const headerNotice = "leadpipe.notice"
 // notices (classify/notice.go) to leadpipe.suppressions, keyed by email key
 // or lead id: an objection taken by one task reaches the leads of the same
 // email in any other task or process.
-type ClassifyStage struct {
-	cfg    *Config
+type Classify struct {
+	cfg    *pipeline.Config
 	engine *classify.Engine
 	limits schemas.Limits
 	now    func() time.Time
@@ -44,25 +45,25 @@ type ClassifyStage struct {
 	purged atomic.Int64 // quarantined leads purged (Engine.Expire)
 }
 
-// NewClassifyStage returns the classify stage.
-func NewClassifyStage(cfg *Config, engine *classify.Engine, limits schemas.Limits) *ClassifyStage {
-	return &ClassifyStage{cfg: cfg, engine: engine, limits: limits, now: time.Now, tasks: map[int]*classify.State{}}
+// NewClassify returns the classify stage.
+func NewClassify(cfg *pipeline.Config, engine *classify.Engine, limits schemas.Limits) *Classify {
+	return &Classify{cfg: cfg, engine: engine, limits: limits, now: time.Now, tasks: map[int]*classify.State{}}
 }
 
-func (s *ClassifyStage) Name() string { return "classify" }
-func (s *ClassifyStage) Topics() []string {
-	return []string{s.cfg.Topic(TopicLeadsRaw), s.cfg.Topic(TopicConsentsRaw), s.cfg.Topic(TopicSuppressions)}
+func (s *Classify) Name() string { return "classify" }
+func (s *Classify) Topics() []string {
+	return []string{s.cfg.Topic(pipeline.TopicLeadsRaw), s.cfg.Topic(pipeline.TopicConsentsRaw), s.cfg.Topic(pipeline.TopicSuppressions)}
 }
 
 // CoPartitioned: a lead's lead and consent events, its notices and its
 // state must all be on one partition number.
-func (s *ClassifyStage) CoPartitioned() []string {
-	return append(s.Topics(), s.cfg.Topic(TopicState))
+func (s *Classify) CoPartitioned() []string {
+	return append(s.Topics(), s.cfg.Topic(pipeline.TopicState))
 }
 
 // Assign restores the state of every assigned partition from its
 // partition of leadpipe.state, up to the end it has now.
-func (s *ClassifyStage) Assign(ctx context.Context, partitions []int) error {
+func (s *Classify) Assign(ctx context.Context, partitions []int) error {
 	states := make([]*classify.State, len(partitions))
 	g, gctx := errgroup.WithContext(ctx)
 	for i, p := range partitions {
@@ -84,7 +85,7 @@ func (s *ClassifyStage) Assign(ctx context.Context, partitions []int) error {
 }
 
 // Revoke drops the state of partitions now another process's.
-func (s *ClassifyStage) Revoke(partitions []int) {
+func (s *Classify) Revoke(partitions []int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, p := range partitions {
@@ -93,19 +94,19 @@ func (s *ClassifyStage) Revoke(partitions []int) {
 }
 
 // Collectors are the stage's own metrics (see metrics.go).
-func (s *ClassifyStage) Collectors() []prometheus.Collector {
+func (s *Classify) Collectors() []prometheus.Collector {
 	return classifyCollectors(s.Partitions, s.StateKeys, &s.purged)
 }
 
 // Partitions is the number of partitions whose state the process holds.
-func (s *ClassifyStage) Partitions() int {
+func (s *Classify) Partitions() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return len(s.tasks)
 }
 
 // StateKeys is the number of state keys the process holds, over its tasks.
-func (s *ClassifyStage) StateKeys() int {
+func (s *Classify) StateKeys() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	n := 0
@@ -117,9 +118,9 @@ func (s *ClassifyStage) StateKeys() int {
 
 // restore reads partition p of leadpipe.state from its first offset to its
 // end into a new State.
-func (s *ClassifyStage) restore(ctx context.Context, p int) (*classify.State, error) {
+func (s *Classify) restore(ctx context.Context, p int) (*classify.State, error) {
 	st := classify.NewState()
-	err := ScanPartition(ctx, s.cfg, s.cfg.Topic(TopicState), p, func(m *kafka.Message) error {
+	err := pipeline.ScanPartition(ctx, s.cfg, s.cfg.Topic(pipeline.TopicState), p, func(m *kafka.Message) error {
 		return st.Restore(string(m.Key), m.Value)
 	})
 	if err != nil {
@@ -132,7 +133,7 @@ func (s *ClassifyStage) restore(ctx context.Context, p int) (*classify.State, er
 // event whose event_id was applied before with other content is
 // dead-lettered (classify.ErrEventIDReused); a duplicate writes its audit
 // record only.
-func (s *ClassifyStage) Process(_ context.Context, m *kafka.Message, out *Outputs) (Outcome, error) {
+func (s *Classify) Process(_ context.Context, m *kafka.Message, out *pipeline.Outputs) (pipeline.Outcome, error) {
 	s.mu.Lock()
 	st := s.tasks[m.Partition]
 	s.mu.Unlock()
@@ -142,21 +143,21 @@ func (s *ClassifyStage) Process(_ context.Context, m *kafka.Message, out *Output
 	var ev schemas.Event
 	var err error
 	switch m.Topic {
-	case s.cfg.Topic(TopicLeadsRaw):
+	case s.cfg.Topic(pipeline.TopicLeadsRaw):
 		if ev, err = schemas.DecodeLead(m.Value, s.limits); err != nil {
 			return 0, fmt.Errorf("decode lead: %w", err)
 		}
-	case s.cfg.Topic(TopicConsentsRaw):
+	case s.cfg.Topic(pipeline.TopicConsentsRaw):
 		if ev, err = schemas.DecodeConsent(m.Value, s.limits); err != nil {
 			return 0, fmt.Errorf("decode consent: %w", err)
 		}
-	case s.cfg.Topic(TopicSuppressions):
+	case s.cfg.Topic(pipeline.TopicSuppressions):
 		var n classify.Notice
 		if err := json.Unmarshal(m.Value, &n); err != nil || n.LeadKey == "" {
 			return 0, fmt.Errorf("decode notice: not a notice this version understands")
 		}
 		res := s.engine.Deliver(&n, st, s.now())
-		return Produced, s.write(st, m.Partition, &res, out)
+		return pipeline.Produced, s.write(st, m.Partition, &res, out)
 	default:
 		return 0, fmt.Errorf("classify does not read topic %s", m.Topic)
 	}
@@ -176,9 +177,9 @@ func (s *ClassifyStage) Process(_ context.Context, m *kafka.Message, out *Output
 	if err != nil {
 		return 0, fmt.Errorf("encode audit record: %w", err)
 	}
-	out.Add(s.cfg.Topic(TopicAudit), []byte(res.Record.Key), audit)
+	out.Add(s.cfg.Topic(pipeline.TopicAudit), []byte(res.Record.Key), audit)
 	if res.Duplicate {
-		return Produced, nil
+		return pipeline.Produced, nil
 	}
 	outcome, err := s.emit(&res.Record, out)
 	if err != nil {
@@ -190,7 +191,7 @@ func (s *ClassifyStage) Process(_ context.Context, m *kafka.Message, out *Output
 // write adds a result's other records, state changes (to the task's
 // partition of leadpipe.state) and notices (keyed by email key or lead id)
 // to out.
-func (s *ClassifyStage) write(st *classify.State, partition int, res *classify.Result, out *Outputs) error {
+func (s *Classify) write(st *classify.State, partition int, res *classify.Result, out *pipeline.Outputs) error {
 	for i := range res.Others {
 		rec := &res.Others[i]
 		if _, err := s.emit(rec, out); err != nil {
@@ -203,9 +204,9 @@ func (s *ClassifyStage) write(st *classify.State, partition int, res *classify.R
 		if err != nil {
 			return fmt.Errorf("encode audit record: %w", err)
 		}
-		out.Add(s.cfg.Topic(TopicAudit), []byte(rec.Key), audit)
+		out.Add(s.cfg.Topic(pipeline.TopicAudit), []byte(rec.Key), audit)
 	}
-	stateTopic := s.cfg.Topic(TopicState)
+	stateTopic := s.cfg.Topic(pipeline.TopicState)
 	for _, k := range res.Changed {
 		v, ok := st.Encode(k)
 		if !ok {
@@ -219,7 +220,7 @@ func (s *ClassifyStage) write(st *classify.State, partition int, res *classify.R
 		if err != nil {
 			return fmt.Errorf("encode notice: %w", err)
 		}
-		out.Add(s.cfg.Topic(TopicSuppressions), []byte(n.Key()), v, kafka.Header{Key: headerNotice, Value: []byte(n.Kind)})
+		out.Add(s.cfg.Topic(pipeline.TopicSuppressions), []byte(n.Key()), v, kafka.Header{Key: headerNotice, Value: []byte(n.Kind)})
 	}
 	return nil
 }
@@ -230,20 +231,20 @@ func (s *ClassifyStage) write(st *classify.State, partition int, res *classify.R
 // leads.quarantine; an erased lead gets one on both topics, after its
 // record (which the sink acts on, and which holds no raw lead id); a
 // purged lead, on leads.quarantine where it was.
-func (s *ClassifyStage) emit(rec *classify.Record, out *Outputs) (Outcome, error) {
+func (s *Classify) emit(rec *classify.Record, out *pipeline.Outputs) (pipeline.Outcome, error) {
 	if rec.Decision == classify.DecisionNoLead {
-		return Produced, nil // only the audit trail and the state: the lead is not known yet
+		return pipeline.Produced, nil // only the audit trail and the state: the lead is not known yet
 	}
 	v, err := json.Marshal(rec)
 	if err != nil {
 		return 0, fmt.Errorf("encode classification: %w", err)
 	}
 	key := []byte(rec.Key)
-	classified, quarantine := s.cfg.Topic(TopicLeadsClassified), s.cfg.Topic(TopicLeadsQuarantine)
+	classified, quarantine := s.cfg.Topic(pipeline.TopicLeadsClassified), s.cfg.Topic(pipeline.TopicLeadsQuarantine)
 	switch {
 	case rec.Decision == classify.DecisionQuarantined:
 		out.Add(quarantine, key, v)
-		return Quarantined, nil
+		return pipeline.Quarantined, nil
 	case rec.Decision == classify.DecisionErased:
 		out.Add(classified, key, v)
 		out.Add(classified, key, nil)
@@ -257,5 +258,5 @@ func (s *ClassifyStage) emit(rec *classify.Record, out *Outputs) (Outcome, error
 			out.Add(quarantine, key, nil)
 		}
 	}
-	return Produced, nil
+	return pipeline.Produced, nil
 }
