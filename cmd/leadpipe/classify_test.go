@@ -66,6 +66,17 @@ func TestCmdClassify(t *testing.T) {
 			cliLead + "\n" + cliGrant + "\n" + strings.ReplaceAll(strings.ReplaceAll(cliQuote, "2026-11-10", "2027-01-11"), `"L2"`, `"L7"`) + "\n", 0,
 			[]string{"quarantined/social_no_consent", "accepted/released_by_consent", "accepted/accepted"}},
 		{"a negative --quarantine-days exits 2", []string{"--dev-key", "--quarantine-days", "-1"}, cliQuote, 2, nil},
+		{"a grant whose method or text_version is only whitespace does not release a social lead", []string{"--dev-key"},
+			cliLead + "\n" + strings.ReplaceAll(cliGrant, `"double_opt_in"`, `"  "`) + "\n" +
+				strings.ReplaceAll(strings.ReplaceAll(cliGrant, `"v3"`, `"\t"`), `"c1"`, `"c2"`) + "\n", 0,
+			[]string{"quarantined/social_no_consent", "quarantined/social_no_consent", "quarantined/social_no_consent"}},
+		{"a birth date after the event or over 120 years before it is invalid, naming the field", []string{"--dev-key"},
+			`{"type":"lead","event_id":"b1","occurred_at":"2026-11-10T12:00:00Z","lead_id":"L8","contact":{"country":"IT","birth_date":"2027-01-01"}}` + "\n" +
+				`{"type":"lead","event_id":"b2","occurred_at":"2026-11-10T12:00:00Z","lead_id":"L9","contact":{"country":"IT","birth_date":"1890-01-01"}}` + "\n", 1,
+			[]string{"invalid@1", "invalid@2"}},
+		{"a consent to sales_followup without a request of its own does not release a social lead", []string{"--dev-key"},
+			cliLead + "\n" + strings.ReplaceAll(cliGrant, "email_marketing", "sales_followup") + "\n", 0,
+			[]string{"quarantined/social_no_consent", "quarantined/social_no_consent"}},
 		{"keys, types and times escaped in JSON read as written plainly (RFC 8259)", []string{"--dev-key"},
 			`{"type":"le\u0061d","event_id":"x1","occurred_at":"2026-11-10T12:00:00\u005a","lead_\u0069d":"L5","request":{"type":"quote"}}` + "\n", 0,
 			[]string{"accepted/accepted"}},
