@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -11,14 +12,17 @@ import (
 	"github.com/segmentio/kafka-go"
 )
 
-// Table follows every partition of a topic from its first offset and hands
-// each record to apply: it is how a stage restores state from a compacted
-// topic and keeps up with what other processes write there. Apply is called
-// from one goroutine per partition; it must do its own locking.
+// Table follows every partition of a topic (or those given to Only) from
+// its first offset and hands each record to apply: it is how a stage
+// restores state from a compacted topic and keeps up with what other
+// processes write there. Apply is called from one goroutine per partition;
+// it must do its own locking.
 type Table struct {
 	cfg   *Config
 	topic string
 	apply func(m *kafka.Message)
+
+	only []int // the partitions to follow; all when nil
 
 	mu      sync.Mutex
 	next    map[int]*atomic.Int64 // per partition: the next offset to read
@@ -36,11 +40,21 @@ func NewTable(cfg *Config, topic string, apply func(m *kafka.Message)) *Table {
 	}
 }
 
+// Only makes the table follow these partitions of its topic, not every
+// one: a task's table. Call it before Run.
+func (t *Table) Only(partitions ...int) *Table {
+	t.only = partitions
+	return t
+}
+
 // Run follows the topic until ctx ends.
 func (t *Table) Run(ctx context.Context) error {
 	parts, err := t.partitions(ctx)
 	if err != nil {
 		return err
+	}
+	if t.only != nil {
+		parts = slices.DeleteFunc(parts, func(p int) bool { return !slices.Contains(t.only, p) })
 	}
 	var wg sync.WaitGroup
 	errc := make(chan error, len(parts))

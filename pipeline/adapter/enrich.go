@@ -19,26 +19,33 @@ import (
 	"github.com/leadpipe/leadpipe/stages/pseudonym"
 )
 
-// Enrich runs stages/enrich on behavior.raw. It follows
-// leads.classified and leads.quarantine as a table of each lead's current
-// timeline, and emits behavior.enriched.
+// Enrich runs stages/enrich on behavior.raw, one task per partition
+// number: partition p of behavior.raw with partition p of leads.classified
+// and leads.quarantine, which hold the classifications of the same leads
+// (all three are keyed by lead id). A task follows its partition of the two
+// classification topics as a table of each lead's current timeline,
+// restored when the partition is assigned and dropped when it is revoked:
+// a process holds the leads of its partitions only. It emits
+// behavior.enriched.
 //
 // A behavior event at time t whose lead classify has not applied up to t
 // yet waits for classify, at most Grace: until the lead's record is as of
 // t or later, or until classify has committed, on the lead's partition,
 // every lead and consent event written before the behavior record (by
-// record timestamp) and the tables have read what it wrote (the lead is
-// then as final as it will be). Past the grace the event goes on with what is
-// known, counted in leadpipe_enrich_grace_expired_total; while classify
-// stays behind, later events do not wait again until it has caught up, so
-// a stopped classify costs one grace, not one per event.
+// record timestamp) and the task's tables have read what it wrote (the
+// lead is then as final as it will be). Past the grace the event goes on
+// with what is known, counted in leadpipe_enrich_grace_expired_total; while
+// classify stays behind, later events do not wait again until it has
+// caught up, so a stopped classify costs one grace, not one per event.
 type Enrich struct {
-	cfg    *pipeline.Config
-	keys   *pseudonym.Keyer
-	limits schemas.Limits
-	leads  *enrich.Leads
-	tables []*pipeline.Table
-	grace  time.Duration
+	cfg      *pipeline.Config
+	keys     *pseudonym.Keyer
+	limits   schemas.Limits
+	maxLeads int
+	grace    time.Duration
+
+	mu    sync.Mutex // guards tasks; Process runs on one goroutine
+	tasks map[int]*enrichTask
 
 	waitingSince time.Time // start of the current wait for classify; zero when not waiting
 	expired      atomic.Int64
@@ -47,24 +54,31 @@ type Enrich struct {
 	watermark map[int]time.Time // per partition: classify classified every record up to this timestamp
 }
 
-// NewEnrich returns the enrich stage, holding at most maxLeads leads
-// and waiting at most grace for classify.
+// enrichTask is what enrich holds of one partition number: the leads of
+// its partition of the classification topics, and the tables that follow
+// them until the partition is revoked.
+type enrichTask struct {
+	leads  *enrich.Leads
+	tables []*pipeline.Table
+	stop   context.CancelFunc
+}
+
+// NewEnrich returns the enrich stage, holding at most maxLeads leads over
+// its tasks and waiting at most grace for classify.
 func NewEnrich(cfg *pipeline.Config, keys *pseudonym.Keyer, limits schemas.Limits, maxLeads int, grace time.Duration) *Enrich {
-	s := &Enrich{
-		cfg: cfg, keys: keys, limits: limits, leads: enrich.NewLeads(maxLeads), grace: grace,
-		watermark: map[int]time.Time{},
+	return &Enrich{
+		cfg: cfg, keys: keys, limits: limits, maxLeads: maxLeads, grace: grace,
+		tasks: map[int]*enrichTask{}, watermark: map[int]time.Time{},
 	}
-	for _, t := range []string{pipeline.TopicLeadsClassified, pipeline.TopicLeadsQuarantine} {
-		s.tables = append(s.tables, pipeline.NewTable(cfg, cfg.Topic(t), s.applyClassification))
-	}
-	return s
 }
 
 func (s *Enrich) Name() string     { return "enrich" }
 func (s *Enrich) Topics() []string { return []string{s.cfg.Topic(pipeline.TopicBehaviorRaw)} }
 
 // Collectors are the stage's own metrics (see metrics.go).
-func (s *Enrich) Collectors() []prometheus.Collector { return enrichCollectors(&s.expired) }
+func (s *Enrich) Collectors() []prometheus.Collector {
+	return enrichCollectors(&s.expired, s.Partitions, s.Leads)
+}
 
 // CoPartitioned: a behavior event and its lead's classifications are keyed
 // by the lead id, on the same partition number.
@@ -72,20 +86,106 @@ func (s *Enrich) CoPartitioned() []string {
 	return []string{s.cfg.Topic(pipeline.TopicBehaviorRaw), s.cfg.Topic(pipeline.TopicLeadsClassified), s.cfg.Topic(pipeline.TopicLeadsQuarantine)}
 }
 
-// Start follows the classification topics and returns once they are
-// restored up to their current end.
+// Start follows classify's progress, for the wait of events whose lead is
+// not settled (followClassify).
 func (s *Enrich) Start(ctx context.Context) error {
-	if err := pipeline.StartTables(ctx, s.tables...); err != nil {
-		return fmt.Errorf("restore classifications: %w", err)
-	}
 	go s.followClassify(ctx)
 	return nil
+}
+
+// Assign restores each assigned partition of the classification topics
+// into a task of its own, up to the end it has now, and goes on following
+// it until Revoke. The leads a process may hold (maxLeads) are shared out
+// among its tasks.
+func (s *Enrich) Assign(ctx context.Context, partitions []int) error {
+	per := max(1, s.maxLeads/max(1, len(partitions)))
+	tasks := make([]*enrichTask, len(partitions))
+	errc := make(chan error, len(partitions))
+	for i, p := range partitions {
+		tctx, stop := context.WithCancel(context.Background())
+		t := &enrichTask{leads: enrich.NewLeads(per), stop: stop}
+		apply := func(m *kafka.Message) { applyClassification(t.leads, m) }
+		for _, topic := range []string{pipeline.TopicLeadsClassified, pipeline.TopicLeadsQuarantine} {
+			t.tables = append(t.tables, pipeline.NewTable(s.cfg, s.cfg.Topic(topic), apply).Only(p))
+		}
+		tasks[i] = t
+		go func() {
+			// The tables follow the partition in tctx, after the restore.
+			errc <- pipeline.StartTables(tctx, t.tables...)
+		}()
+	}
+	var err error
+	for range partitions {
+		select {
+		case e := <-errc:
+			if e != nil && err == nil {
+				err = e
+			}
+		case <-ctx.Done():
+			if err == nil {
+				err = ctx.Err()
+			}
+		}
+		if err != nil {
+			break
+		}
+	}
+	if err != nil {
+		for _, t := range tasks {
+			t.stop()
+		}
+		return fmt.Errorf("restore classifications: %w", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, p := range partitions {
+		s.tasks[p] = tasks[i]
+	}
+	return nil
+}
+
+// Revoke stops following the partitions now another process's and drops
+// their leads.
+func (s *Enrich) Revoke(partitions []int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, p := range partitions {
+		if t := s.tasks[p]; t != nil {
+			t.stop()
+			delete(s.tasks, p)
+		}
+	}
+}
+
+// Partitions is the number of partitions whose leads the process holds.
+func (s *Enrich) Partitions() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.tasks)
+}
+
+// Leads is the number of leads the process holds, over its tasks.
+func (s *Enrich) Leads() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, t := range s.tasks {
+		n += t.leads.Len()
+	}
+	return n
+}
+
+// task returns the task of partition p, nil when p is not assigned.
+func (s *Enrich) task(p int) *enrichTask {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.tasks[p]
 }
 
 // applyClassification keeps a lead's record if it is the current one.
 // Tombstones are skipped: the record before them (an erased lead's, or the
 // release that left the quarantine) is the current one.
-func (s *Enrich) applyClassification(m *kafka.Message) {
+func applyClassification(leads *enrich.Leads, m *kafka.Message) {
 	if m.Value == nil || len(m.Key) == 0 {
 		return
 	}
@@ -94,10 +194,10 @@ func (s *Enrich) applyClassification(m *kafka.Message) {
 		return // not a classification this version understands; classify wrote it
 	}
 	if r.Decision == classify.DecisionPurged {
-		s.leads.Forget(string(m.Key), r.AsOf)
+		leads.Forget(string(m.Key), r.AsOf)
 		return
 	}
-	s.leads.Put(string(m.Key), enrich.Lead{
+	leads.Put(string(m.Key), enrich.Lead{
 		Seq: r.Seq, AsOf: r.AsOf, Timeline: r.Timeline, LeadKey: r.LeadKey, KeyVersion: r.KeyVersion,
 	})
 }
@@ -108,9 +208,13 @@ func (s *Enrich) Process(ctx context.Context, m *kafka.Message, out *pipeline.Ou
 	if err != nil {
 		return 0, fmt.Errorf("decode behavior: %w", err)
 	}
-	e, settled := enrich.Enrich(ev, s.leads, s.keys)
+	t := s.task(m.Partition)
+	if t == nil {
+		return 0, fmt.Errorf("partition %d of %s is not assigned to this process", m.Partition, m.Topic)
+	}
+	e, settled := enrich.Enrich(ev, t.leads, s.keys)
 	if !settled {
-		if e, err = s.await(ctx, m, ev); err != nil {
+		if e, err = s.await(ctx, m, ev, t); err != nil {
 			return 0, err
 		}
 	}
@@ -125,13 +229,13 @@ func (s *Enrich) Process(ctx context.Context, m *kafka.Message, out *pipeline.Ou
 // await enriches ev once its lead is settled, or classify has classified
 // everything written before the behavior record on its partition, or the
 // grace is over.
-func (s *Enrich) await(ctx context.Context, m *kafka.Message, ev *schemas.Behavior) (enrich.Event, error) {
+func (s *Enrich) await(ctx context.Context, m *kafka.Message, ev *schemas.Behavior, t *enrichTask) (enrich.Event, error) {
 	if s.waitingSince.IsZero() {
 		s.waitingSince = time.Now()
 	}
 	deadline := s.waitingSince.Add(s.grace)
 	for {
-		e, settled := enrich.Enrich(ev, s.leads, s.keys)
+		e, settled := enrich.Enrich(ev, t.leads, s.keys)
 		if settled || s.classified(ctx, m.Partition, m.Time) {
 			s.waitingSince = time.Time{}
 			return e, nil
@@ -242,14 +346,14 @@ func (s *Enrich) followClassify(ctx context.Context) {
 		// What classify wrote of those records is on the classification
 		// topics now; publish a watermark once the tables have read it.
 		tends := map[string]map[int]int64{}
-		for _, tb := range s.tables {
-			resp, err := client.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{tb.Topic(): lastOffsets(ws)}})
+		for _, topic := range s.classificationTopics() {
+			resp, err := client.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{topic: lastOffsets(ws)}})
 			if err != nil {
 				continue
 			}
-			tends[tb.Topic()] = map[int]int64{}
-			for _, po := range resp.Topics[tb.Topic()] {
-				tends[tb.Topic()][po.Partition] = po.LastOffset
+			tends[topic] = map[int]int64{}
+			for _, po := range resp.Topics[topic] {
+				tends[topic][po.Partition] = po.LastOffset
 			}
 		}
 		for p, w := range ws {
@@ -262,8 +366,12 @@ func (s *Enrich) followClassify(ctx context.Context) {
 			}
 		}
 		for p, pd := range waiting {
+			t := s.task(p)
+			if t == nil {
+				continue // not this process's partition (now)
+			}
 			ready := true
-			for _, tb := range s.tables {
+			for _, tb := range t.tables {
 				if tb.Applied(p) < pd.ends[tb.Topic()] {
 					ready = false
 				}
@@ -279,6 +387,11 @@ func (s *Enrich) followClassify(ctx context.Context) {
 			delete(waiting, p)
 		}
 	}
+}
+
+// classificationTopics are the topics a task's tables follow.
+func (s *Enrich) classificationTopics() []string {
+	return []string{s.cfg.Topic(pipeline.TopicLeadsClassified), s.cfg.Topic(pipeline.TopicLeadsQuarantine)}
 }
 
 func lastOffsets(ws map[int]time.Time) []kafka.OffsetRequest {

@@ -10,12 +10,22 @@ import (
 //
 //	leadpipe_enrich_grace_expired_total   behavior events that went on after waiting
 //	                                      --enrich-grace for classify, with what was known
-func enrichCollectors(expired *atomic.Int64) []prometheus.Collector {
+//	leadpipe_enrich_partitions            partitions (tasks) whose leads the process holds
+//	leadpipe_enrich_leads                 leads it holds over them
+func enrichCollectors(expired *atomic.Int64, partitions, leads func() int) []prometheus.Collector {
 	return []prometheus.Collector{
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "leadpipe_enrich_grace_expired_total",
 			Help: "Behavior events enriched after waiting the grace period for classify, with what was known then.",
 		}, func() float64 { return float64(expired.Load()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "leadpipe_enrich_partitions",
+			Help: "Partitions (tasks) whose leads this enrich process holds.",
+		}, func() float64 { return float64(partitions()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "leadpipe_enrich_leads",
+			Help: "Leads this enrich process holds, over its partitions.",
+		}, func() float64 { return float64(leads()) }),
 	}
 }
 

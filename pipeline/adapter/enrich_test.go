@@ -1,0 +1,123 @@
+package adapter_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/leadpipe/leadpipe/pipeline"
+	"github.com/leadpipe/leadpipe/pipeline/adapter"
+	"github.com/leadpipe/leadpipe/pipeline/pipelinetest"
+	"github.com/leadpipe/leadpipe/schemas"
+	"github.com/leadpipe/leadpipe/stages/classify"
+	"github.com/leadpipe/leadpipe/stages/enrich"
+	"github.com/leadpipe/leadpipe/stages/pseudonym"
+)
+
+func startEnrich(t *testing.T, cfg pipeline.Config) (*adapter.Enrich, func()) {
+	t.Helper()
+	r := pipeline.NewRunner(cfg, nil, nil)
+	stage := adapter.NewEnrich(&cfg, pseudonym.Development(), schemas.DefaultLimits(), 1_000_000, time.Second)
+	if err := r.Add(stage, nil); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("enrich: %v", err)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return stage, stop
+}
+
+// TestEnrichHoldsTheLeadsOfItsPartitionsOnly: two enrich processes share
+// the partitions; each holds the classifications of its own partitions
+// (about half the leads), both together hold every lead, and every
+// behavior event still meets its lead: all come out keyed.
+func TestEnrichHoldsTheLeadsOfItsPartitionsOnly(t *testing.T) {
+	if !pipelinetest.Real() {
+		t.Skip("needs the real broker's consumer groups (LEADPIPE_TEST_BROKERS); make test starts it")
+	}
+	cfg := pipelinetest.Kafka(t)
+	cfg.Partitions = 4
+	cfg.TopicPrefix += "four."
+	ctx := context.Background()
+	if _, err := pipeline.CreateTopics(ctx, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	const leads = 400
+	keys := pseudonym.Development()
+	from := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+	var records, behavior []kafka.Message
+	for i := range leads {
+		id := fmt.Sprintf("lead-%04d", i)
+		rec := classify.Record{
+			EventID: "e-" + id, LeadID: id, Decision: classify.DecisionAccepted, Rule: classify.RuleAccepted,
+			LeadKey: keys.LeadKey(id), KeyVersion: keys.Version(), Seq: 1, AsOf: from, OccurredAt: from, FirstSeen: from,
+			Timeline: []classify.Span{{From: from, Decision: classify.DecisionAccepted, Channel: "direct", Profiling: true}},
+		}
+		v, err := json.Marshal(&rec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		records = append(records, kafka.Message{Key: []byte(id), Value: v})
+		behavior = append(behavior, kafka.Message{Key: []byte(id), Value: []byte(`{"type":"behavior","event_id":"b-` + id +
+			`","occurred_at":"2026-03-01T11:00:00Z","lead_id":"` + id + `","action":"product_view","product":{"id":"p1","category":"toys"}}`)})
+	}
+	pipelinetest.Produce(t, &cfg, pipeline.TopicLeadsClassified, records...)
+
+	a, _ := startEnrich(t, cfg)
+	pipelinetest.Eventually(t, 60*time.Second, "the first enrich did not take every partition", func() bool {
+		return a.Partitions() == cfg.Partitions && a.Leads() == leads
+	})
+	b, _ := startEnrich(t, cfg)
+	pipelinetest.Eventually(t, 90*time.Second, "the partitions were not shared out", func() bool {
+		return a.Partitions() > 0 && b.Partitions() > 0 && a.Partitions()+b.Partitions() == cfg.Partitions &&
+			a.Leads()+b.Leads() == leads
+	})
+	if a.Leads() == leads || b.Leads() == leads {
+		t.Errorf("a process holds every lead (%d and %d): the leads are not per task", a.Leads(), b.Leads())
+	}
+	t.Logf("leads held: %d and %d of %d, partitions %d and %d", a.Leads(), b.Leads(), leads, a.Partitions(), b.Partitions())
+
+	pipelinetest.Produce(t, &cfg, pipeline.TopicBehaviorRaw, behavior...)
+	pipelinetest.Eventually(t, 60*time.Second, "enrich did not drain behavior.raw", func() bool {
+		ok, err := pipeline.GroupCaughtUp(ctx, &cfg, cfg.Group("enrich"), cfg.Topic(pipeline.TopicBehaviorRaw))
+		return err == nil && ok
+	})
+	keyed := map[string]bool{}
+	for p := range cfg.Partitions {
+		err := pipeline.ScanPartition(ctx, &cfg, cfg.Topic(pipeline.TopicBehaviorEnriched), p, func(m *kafka.Message) error {
+			var e enrich.Event
+			if err := json.Unmarshal(m.Value, &e); err != nil {
+				return err
+			}
+			keyed[e.EventID] = e.LeadKey != ""
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	anonymous := 0
+	for _, k := range keyed {
+		if !k {
+			anonymous++
+		}
+	}
+	if len(keyed) != leads || anonymous > 0 {
+		t.Errorf("%d enriched events, %d without their lead's key; want %d, all keyed", len(keyed), anonymous, leads)
+	}
+}
