@@ -203,7 +203,11 @@ func (s *stageRun) run(ctx context.Context) error {
 	defer group.Close()
 	log.Info("joining", "group", cfg.Group(s.stage.Name()), "topics", strings.Join(s.stage.Topics(), ","))
 	for {
-		gen, err := group.Next(ctx)
+		// Between generations the stage consumes nothing: it is not ready
+		// until the group assigns it partitions again (which can take a
+		// dead member's whole session timeout).
+		s.counters.ready.Store(false)
+		gen, err := s.next(ctx, group, log)
 		if ctx.Err() != nil {
 			log.Info("stopped", "counts", s.counters.snapshot())
 			return nil
@@ -217,6 +221,25 @@ func (s *stageRun) run(ctx context.Context) error {
 			return err
 		}
 	}
+}
+
+// next waits for the group's next generation, saying in the log when it
+// waits for long: the group completes a rebalance only when every member
+// has rejoined, or a dead one's session has timed out.
+func (s *stageRun) next(ctx context.Context, group *kafka.ConsumerGroup, log *slog.Logger) (*kafka.Generation, error) {
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		t := time.NewTimer(5 * time.Second)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			log.Info("waiting for the consumer group to assign partitions (a member that left without a word holds them until its session times out)",
+				"session_timeout", s.r.cfg.SessionTimeout)
+		case <-wctx.Done():
+		}
+	}()
+	return group.Next(ctx)
 }
 
 // generation runs the tasks of one generation of the consumer group: the
@@ -283,7 +306,12 @@ func (s *stageRun) consume(ctx, gctx context.Context, gen *kafka.Generation, log
 		}
 		defer ts.Revoke(partitions)
 	}
-	s.counters.ready.Store(true)
+	// Ready once it has partitions to consume: a member left without any
+	// (more members than partitions) reports 503 and consumes nothing.
+	s.counters.ready.Store(len(partitions) > 0)
+	if len(partitions) == 0 {
+		log.Info("no partitions assigned: the group has more members than the stage's partitions", "generation", gen.ID)
+	}
 
 	// One reader per assigned partition, fetching ahead of processing by
 	// its channel's capacity: when a flush blocks (ClickHouse down, broker

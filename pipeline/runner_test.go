@@ -2,6 +2,8 @@ package pipeline_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"strconv"
 	"strings"
 	"testing"
@@ -179,5 +181,44 @@ func TestADuplicateEventWritesOnlyItsAuditAndAReusedEventIDIsDeadLettered(t *tes
 	}
 	if string(dlq[0].Value) != reused {
 		t.Error("the dead letter is not the reused event as sent")
+	}
+}
+
+// TestARecordTooLargeToCopyIsDeadLetteredAsAReference: a record of about a
+// megabyte (under the broker's limit, over what a dead-letter copy may
+// take) is dead-lettered as a reference, with its coordinates, size and
+// SHA-256 and without its value, and the partition goes on.
+func TestARecordTooLargeToCopyIsDeadLetteredAsAReference(t *testing.T) {
+	cfg := pipelinetest.Kafka(t)
+	huge := []byte(`{"type":"lead","event_id":"ev-huge","occurred_at":"2026-03-01T10:00:00Z","lead_id":"lead-1","source":{"url":"https://x.example/?q=` +
+		strings.Repeat("a", 1_000_000) + `"}}`)
+	w := &kafka.Writer{Addr: kafka.TCP(cfg.Brokers...), Topic: cfg.Topic(pipeline.TopicLeadsRaw), Balancer: &kafka.Murmur2Balancer{},
+		RequiredAcks: kafka.RequireAll, BatchBytes: 2 << 20, BatchTimeout: time.Millisecond}
+	defer w.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := w.WriteMessages(ctx, kafka.Message{Key: []byte("lead-1"), Value: huge}, kafka.Message{Key: []byte("lead-1"), Value: []byte(goodLead)}); err != nil {
+		t.Fatal(err)
+	}
+
+	r := runClassify(t, cfg)
+	waitDrained(t, r)
+	if c := r.Counts("classify"); c.DeadLettered != 1 {
+		t.Errorf("counts = %+v, want the huge record dead-lettered", c)
+	}
+	dlq := pipelinetest.ReadAll(t, &cfg, pipeline.TopicDLQ)
+	if len(dlq) != 1 {
+		t.Fatalf("dead-letter topic holds %d records, want 1", len(dlq))
+	}
+	d := dlq[0]
+	sum := sha256.Sum256(huge)
+	if d.Value != nil || d.Key != nil || pipeline.Header(&d, pipeline.HeaderOmitted) != "true" ||
+		pipeline.Header(&d, pipeline.HeaderSize) != strconv.Itoa(len(huge)+len("lead-1")) ||
+		pipeline.Header(&d, pipeline.HeaderSHA256) != hex.EncodeToString(sum[:]) ||
+		pipeline.Header(&d, pipeline.HeaderTopic) != cfg.Topic(pipeline.TopicLeadsRaw) || pipeline.Header(&d, pipeline.HeaderReason) == "" {
+		t.Errorf("dead letter: value %d bytes, headers %v; want a reference: omitted, size, sha256, topic and reason", len(d.Value), d.Headers)
+	}
+	if classified := pipelinetest.ReadAll(t, &cfg, pipeline.TopicLeadsClassified); len(classified) != 1 {
+		t.Errorf("leads.classified = %d records, want the good lead behind the huge one", len(classified))
 	}
 }
