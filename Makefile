@@ -47,9 +47,13 @@ chdb:
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME) ./schemas/
 
+## vet: go vet, gofmt, staticcheck (honnef.co/go/tools, pinned in go.mod) and no tracked file over 1 MiB.
 vet:
 	$(GO) vet ./...
 	@test -z "$$(gofmt -l .)" || { echo "gofmt would change:"; gofmt -l .; exit 1; }
+	$(GO) tool staticcheck ./...
+	@big=$$(git ls-files -z 2>/dev/null | xargs -0 -r stat -c '%s %n' 2>/dev/null | awk '$$1 > 1048576 {print $$2}'); \
+		test -z "$$big" || { echo "tracked files over 1 MiB (build outputs and data do not go into git):"; echo "$$big"; exit 1; }
 
 ## bench: the in-process benchmarks of bench/ on one core, then the harness through the
 ## real Kafka and ClickHouse, which rewrites its section of bench/RESULTS.md.

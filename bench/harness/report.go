@@ -13,12 +13,12 @@ import (
 
 // comparison is one line of the results: a variant against its baseline.
 type comparison struct {
-	scenario, what, unit  string
-	variant, baseline     string
-	vs, bs                []float64 // per run
-	goal                  string
-	goalRatio             float64 // the ratio variant/baseline must reach (0: none)
-	lowerIsBetter, absent bool
+	scenario, what, unit string
+	variant, baseline    string
+	vs, bs               []float64 // per run
+	goal                 string
+	goalRatio            float64 // the ratio variant/baseline must reach (0: none)
+	lowerIsBetter        bool
 }
 
 // figure is a single measured number with no baseline.

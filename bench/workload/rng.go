@@ -49,11 +49,6 @@ func threshold(p float64) uint64 {
 	return uint64(p * (1 << 53))
 }
 
-// chance reports true with probability p.
-func chance(r *rand.PCG, p float64) bool {
-	return r.Uint64()>>11 < threshold(p)
-}
-
 // percent reports true with probability pct/100.
 func percent(r *rand.PCG, pct int) bool {
 	return intn(r, 100) < pct
