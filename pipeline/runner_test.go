@@ -222,3 +222,62 @@ func TestARecordTooLargeToCopyIsDeadLetteredAsAReference(t *testing.T) {
 		t.Errorf("leads.classified = %d records, want the good lead behind the huge one", len(classified))
 	}
 }
+
+// TestReadyOnlyWithPartitionsToConsume: a stage reports ready once the
+// group gave it partitions; of two processes on one partition, the one
+// without it is not ready, and it becomes ready when the other leaves.
+func TestReadyOnlyWithPartitionsToConsume(t *testing.T) {
+	if !pipelinetest.Real() {
+		t.Skip("needs the real broker's consumer groups (LEADPIPE_TEST_BROKERS); make test starts it")
+	}
+	cfg := pipelinetest.Kafka(t)
+	cfg.Partitions = 1
+	cfg.TopicPrefix += "one."
+	if _, err := pipeline.CreateTopics(context.Background(), &cfg); err != nil {
+		t.Fatal(err)
+	}
+	start := func() (*pipeline.Runner, func()) {
+		r := pipeline.NewRunner(cfg, nil, nil)
+		if err := r.Add(adapter.NewClassify(&cfg, classify.New(classify.DefaultPolicy(), pseudonym.Development()), schemas.DefaultLimits()), nil); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- r.Run(ctx) }()
+		stopped := false
+		stop := func() {
+			if !stopped {
+				stopped = true
+				cancel()
+				<-done
+			}
+		}
+		t.Cleanup(stop)
+		return r, stop
+	}
+	a, stopA := start()
+	if a.Ready() {
+		t.Error("ready before the group assigned anything")
+	}
+	pipelinetest.Eventually(t, 60*time.Second, "the only process never got ready", a.Ready)
+	b, _ := start()
+	pipelinetest.Eventually(t, 60*time.Second, "not exactly one of two processes on one partition is ready", func() bool {
+		return a.Ready() != b.Ready()
+	})
+	// Past the second member's join (a generation without partitions
+	// comes a second or more later), never both: between generations
+	// neither is.
+	for range 80 {
+		if a.Ready() && b.Ready() {
+			t.Fatal("both processes report ready; only the one with the partition may")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	pipelinetest.Eventually(t, 60*time.Second, "not exactly one of two processes on one partition is ready", func() bool {
+		return a.Ready() != b.Ready()
+	})
+	if a.Ready() {
+		stopA()
+		pipelinetest.Eventually(t, 60*time.Second, "the other process did not get ready once the first left", b.Ready)
+	}
+}
