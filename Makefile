@@ -8,6 +8,8 @@ CLICKHOUSE = 127.0.0.1:$(or $(CLICKHOUSE_PORT),19000)
 FUZZTIME  ?= 20s
 export LEADPIPE_TEST_BROKERS    ?= $(BROKERS)
 export LEADPIPE_TEST_CLICKHOUSE ?= $(CLICKHOUSE)
+# the jars scripts/kafka-up.sh fetches: the SASL_SSL test starts a broker of its own with them
+export LEADPIPE_TEST_KAFKA_JARS ?= $(or $(LEADPIPE_CACHE),$(HOME)/.cache/leadpipe)/kafka-$(or $(KAFKA_VERSION),4.1.1)/jars
 
 .PHONY: all build demo test test-unit services services-down clickhouse chdb fuzz bench vet clean
 

@@ -36,6 +36,10 @@ type Config struct {
 	// the broker but none fetched, before it goes on with the others
 	// (Kafka Streams' max.task.idle.ms).
 	MaxIdle time.Duration
+	// Security is TLS and SASL towards the brokers.
+	Security Security
+
+	net *network // built from Security once, shared by copies (security.go)
 }
 
 // DefaultConfig returns the defaults: a local broker, no prefix, batches of
@@ -51,6 +55,7 @@ func DefaultConfig() Config {
 		BatchAge:          50 * time.Millisecond,
 		SessionTimeout:    30 * time.Second,
 		MaxIdle:           500 * time.Millisecond,
+		net:               new(network),
 	}
 }
 
@@ -66,6 +71,7 @@ func (c *Config) RegisterFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&c.BatchAge, "batch-age", c.BatchAge, "longest a consumed record waits for its batch to be flushed and committed")
 	fs.DurationVar(&c.SessionTimeout, "session-timeout", c.SessionTimeout, "consumer group session timeout")
 	fs.DurationVar(&c.MaxIdle, "max-idle", c.MaxIdle, "longest a task waits for an input partition that lags, so that records are processed in timestamp order across inputs")
+	c.Security.RegisterFlags(fs)
 }
 
 // Validate reports the first setting that cannot work, as a sentence.
@@ -96,6 +102,12 @@ func (c *Config) Validate() error {
 	}
 	if c.BatchAge <= 0 {
 		errs = append(errs, errors.New("--batch-age must be positive"))
+	}
+	if _, err := c.Security.tlsConfig(); err != nil {
+		errs = append(errs, err)
+	}
+	if _, err := c.Security.mechanism(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

@@ -49,7 +49,7 @@ func (r *Runner) WaitDrained(ctx context.Context, stages ...string) error {
 // partition of topics (full names), the end offset, and the ends did not
 // move while it looked.
 func GroupCaughtUp(ctx context.Context, cfg *Config, group string, topics ...string) (bool, error) {
-	client := &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Timeout: 10 * time.Second}
+	client := cfg.Client(10 * time.Second)
 	md, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: topics})
 	if err != nil {
 		return false, err

@@ -11,7 +11,7 @@ import (
 // TopicRecords returns how many records the topics (full names) hold
 // between their first and end offsets, summed.
 func TopicRecords(ctx context.Context, cfg *Config, topics ...string) (int64, error) {
-	client := &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Timeout: 10 * time.Second}
+	client := cfg.Client(10 * time.Second)
 	md, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: topics})
 	if err != nil {
 		return 0, fmt.Errorf("metadata: %w", err)

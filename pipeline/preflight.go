@@ -43,7 +43,7 @@ func (r *Runner) preflight(ctx context.Context) error {
 
 	ctx, cancel := context.WithTimeout(ctx, preflightTimeout)
 	defer cancel()
-	client := &kafka.Client{Addr: kafka.TCP(r.cfg.Brokers...), Timeout: preflightTimeout}
+	client := r.cfg.Client(preflightTimeout)
 	md, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: topics})
 	if err != nil {
 		return fmt.Errorf("cannot reach Kafka at %s: %w (check --brokers)", strings.Join(r.cfg.Brokers, ","), err)

@@ -43,6 +43,7 @@ func NewRunner(cfg Config, log *slog.Logger, reg prometheus.Registerer) *Runner 
 func NewWriter(cfg *Config) *kafka.Writer {
 	return &kafka.Writer{
 		Addr:         kafka.TCP(cfg.Brokers...),
+		Transport:    cfg.Transport(),
 		Balancer:     taskBalancer{explicit: cfg.Topic(TopicState)},
 		RequiredAcks: kafka.RequireAll,
 		BatchSize:    cfg.BatchRecords,
@@ -188,6 +189,7 @@ func (s *stageRun) run(ctx context.Context) error {
 	group, err := kafka.NewConsumerGroup(kafka.ConsumerGroupConfig{
 		ID:             cfg.Group(s.stage.Name()),
 		Brokers:        cfg.Brokers,
+		Dialer:         cfg.Dialer(),
 		Topics:         s.stage.Topics(),
 		StartOffset:    kafka.FirstOffset,
 		SessionTimeout: cfg.SessionTimeout,

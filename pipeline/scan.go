@@ -30,7 +30,7 @@ func EndOffset(ctx context.Context, cfg *Config, topic string, partition int) (i
 }
 
 func partitionBounds(ctx context.Context, cfg *Config, topic string, partition int) (first, end int64, err error) {
-	client := &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Timeout: 10 * time.Second}
+	client := cfg.Client(10 * time.Second)
 	ends, err := endOffsets(ctx, client, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{
 		topic: {kafka.FirstOffsetOf(partition), kafka.LastOffsetOf(partition)},
 	}})
@@ -71,7 +71,7 @@ func ReadPartition(ctx context.Context, cfg *Config, topic string, partition int
 // on: its murmur2 hash over the topic's partition count, as the Java
 // client does. Co-partitioned topics give a key the same partition.
 func KeyPartition(ctx context.Context, cfg *Config, topic string, key []byte) (int, error) {
-	client := &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Timeout: 10 * time.Second}
+	client := cfg.Client(10 * time.Second)
 	md, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
 	if err != nil {
 		return 0, fmt.Errorf("metadata of %s: %w", topic, err)

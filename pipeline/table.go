@@ -36,7 +36,7 @@ func NewTable(cfg *Config, topic string, apply func(m *kafka.Message)) *Table {
 		cfg: cfg, topic: topic, apply: apply,
 		next:    map[int]*atomic.Int64{},
 		started: make(chan struct{}),
-		client:  &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Timeout: 10 * time.Second},
+		client:  cfg.Client(10 * time.Second),
 	}
 }
 
@@ -146,6 +146,7 @@ func StartTables(ctx context.Context, tables ...*Table) error {
 func partitionReader(cfg *Config, topic string, partition int, offset int64, queue int) (*kafka.Reader, error) {
 	r := kafka.NewReader(kafka.ReaderConfig{
 		Brokers:        cfg.Brokers,
+		Dialer:         cfg.Dialer(),
 		Topic:          topic,
 		Partition:      partition,
 		MinBytes:       1,

@@ -95,7 +95,7 @@ func CreateTopics(ctx context.Context, c *Config) ([]string, error) {
 	}
 	// Return once every new partition has a leader, so that the first
 	// produce or offset lookup does not meet "not leader for partition".
-	client := &kafka.Client{Addr: kafka.TCP(c.Brokers...), Timeout: 10 * time.Second}
+	client := c.Client(10 * time.Second)
 	req := &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{}}
 	for _, t := range created {
 		for p := range c.Partitions {
@@ -131,9 +131,13 @@ func CreateTopics(ctx context.Context, c *Config) ([]string, error) {
 
 // dialController connects to the cluster's controller, which creates topics.
 func dialController(ctx context.Context, c *Config) (*kafka.Conn, error) {
+	d := c.Dialer()
+	if d == nil {
+		d = kafka.DefaultDialer
+	}
 	var lastErr error
 	for _, b := range c.Brokers {
-		conn, err := kafka.DialContext(ctx, "tcp", b)
+		conn, err := d.DialContext(ctx, "tcp", b)
 		if err != nil {
 			lastErr = err
 			continue
@@ -144,7 +148,7 @@ func dialController(ctx context.Context, c *Config) (*kafka.Conn, error) {
 			lastErr = err
 			continue
 		}
-		cc, err := kafka.DialContext(ctx, "tcp", net.JoinHostPort(ctrl.Host, strconv.Itoa(ctrl.Port)))
+		cc, err := d.DialContext(ctx, "tcp", net.JoinHostPort(ctrl.Host, strconv.Itoa(ctrl.Port)))
 		if err != nil {
 			lastErr = err
 			continue

@@ -50,7 +50,7 @@ func deleteTopics(cfg *pipeline.Config) {
 	for _, t := range pipeline.AllTopics {
 		names = append(names, cfg.Topic(t.Name))
 	}
-	client := &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Timeout: 30 * time.Second}
+	client := cfg.Client(30 * time.Second)
 	client.DeleteTopics(context.Background(), &kafka.DeleteTopicsRequest{Topics: names})
 }
 

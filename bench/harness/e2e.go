@@ -140,7 +140,7 @@ func engineLoad(ctx context.Context, o *options, cfg *pipeline.Config, n int) (t
 			req.Topics[t] = append(req.Topics[t], kafka.OffsetCommit{Partition: p, Offset: 0})
 		}
 	}
-	client := &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Timeout: 10 * time.Second}
+	client := cfg.Client(10 * time.Second)
 	resp, err := client.OffsetCommit(ctx, req)
 	if err != nil {
 		return 0, cpuClock{}, fmt.Errorf("commit the engine's start offsets: %w", err)

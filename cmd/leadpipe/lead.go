@@ -57,6 +57,7 @@ func (f *subjectFlags) register(fs *pflag.FlagSet) {
 	f.ch = analytics.DefaultConfig()
 	fs.StringSliceVar(&f.kafka.Brokers, "brokers", f.kafka.Brokers, "Kafka bootstrap brokers, host:port, comma separated")
 	fs.StringVar(&f.kafka.TopicPrefix, "topic-prefix", f.kafka.TopicPrefix, "prefix of every topic name")
+	f.kafka.Security.RegisterFlags(fs)
 	f.ch.RegisterFlags(fs)
 	f.keys.register(fs)
 }

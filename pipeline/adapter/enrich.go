@@ -274,7 +274,7 @@ var caughtUpForever = time.Unix(1<<40, 0)
 // inputs' is the partition's watermark, published once the tables have
 // read the classification topics' partition to the end they had then.
 func (s *Enrich) followClassify(ctx context.Context) {
-	client := &kafka.Client{Addr: kafka.TCP(s.cfg.Brokers...), Timeout: 5 * time.Second}
+	client := s.cfg.Client(5 * time.Second)
 	inputs := []string{s.cfg.Topic(pipeline.TopicLeadsRaw), s.cfg.Topic(pipeline.TopicConsentsRaw)}
 	type pending struct {
 		w    time.Time

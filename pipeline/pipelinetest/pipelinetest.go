@@ -155,7 +155,7 @@ func ReadAll(t testing.TB, cfg *pipeline.Config, topic string) []kafka.Message {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	full := cfg.Topic(topic)
-	client := &kafka.Client{Addr: kafka.TCP(cfg.Brokers...)}
+	client := cfg.Client(10 * time.Second)
 	req := &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{}}
 	for p := range cfg.Partitions {
 		req.Topics[full] = append(req.Topics[full], kafka.FirstOffsetOf(p), kafka.LastOffsetOf(p))
@@ -172,7 +172,7 @@ func ReadAll(t testing.TB, cfg *pipeline.Config, topic string) []kafka.Message {
 		if po.LastOffset <= po.FirstOffset {
 			continue
 		}
-		r := kafka.NewReader(kafka.ReaderConfig{Brokers: cfg.Brokers, Topic: full, Partition: po.Partition, MaxWait: 100 * time.Millisecond})
+		r := kafka.NewReader(kafka.ReaderConfig{Brokers: cfg.Brokers, Dialer: cfg.Dialer(), Topic: full, Partition: po.Partition, MaxWait: 100 * time.Millisecond})
 		r.SetOffset(po.FirstOffset)
 		for {
 			m, err := r.ReadMessage(ctx)
