@@ -22,7 +22,7 @@ import (
 func subjectArgs(cfg *runConfig) []string {
 	return []string{"--brokers", strings.Join(cfg.kafka.Brokers, ","), "--topic-prefix", cfg.kafka.TopicPrefix,
 		"--clickhouse", cfg.ch.Addr, "--clickhouse-db", cfg.ch.Database, "--clickhouse-user", cfg.ch.User,
-		"--clickhouse-password", cfg.ch.Password, "--dev-key"}
+		"--dev-key"}
 }
 
 // runCmd runs a subcommand and returns its exit status, stdout and stderr.

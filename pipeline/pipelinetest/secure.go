@@ -177,13 +177,112 @@ func makeCerts(t testing.TB, dir string) (caFile, keystore string) {
 	store := append(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: pkcs8}),
 		append(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srvDER}), caPEM...)...)
 	caFile, keystore = filepath.Join(dir, "ca.pem"), filepath.Join(dir, "server.pem")
-	if err := os.WriteFile(caFile, caPEM, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(keystore, store, 0o600); err != nil {
-		t.Fatal(err)
+	for name, b := range map[string][]byte{
+		caFile: caPEM, keystore: store,
+		filepath.Join(dir, "server.crt"): pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srvDER}),
+		filepath.Join(dir, "server.key"): pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: pkcs8}),
+	} {
+		if err := os.WriteFile(name, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
 	}
 	return caFile, keystore
+}
+
+// SecureClickHouse starts a ClickHouse server of its own that accepts the
+// native protocol over TLS only (tcp_port_secure, a certificate for
+// 127.0.0.1 signed by a CA made here) and has a user SecureUser with
+// password SecurePassword. It returns the secure address and the CA's PEM
+// file, and skips where the tests run without services. The server stops
+// when the test ends.
+func SecureClickHouse(t testing.TB) (addr, caFile string) {
+	t.Helper()
+	if os.Getenv("LEADPIPE_TEST_CLICKHOUSE") == "" {
+		t.Skip("skipped: LEADPIPE_TEST_CLICKHOUSE is not set; `make test` installs and starts ClickHouse and sets it")
+	}
+	dir := t.TempDir()
+	caFile, _ = makeCerts(t, dir)
+	secure, plain, http := freePort(t), freePort(t), freePort(t)
+	for _, d := range []string{"data", "tmp", "user_files", "format_schemas", "log"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	config := fmt.Sprintf(`<?xml version="1.0"?>
+<yandex>
+    <logger><level>information</level><log>%[1]s/log/server.log</log><errorlog>%[1]s/log/server.err.log</errorlog></logger>
+    <listen_host>127.0.0.1</listen_host>
+    <tcp_port_secure>%[2]d</tcp_port_secure>
+    <tcp_port>%[3]d</tcp_port>
+    <http_port>%[4]d</http_port>
+    <openSSL><server>
+        <certificateFile>%[1]s/server.crt</certificateFile>
+        <privateKeyFile>%[1]s/server.key</privateKeyFile>
+        <verificationMode>none</verificationMode>
+        <loadDefaultCAFile>false</loadDefaultCAFile>
+        <cacheSessions>true</cacheSessions>
+        <disableProtocols>sslv2,sslv3,tlsv1,tlsv1_1</disableProtocols>
+        <preferServerCiphers>true</preferServerCiphers>
+    </server></openSSL>
+    <path>%[1]s/data/</path>
+    <tmp_path>%[1]s/tmp/</tmp_path>
+    <user_files_path>%[1]s/user_files/</user_files_path>
+    <format_schema_path>%[1]s/format_schemas/</format_schema_path>
+    <users_config>users.xml</users_config>
+    <default_profile>default</default_profile>
+    <default_database>default</default_database>
+    <mark_cache_size>67108864</mark_cache_size>
+</yandex>
+`, dir, secure, plain, http)
+	users := fmt.Sprintf(`<?xml version="1.0"?>
+<yandex>
+    <profiles><default></default></profiles>
+    <users>
+        <%[1]s>
+            <password>%[2]s</password>
+            <networks><ip>127.0.0.1</ip></networks>
+            <profile>default</profile>
+            <quota>default</quota>
+        </%[1]s>
+    </users>
+    <quotas><default></default></quotas>
+</yandex>
+`, SecureUser, SecurePassword)
+	if err := os.WriteFile(filepath.Join(dir, "config.xml"), []byte(config), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "users.xml"), []byte(users), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	logs := new(lockedBuffer)
+	cmd := exec.Command("clickhouse-server", "--config-file="+filepath.Join(dir, "config.xml"))
+	cmd.Stdout, cmd.Stderr = logs, logs
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start the secure ClickHouse: %v", err)
+	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-exited
+	})
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		if c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(secure)); err == nil {
+			c.Close()
+			break
+		}
+		select {
+		case <-exited:
+			errLog, _ := os.ReadFile(filepath.Join(dir, "log", "server.err.log"))
+			t.Fatalf("the secure ClickHouse exited:\n%s\n%s", logs.String(), errLog)
+		case <-time.After(200 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the secure ClickHouse did not listen in 60 s:\n%s", logs.String())
+		}
+	}
+	return "127.0.0.1:" + strconv.Itoa(secure), caFile
 }
 
 // freePort returns a TCP port on 127.0.0.1 that nothing listens on now.
