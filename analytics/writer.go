@@ -80,6 +80,39 @@ func (w *Writer) LandedOffsets(ctx context.Context, table, topic string, partiti
 	return out, rows.Err()
 }
 
+// Landed is what already landed in table from one topic partition: the
+// offsets from offset from on (the rows a consumer restarting at from must
+// not land again), and the dedupe keys of the rows from from-window on
+// (event_id, and for classifications event_id, NUL, lead_key): the records
+// a replay upstream may bring back under new offsets. The window is in
+// offsets of the partition, so it is a bound on what is read back.
+func (w *Writer) Landed(ctx context.Context, table, topic string, partition int, from, window int64) (map[int64]struct{}, []string, error) {
+	key := "event_id"
+	if table == TableClassifications {
+		key = "concat(event_id, '\\0', lead_key)"
+	}
+	rows, err := w.conn.Query(ctx, "SELECT _offset, "+key+" FROM "+w.db+"."+table+" WHERE _topic = ? AND _partition = ? AND _offset >= ?",
+		topic, int32(partition), max(0, from-window))
+	if err != nil {
+		return nil, nil, fmt.Errorf("landed rows of %s[%d] in %s: %w", topic, partition, table, err)
+	}
+	defer rows.Close()
+	offsets := map[int64]struct{}{}
+	var keys []string
+	for rows.Next() {
+		var o int64
+		var k string
+		if err := rows.Scan(&o, &k); err != nil {
+			return nil, nil, err
+		}
+		if o >= from {
+			offsets[o] = struct{}{}
+		}
+		keys = append(keys, k)
+	}
+	return offsets, keys, rows.Err()
+}
+
 // Conn is the connection the Writer writes through.
 func (w *Writer) Conn() driver.Conn { return w.conn }
 

@@ -69,6 +69,13 @@ type Sink struct {
 // covers one uncommitted batch, far fewer.
 const seenEvents = 200_000
 
+// landedWindow is how many offsets of a partition before the first record
+// a sink reads have their event ids read back from ClickHouse, when it
+// meets the partition: a replay upstream lands its copies this close to
+// the originals (one uncommitted batch of classify or enrich, 2,000
+// records by default).
+const landedWindow = 20_000
+
 // NewSink returns the sink stage writing through w.
 func NewSink(cfg *pipeline.Config, w *analytics.Writer) *Sink {
 	erased, _ := lru.New[string, struct{}](100_000)
@@ -102,12 +109,19 @@ func (s *Sink) table(topic string) string {
 func (s *Sink) Blocked() bool { return s.blocked.Load() }
 
 // landed reads back the offsets of a partition, from offset from on, that
-// already landed in table, waiting for ClickHouse while it is away.
+// already landed in table, waiting for ClickHouse while it is away; and it
+// remembers the event ids of the last landedWindow offsets before from as
+// seen, so that a record an upstream replay brings back is not landed
+// again by a sink that did not land the first copy (a restart, a
+// handover).
 func (s *Sink) landed(ctx context.Context, table, topic string, partition int, from int64) (map[int64]struct{}, error) {
 	for {
-		offs, err := s.w.LandedOffsets(ctx, table, topic, partition, from)
+		offs, keys, err := s.w.Landed(ctx, table, topic, partition, from, landedWindow)
 		s.blocked.Store(err != nil)
 		if err == nil {
+			for _, k := range keys {
+				s.seen.Add(table+"\x00"+k, struct{}{})
+			}
 			return offs, nil
 		}
 		if !pipeline.IsRetryable(err) {

@@ -1,0 +1,85 @@
+package adapter_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/leadpipe/leadpipe/analytics"
+	"github.com/leadpipe/leadpipe/pipeline"
+	"github.com/leadpipe/leadpipe/pipeline/adapter"
+	"github.com/leadpipe/leadpipe/pipeline/pipelinetest"
+	"github.com/leadpipe/leadpipe/stages/enrich"
+)
+
+// TestAReplayUpstreamCountsOnceAcrossASinkRestart: enrich's records land;
+// the sink stops; enrich replays them (the same event ids at new offsets,
+// as after a crash between produce and commit); a new sink, which landed
+// none of the first copies, lands none of the second: behavior_events and
+// engagement_daily count every event once.
+func TestAReplayUpstreamCountsOnceAcrossASinkRestart(t *testing.T) {
+	cfg := pipelinetest.Kafka(t)
+	chCfg, conn := pipelinetest.ClickHouse(t)
+	const n = 300
+	from := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+	var events []kafka.Message
+	for i := range n {
+		e := enrich.Event{
+			EventID: fmt.Sprintf("b-%04d", i), OccurredAt: from.Add(time.Duration(i) * time.Minute), Action: "product_view",
+			Channel: "direct", Decision: "anonymous", KeyVersion: "dev", VisitorKey: fmt.Sprintf("v%03d", i%50),
+		}
+		v, err := json.Marshal(&e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		events = append(events, kafka.Message{Key: []byte(fmt.Sprintf("anon-%03d", i%50)), Value: v})
+	}
+	runSink := func() func() {
+		r := pipeline.NewRunner(cfg, nil, nil)
+		if err := r.Add(adapter.NewSink(&cfg, analytics.NewWriter(conn, chCfg.Database)), &pipeline.StageOptions{BatchAge: 100 * time.Millisecond}); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- r.Run(ctx) }()
+		pipelinetest.Eventually(t, 60*time.Second, "the sink did not drain behavior.enriched", func() bool {
+			ok, err := pipeline.GroupCaughtUp(context.Background(), &cfg, cfg.Group("sink"), cfg.Topic(pipeline.TopicBehaviorEnriched))
+			return err == nil && ok
+		})
+		return func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("sink: %v", err)
+			}
+		}
+	}
+	count := func(q string) uint64 {
+		t.Helper()
+		var v uint64
+		if err := conn.QueryRow(context.Background(), q).Scan(&v); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		return v
+	}
+	db := chCfg.Database
+
+	pipelinetest.Produce(t, &cfg, pipeline.TopicBehaviorEnriched, events...)
+	stop := runSink()
+	stop()
+	if got := count("SELECT count() FROM " + db + ".behavior_events"); got != n {
+		t.Fatalf("%d rows after the first landing, want %d", got, n)
+	}
+	pipelinetest.Produce(t, &cfg, pipeline.TopicBehaviorEnriched, events...) // the replay
+	stop = runSink()
+	stop()
+	if got := count("SELECT count() FROM " + db + ".behavior_events"); got != n {
+		t.Errorf("%d rows in behavior_events after the replay, want %d: the new sink landed copies", got, n)
+	}
+	if got := count("SELECT sumMerge(events) FROM " + db + ".engagement_daily"); got != n {
+		t.Errorf("engagement_daily counts %d events, want %d", got, n)
+	}
+}
