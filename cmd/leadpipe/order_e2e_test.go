@@ -243,7 +243,14 @@ func runOrder(t *testing.T, phases [][]kafka.Message, behavior []kafka.Message) 
 	if err := waitDrained(ctx, runner, nil); err != nil {
 		t.Fatal(err)
 	}
-	db := cfg.ch.Database
+	out := snapshot(t, conn, cfg.ch.Database)
+	assertSomeOfEach(t, conn, cfg.ch.Database)
+	return out
+}
+
+// snapshot is what ClickHouse holds, by query name, each as sorted lines.
+func snapshot(t *testing.T, conn driver.Conn, db string) landed {
+	t.Helper()
 	out := landed{}
 	for name, q := range map[string]string{
 		"decisions": `SELECT concat(lead_key, ' ', decision, ' ', rule) FROM ` + db + `.leads FINAL`,
@@ -269,7 +276,6 @@ func runOrder(t *testing.T, phases [][]kafka.Message, behavior []kafka.Message) 
 		slices.Sort(rows)
 		out[name] = rows
 	}
-	assertSomeOfEach(t, conn, db)
 	return out
 }
 
