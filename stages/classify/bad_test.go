@@ -81,7 +81,7 @@ func TestBadInputs(t *testing.T) {
 		{"a consent without a text version is ignored", `{` + ok + `,"consents":[{"purpose":"sms_marketing","status":"granted","at":"2026-11-01T00:00:00Z","method":"checkbox","proof_ref":"p"}]}`, "", "no text_version"},
 		{"a consent without a time is ignored", `{` + ok + `,"consents":[{"purpose":"sms_marketing","status":"granted","method":"checkbox","text_version":"v1","proof_ref":"p"}]}`, "", "no at"},
 		{"a consent event grant without a method is ignored", `{"type":"consent","event_id":"c1","occurred_at":"2026-11-10T12:00:00Z","lead_id":"L1","purpose":"profiling","action":"grant","text_version":"v1","proof_ref":"p"}`, "", "no method"},
-		{"a consent event grant from the future is ignored", `{"type":"consent","event_id":"c1","occurred_at":"2026-12-10T12:00:00Z","lead_id":"L1","purpose":"profiling","action":"grant","method":"checkbox","text_version":"v1","proof_ref":"p"}`, "", "in the future"},
+		{"a consent event grant from the future is ignored", `{"type":"consent","event_id":"c1","occurred_at":"2026-11-20T12:00:00Z","lead_id":"L1","purpose":"profiling","action":"grant","method":"checkbox","text_version":"v1","proof_ref":"p"}`, "", "in the future"},
 		{"a consent event grant for all is ignored", `{"type":"consent","event_id":"c1","occurred_at":"2026-11-10T12:00:00Z","lead_id":"L1","purpose":"all","action":"grant","method":"checkbox","text_version":"v1","proof_ref":"p"}`, "", "specific"},
 	}
 	if len(cases) < 40 {

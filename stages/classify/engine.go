@@ -12,6 +12,12 @@ import (
 	"github.com/leadpipe/leadpipe/schemas"
 )
 
+// MaxEventSkew is how far after the processing time an event's
+// occurred_at may be. A later one is refused (dead-lettered): a clock gone
+// wrong, or an attempt to move the stream time on and purge every
+// quarantined lead of a partition at once (expire.go).
+const MaxEventSkew = 24 * time.Hour
+
 // ErrEventIDReused is the error of an event whose event_id was applied to
 // its lead before with other content: it is dead-lettered, never applied.
 var ErrEventIDReused = errors.New("event_id_reused")
@@ -50,6 +56,9 @@ func (e *Engine) Apply(ev schemas.Event, raw []byte, st *State, now time.Time) (
 // Result.Notices, to be delivered (Deliver) to the State that holds their
 // key.
 func (e *Engine) Step(ev schemas.Event, raw []byte, st *State, now time.Time) (Result, error) {
+	if t := ev.Occurred(); t.After(now.Add(MaxEventSkew)) {
+		return Result{}, fmt.Errorf("occurred_at: is more than %v after the processing time", MaxEventSkew)
+	}
 	switch ev := ev.(type) {
 	case *schemas.Lead:
 		return e.lead(ev, raw, st, now)

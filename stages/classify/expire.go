@@ -29,6 +29,9 @@ import (
 // keys deleted, and the notices to their email keys.
 func (e *Engine) Expire(st *State, t time.Time, now time.Time) Result {
 	var r Result
+	if limit := now.Add(MaxEventSkew); t.After(limit) {
+		t = limit // Step refuses the event; the stream time does not follow it
+	}
 	if t.After(st.streamTime) {
 		st.streamTime = t
 	}

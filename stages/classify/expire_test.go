@@ -186,8 +186,46 @@ func TestExpiryOutlivesARestore(t *testing.T) {
 func TestNoRetentionKeepsEveryQuarantinedLead(t *testing.T) {
 	e := New(DefaultPolicy(), pseudonym.Development())
 	st := NewState()
-	recs := stream(t, e, st, leadAt("e1", "L1", "2026-11-10T12:00:00Z", social), tick(1, "2030-01-01T00:00:00Z"))
+	recs := stream(t, e, st, leadAt("e1", "L1", "2026-11-10T12:00:00Z", social), tick(1, "2027-05-01T00:00:00Z"))
 	if r := last(recs)[e.keyer.LeadKey("L1")]; r.Decision != DecisionQuarantined {
 		t.Errorf("L1 is %s, want quarantined", r.Decision)
+	}
+}
+
+// TestAnEventFarInTheFutureNeitherAppliesNorPurges: an event dated more
+// than MaxEventSkew after the processing time is refused, and the stream
+// time does not follow it: it cannot purge a partition's quarantined leads
+// at once.
+func TestAnEventFarInTheFutureNeitherAppliesNorPurges(t *testing.T) {
+	e := New(DefaultPolicy(), pseudonym.Development())
+	e.QuarantineRetention = 30 * 24 * time.Hour
+	st := NewState()
+	now := time.Date(2026, 11, 11, 0, 0, 0, 0, time.UTC)
+	raw := leadAt("e1", "L1", "2026-11-10T12:00:00Z", social)
+	ev, _ := schemas.Decode([]byte(raw), schemas.DefaultLimits())
+	if _, err := e.Apply(ev, []byte(raw), st, now); err != nil {
+		t.Fatal(err)
+	}
+	for _, at := range []string{"9999-12-31T23:59:59Z", "2027-01-01T00:00:00Z", "2026-11-12T00:00:01Z"} {
+		raw := tick(2, at)
+		ev, err := schemas.Decode([]byte(raw), schemas.DefaultLimits())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if x := e.Expire(st, ev.Occurred(), now); len(x.Others) != 0 {
+			t.Errorf("an event dated %s purged %d leads", at, len(x.Others))
+		}
+		if _, err := e.Apply(ev, []byte(raw), st, now); err == nil || !strings.Contains(err.Error(), "occurred_at") {
+			t.Errorf("an event dated %s: %v; want it refused, naming occurred_at", at, err)
+		}
+	}
+	if ls := st.leads[e.keyer.LeadKey("L1")]; ls == nil || !ls.Quarantined {
+		t.Error("the quarantined lead is gone")
+	}
+	// Within the skew an event is applied.
+	raw = tick(3, "2026-11-11T23:00:00Z")
+	ev, _ = schemas.Decode([]byte(raw), schemas.DefaultLimits())
+	if _, err := e.Apply(ev, []byte(raw), st, now); err != nil {
+		t.Errorf("an event 23 h ahead: %v; want it applied", err)
 	}
 }
