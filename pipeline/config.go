@@ -59,19 +59,39 @@ func DefaultConfig() Config {
 	}
 }
 
-// RegisterFlags binds the fields to flags on fs.
+// RegisterFlags binds every field to a flag on fs: what `leadpipe run`
+// and `leadpipe demo` take. Commands that use part of the Config register
+// only that part (RegisterConnFlags, RegisterTopicFlags,
+// RegisterConsumerFlags).
 func (c *Config) RegisterFlags(fs *pflag.FlagSet) {
+	c.RegisterConnFlags(fs)
+	c.RegisterTopicFlags(fs)
+	c.RegisterConsumerFlags(fs)
+}
+
+// RegisterConnFlags binds what reaching the cluster takes: brokers, topic
+// prefix, TLS and SASL.
+func (c *Config) RegisterConnFlags(fs *pflag.FlagSet) {
 	fs.StringSliceVar(&c.Brokers, "brokers", c.Brokers, "Kafka bootstrap brokers, host:port, comma separated")
 	fs.StringVar(&c.TopicPrefix, "topic-prefix", c.TopicPrefix, "prefix of every topic name")
-	fs.StringVar(&c.GroupPrefix, "group-prefix", c.GroupPrefix, "prefix of every stage's consumer group id (the group is PREFIX+STAGE)")
+	c.Security.RegisterFlags(fs)
+}
+
+// RegisterTopicFlags binds how `leadpipe topics` creates topics.
+func (c *Config) RegisterTopicFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&c.Partitions, "partitions", c.Partitions, "partitions of each topic that the topics command creates")
 	fs.IntVar(&c.ReplicationFactor, "replication-factor", c.ReplicationFactor, "replication factor of the topics that the topics command creates")
+}
+
+// RegisterConsumerFlags binds how the stages consume: group, batches,
+// session, the wait for lagging inputs.
+func (c *Config) RegisterConsumerFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&c.GroupPrefix, "group-prefix", c.GroupPrefix, "prefix of every stage's consumer group id (the group is PREFIX+STAGE)")
 	fs.IntVar(&c.BatchRecords, "batch-records", c.BatchRecords, "records consumed before outputs are flushed and offsets committed")
 	fs.IntVar(&c.BatchBytes, "batch-bytes", c.BatchBytes, "consumed bytes before outputs are flushed and offsets committed")
 	fs.DurationVar(&c.BatchAge, "batch-age", c.BatchAge, "longest a consumed record waits for its batch to be flushed and committed")
 	fs.DurationVar(&c.SessionTimeout, "session-timeout", c.SessionTimeout, "consumer group session timeout")
 	fs.DurationVar(&c.MaxIdle, "max-idle", c.MaxIdle, "longest a task waits for an input partition that lags, so that records are processed in timestamp order across inputs")
-	c.Security.RegisterFlags(fs)
 }
 
 // Validate reports the first setting that cannot work, as a sentence.

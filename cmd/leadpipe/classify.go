@@ -11,12 +11,9 @@ import (
 	"os"
 	"time"
 
-	"github.com/spf13/pflag"
-
 	"github.com/leadpipe/leadpipe/pipeline/wire"
 	"github.com/leadpipe/leadpipe/schemas"
 	"github.com/leadpipe/leadpipe/stages/classify"
-	"github.com/leadpipe/leadpipe/stages/pseudonym"
 )
 
 const classifyUsage = `Usage: leadpipe classify [--policy FILE] [--explain] [--quarantine-days N] [--hmac-key-file F | --dev-key] [FILE]
@@ -45,31 +42,19 @@ Exit status: 0 when every line was valid, 1 when any was invalid, 2 when
 the command could not run (bad flags, no key, unreadable input).
 
 Example:
-  leadpipe classify --dev-key --explain --now 2026-11-20T10:00:00Z leads.jsonl
-
-Flags:
-`
+  leadpipe classify --dev-key --explain --now 2026-11-20T10:00:00Z leads.jsonl`
 
 // cmdClassify implements `leadpipe classify [--policy FILE] [--explain] [--hmac-key-file F | --dev-key] [FILE]`.
 func cmdClassify(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	fs := pflag.NewFlagSet("classify", pflag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("classify", classifyUsage, stderr)
 	policyFile := fs.String("policy", "", "policy `FILE`: a YAML that replaces the default, or changes it when it starts with extends: default")
 	explain := fs.Bool("explain", false, "add to each line the rules evaluated and why each matched or not")
-	keyFile := fs.String("hmac-key-file", "", "`FILE` holding the HMAC key of lead keys (else $LEADPIPE_HMAC_KEY)")
-	keyVersion := fs.String("hmac-key-version", "k1", "version label of the HMAC key, stored beside each key")
-	devKey := fs.Bool("dev-key", false, "use the public development HMAC key (demo and tests only)")
+	var keys keyFlags
+	keys.register(fs)
 	nowFlag := fs.String("now", "", "processing time, RFC 3339 (default: the clock), for reproducible output")
 	quarantineDays := fs.Int("quarantine-days", int(wire.Defaults().QuarantineRetention/(24*time.Hour)), "days of event time a lead stays quarantined without a counting consent before it is purged (0: keep)")
-	fs.Usage = func() {
-		fmt.Fprint(stderr, classifyUsage)
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			return 0
-		}
-		return 2
+	if code, ok := parse(fs, args, stderr); !ok {
+		return code
 	}
 	fail := func(format string, a ...any) int {
 		fmt.Fprintf(stderr, "leadpipe classify: "+format+"\n", a...)
@@ -87,18 +72,9 @@ func cmdClassify(ctx context.Context, args []string, stdin io.Reader, stdout, st
 		}
 		policy = p
 	}
-	var keyer *pseudonym.Keyer
-	switch {
-	case *devKey && *keyFile != "":
-		return fail("--dev-key and --hmac-key-file exclude each other; give one")
-	case *devKey:
-		keyer = pseudonym.Development()
-	default:
-		k, err := pseudonym.Load(*keyFile, "LEADPIPE_HMAC_KEY", *keyVersion)
-		if err != nil {
-			return fail("%v", err)
-		}
-		keyer = k
+	keyer, err := keys.keyer()
+	if err != nil {
+		return fail("%v", err)
 	}
 	clock := time.Now
 	if *nowFlag != "" {

@@ -39,7 +39,7 @@ func cmdGen(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.W
 	fs := newFlagSet("gen", genSynopsis, stderr)
 	g.register(fs)
 	to := fs.String("to", "stdout", "where to write: stdout (JSONL) or kafka (the raw topics at --brokers)")
-	kcfg.RegisterFlags(fs)
+	kcfg.RegisterConnFlags(fs)
 	if code, ok := parse(fs, args, stderr); !ok {
 		return code
 	}

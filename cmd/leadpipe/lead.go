@@ -55,9 +55,7 @@ type subjectFlags struct {
 func (f *subjectFlags) register(fs *pflag.FlagSet) {
 	f.kafka = pipeline.DefaultConfig()
 	f.ch = analytics.DefaultConfig()
-	fs.StringSliceVar(&f.kafka.Brokers, "brokers", f.kafka.Brokers, "Kafka bootstrap brokers, host:port, comma separated")
-	fs.StringVar(&f.kafka.TopicPrefix, "topic-prefix", f.kafka.TopicPrefix, "prefix of every topic name")
-	f.kafka.Security.RegisterFlags(fs)
+	f.kafka.RegisterConnFlags(fs)
 	f.ch.RegisterFlags(fs)
 	f.keys.register(fs)
 }

@@ -17,7 +17,8 @@ leadpipe.state) are compacted. Existing topics are left as they are.`
 func cmdTopics(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	cfg := pipeline.DefaultConfig()
 	fs := newFlagSet("topics", topicsSynopsis, stderr)
-	cfg.RegisterFlags(fs)
+	cfg.RegisterConnFlags(fs)
+	cfg.RegisterTopicFlags(fs)
 	if code, ok := parse(fs, args, stderr); !ok {
 		return code
 	}
