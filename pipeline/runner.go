@@ -5,9 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -668,29 +666,15 @@ func (s *stageRun) flushOnce(ctx context.Context, gen *kafka.Generation, b *batc
 	return nil
 }
 
-// crashPoint ends the process at a named point when LEADPIPE_TEST_CRASH
-// says so: "produce:N" exits right after the N-th batch's Kafka outputs
-// are written and before its offsets are committed; "insert:N" after the
-// N-th ClickHouse insert. Only the crash-recovery tests set it.
+// CrashPoint, when set, is called at the points of a flush where a crash
+// tests recovery: "insert" right after the stage's own outputs (ClickHouse)
+// are durable, "produce" right after the Kafka outputs, each before the
+// offsets are committed. The crash tests set it, through the binary's
+// LEADPIPE_TEST_CRASH, to end the process there; nothing else does.
+var CrashPoint func(point string)
+
 func crashPoint(point string) {
-	spec := os.Getenv("LEADPIPE_TEST_CRASH")
-	if spec == "" {
-		return
-	}
-	name, n, ok := strings.Cut(spec, ":")
-	if !ok || name != point {
-		return
-	}
-	crashMu.Lock()
-	defer crashMu.Unlock()
-	crashSeen[point]++
-	if want, _ := strconv.Atoi(n); crashSeen[point] >= want {
-		fmt.Fprintf(os.Stderr, "leadpipe: LEADPIPE_TEST_CRASH=%s: exiting before the offsets are committed\n", spec)
-		os.Exit(86)
+	if CrashPoint != nil {
+		CrashPoint(point)
 	}
 }
-
-var (
-	crashMu   sync.Mutex
-	crashSeen = map[string]int{}
-)

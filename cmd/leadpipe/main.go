@@ -9,7 +9,12 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strconv"
+	"strings"
+	"sync"
 	"syscall"
+
+	"github.com/leadpipe/leadpipe/pipeline"
 )
 
 // command is one subcommand. Its run function returns the exit status.
@@ -32,10 +37,35 @@ var commands = []command{
 }
 
 func main() {
+	if spec := os.Getenv("LEADPIPE_TEST_CRASH"); spec != "" {
+		pipeline.CrashPoint = crashAt(spec)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := dispatch(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
+}
+
+// crashAt returns the crash hook of LEADPIPE_TEST_CRASH=POINT:N, which only
+// the crash-recovery tests set: the process exits at the N-th time it
+// passes POINT ("produce" or "insert", pipeline.CrashPoint), before the
+// offsets are committed.
+func crashAt(spec string) func(string) {
+	name, n, _ := strings.Cut(spec, ":")
+	want, _ := strconv.Atoi(n)
+	var mu sync.Mutex
+	seen := 0
+	return func(point string) {
+		if point != name {
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if seen++; seen >= want {
+			fmt.Fprintf(os.Stderr, "leadpipe: LEADPIPE_TEST_CRASH=%s: exiting before the offsets are committed\n", spec)
+			os.Exit(86)
+		}
+	}
 }
 
 func dispatch(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
