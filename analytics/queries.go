@@ -3,7 +3,6 @@ package analytics
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 )
@@ -71,9 +70,9 @@ func counts(ctx context.Context, conn driver.Conn, q string) ([]Count, error) {
 	return out, rows.Err()
 }
 
-// Engagement is a row of engagement_daily, merged.
+// Engagement is engagement_daily merged over all days, per channel and
+// action.
 type Engagement struct {
-	Day      time.Time
 	Channel  string
 	Action   string
 	Events   uint64

@@ -68,8 +68,9 @@ type DecisionRow struct {
 	Origin
 }
 
-// Origin is where a row came from in Kafka: the sink reads the highest
-// landed offset back to skip records that already landed.
+// Origin is where a row came from in Kafka: the sink reads back the exact
+// set of offsets that landed (Writer.Landed) to skip records that already
+// landed.
 type Origin struct {
 	Topic     string `ch:"_topic"`
 	Partition int32  `ch:"_partition"`

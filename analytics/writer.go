@@ -119,9 +119,6 @@ func (w *Writer) Conn() driver.Conn { return w.conn }
 // Database is the database the Writer writes to.
 func (w *Writer) Database() string { return w.db }
 
-// Ping checks that ClickHouse answers.
-func (w *Writer) Ping(ctx context.Context) error { return w.conn.Ping(ctx) }
-
 // columnList returns the comma-separated ch tags of T, embedded structs
 // flattened, in field order.
 func columnList[T any]() string {

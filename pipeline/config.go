@@ -94,7 +94,8 @@ func (c *Config) RegisterConsumerFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&c.MaxIdle, "max-idle", c.MaxIdle, "longest a task waits for an input partition that lags, so that records are processed in timestamp order across inputs")
 }
 
-// Validate reports the first setting that cannot work, as a sentence.
+// Validate reports every setting that cannot work, each as a sentence
+// naming its flag.
 func (c *Config) Validate() error {
 	var errs []error
 	if len(c.Brokers) == 0 {

@@ -2,8 +2,9 @@
 // them: it consumes records with kafka-go consumer groups, hands each one to
 // a stage, writes the stage's outputs (Kafka topics, the dead-letter topic,
 // and through a stage's Flush, ClickHouse), and only then commits the
-// offsets. It keeps the metrics, the health endpoints and the state tables
-// (compacted topics restored into memory).
+// offsets. It keeps the metrics and the health endpoints, and follows
+// compacted topics into memory for the stages that restore state from them
+// (Follower).
 //
 // The runtime is generic: it imports nothing of leadpipe's stages. The
 // three stages as it runs them are in pipeline/adapter, and pipeline/wire

@@ -12,12 +12,12 @@ import (
 	"github.com/segmentio/kafka-go"
 )
 
-// Table follows every partition of a topic (or those given to Only) from
+// Follower follows every partition of a topic (or those given to Only) from
 // its first offset and hands each record to apply: it is how a stage
 // restores state from a compacted topic and keeps up with what other
 // processes write there. Apply is called from one goroutine per partition;
 // it must do its own locking.
-type Table struct {
+type Follower struct {
 	cfg   *Config
 	topic string
 	apply func(m *kafka.Message)
@@ -30,9 +30,9 @@ type Table struct {
 	client  *kafka.Client
 }
 
-// NewTable returns a Table over topic (a full name).
-func NewTable(cfg *Config, topic string, apply func(m *kafka.Message)) *Table {
-	return &Table{
+// NewFollower returns a Follower of topic (a full name).
+func NewFollower(cfg *Config, topic string, apply func(m *kafka.Message)) *Follower {
+	return &Follower{
 		cfg: cfg, topic: topic, apply: apply,
 		next:    map[int]*atomic.Int64{},
 		started: make(chan struct{}),
@@ -40,15 +40,15 @@ func NewTable(cfg *Config, topic string, apply func(m *kafka.Message)) *Table {
 	}
 }
 
-// Only makes the table follow these partitions of its topic, not every
-// one: a task's table. Call it before Run.
-func (t *Table) Only(partitions ...int) *Table {
+// Only makes the follower follow these partitions of its topic, not every
+// one: a task's. Call it before Run.
+func (t *Follower) Only(partitions ...int) *Follower {
 	t.only = partitions
 	return t
 }
 
 // Run follows the topic until ctx ends.
-func (t *Table) Run(ctx context.Context) error {
+func (t *Follower) Run(ctx context.Context) error {
 	parts, err := t.partitions(ctx)
 	if err != nil {
 		return err
@@ -78,7 +78,7 @@ func (t *Table) Run(ctx context.Context) error {
 	return <-errc
 }
 
-func (t *Table) follow(ctx context.Context, partition int) error {
+func (t *Follower) follow(ctx context.Context, partition int) error {
 	r, err := partitionReader(t.cfg, t.topic, partition, kafka.FirstOffset, 1000)
 	if err != nil {
 		return err
@@ -95,7 +95,7 @@ func (t *Table) follow(ctx context.Context, partition int) error {
 	}
 }
 
-func (t *Table) partitions(ctx context.Context) ([]int, error) {
+func (t *Follower) partitions(ctx context.Context) ([]int, error) {
 	md, err := t.client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{t.topic}})
 	if err != nil {
 		return nil, fmt.Errorf("metadata of %s: %w", t.topic, err)
@@ -116,11 +116,11 @@ func (t *Table) partitions(ctx context.Context) ([]int, error) {
 	return nil, fmt.Errorf("topic %s does not exist (run `leadpipe topics` first)", t.topic)
 }
 
-// StartTables runs every table in the background and returns once each has
+// StartFollowers runs every follower in the background and returns once each has
 // caught up with its topic, or with the first error of one, or ctx's.
-func StartTables(ctx context.Context, tables ...*Table) error {
-	errc := make(chan error, 2*len(tables))
-	for _, t := range tables {
+func StartFollowers(ctx context.Context, followers ...*Follower) error {
+	errc := make(chan error, 2*len(followers))
+	for _, t := range followers {
 		go func() {
 			if err := t.Run(ctx); err != nil {
 				errc <- err
@@ -128,7 +128,7 @@ func StartTables(ctx context.Context, tables ...*Table) error {
 		}()
 	}
 	go func() {
-		for _, t := range tables {
+		for _, t := range followers {
 			if err := t.WaitCaughtUp(ctx); err != nil {
 				errc <- err
 				return
@@ -140,7 +140,7 @@ func StartTables(ctx context.Context, tables ...*Table) error {
 }
 
 // partitionReader reads one partition of topic from offset, outside any
-// consumer group: what the runtime's tasks, the tables and the restore of
+// consumer group: what the runtime's tasks, the followers and the restore of
 // classify's state all read with. queue bounds the records it fetches
 // ahead.
 func partitionReader(cfg *Config, topic string, partition int, offset int64, queue int) (*kafka.Reader, error) {
@@ -165,7 +165,7 @@ func partitionReader(cfg *Config, topic string, partition int, offset int64, que
 
 // WaitCaughtUp returns once every record written to the topic before the
 // call has been applied, or ctx ends.
-func (t *Table) WaitCaughtUp(ctx context.Context) error {
+func (t *Follower) WaitCaughtUp(ctx context.Context) error {
 	select {
 	case <-t.started:
 	case <-ctx.Done():
@@ -195,12 +195,12 @@ func (t *Table) WaitCaughtUp(ctx context.Context) error {
 	return nil
 }
 
-// Topic is the topic the table follows (a full name).
-func (t *Table) Topic() string { return t.topic }
+// Topic is the topic the follower follows (a full name).
+func (t *Follower) Topic() string { return t.topic }
 
 // Applied is the offset after the last record of partition p applied; -1
 // for a partition not followed.
-func (t *Table) Applied(p int) int64 {
+func (t *Follower) Applied(p int) int64 {
 	select {
 	case <-t.started:
 	default:

@@ -1,7 +1,6 @@
 package schemas
 
 import (
-	"errors"
 	"fmt"
 	"reflect"
 	"strconv"
@@ -39,10 +38,6 @@ func (e *FieldError) Error() string { return e.Field + ": " + e.Reason }
 
 // fieldMessage is the Field of errors about the message as a whole.
 const fieldMessage = "message"
-
-// ErrUnknownType is wrapped by the FieldError of Decode for an event whose
-// type is none of lead, consent, behavior.
-var ErrUnknownType = errors.New("unknown event type")
 
 // DecodeLead decodes and validates a lead event. Every error is a *FieldError.
 func DecodeLead(b []byte, l Limits) (*Lead, error) {

@@ -32,7 +32,7 @@ import (
 // yet waits for classify, at most Grace: until the lead's record is as of
 // t or later, or until classify has committed, on the lead's partition,
 // every lead and consent event written before the behavior record (by
-// record timestamp) and the task's tables have read what it wrote (the
+// record timestamp) and the task's followers have read what it wrote (the
 // lead is then as final as it will be). Past the grace the event goes on
 // with what is known, counted in leadpipe_enrich_grace_expired_total; while
 // classify stays behind, later events do not wait again until it has
@@ -55,12 +55,12 @@ type Enrich struct {
 }
 
 // enrichTask is what enrich holds of one partition number: the leads of
-// its partition of the classification topics, and the tables that follow
+// its partition of the classification topics, and the followers that follow
 // them until the partition is revoked.
 type enrichTask struct {
-	leads  *enrich.Leads
-	tables []*pipeline.Table
-	stop   context.CancelFunc
+	leads     *enrich.Leads
+	followers []*pipeline.Follower
+	stop      context.CancelFunc
 }
 
 // NewEnrich returns the enrich stage, holding at most maxLeads leads over
@@ -106,12 +106,12 @@ func (s *Enrich) Assign(ctx context.Context, partitions []int) error {
 		t := &enrichTask{leads: enrich.NewLeads(per), stop: stop}
 		apply := func(m *kafka.Message) { applyClassification(t.leads, m) }
 		for _, topic := range []string{pipeline.TopicLeadsClassified, pipeline.TopicLeadsQuarantine} {
-			t.tables = append(t.tables, pipeline.NewTable(s.cfg, s.cfg.Topic(topic), apply).Only(p))
+			t.followers = append(t.followers, pipeline.NewFollower(s.cfg, s.cfg.Topic(topic), apply).Only(p))
 		}
 		tasks[i] = t
 		go func() {
-			// The tables follow the partition in tctx, after the restore.
-			errc <- pipeline.StartTables(tctx, t.tables...)
+			// The followers follow the partition in tctx, after the restore.
+			errc <- pipeline.StartFollowers(tctx, t.followers...)
 		}()
 	}
 	var err error
@@ -254,7 +254,7 @@ func (s *Enrich) await(ctx context.Context, m *kafka.Message, ev *schemas.Behavi
 
 // classified reports whether classify has classified, on partition p,
 // every lead and consent event whose timestamp is not after ts, and the
-// tables hold what it wrote of them (followClassify keeps the watermark).
+// followers hold what it wrote of them (followClassify keeps the watermark).
 func (s *Enrich) classified(_ context.Context, p int, ts time.Time) bool {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
@@ -268,10 +268,10 @@ var caughtUpForever = time.Unix(1<<40, 0)
 
 // followClassify keeps, per partition, classify's watermark: the
 // timestamp up to which every record of leads.raw and consents.raw on that
-// partition is classified, and its outputs read by the tables. Every 20 ms
+// partition is classified, and its outputs read by the followers. Every 20 ms
 // it reads the classify group's committed offsets and the timestamp of the
 // last committed record of each input partition; the lower of the two
-// inputs' is the partition's watermark, published once the tables have
+// inputs' is the partition's watermark, published once the followers have
 // read the classification topics' partition to the end they had then.
 func (s *Enrich) followClassify(ctx context.Context) {
 	client := s.cfg.Client(5 * time.Second)
@@ -344,7 +344,7 @@ func (s *Enrich) followClassify(ctx context.Context) {
 			}
 		}
 		// What classify wrote of those records is on the classification
-		// topics now; publish a watermark once the tables have read it.
+		// topics now; publish a watermark once the followers have read it.
 		tends := map[string]map[int]int64{}
 		for _, topic := range s.classificationTopics() {
 			resp, err := client.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{topic: lastOffsets(ws)}})
@@ -371,7 +371,7 @@ func (s *Enrich) followClassify(ctx context.Context) {
 				continue // not this process's partition (now)
 			}
 			ready := true
-			for _, tb := range t.tables {
+			for _, tb := range t.followers {
 				if tb.Applied(p) < pd.ends[tb.Topic()] {
 					ready = false
 				}
@@ -389,7 +389,7 @@ func (s *Enrich) followClassify(ctx context.Context) {
 	}
 }
 
-// classificationTopics are the topics a task's tables follow.
+// classificationTopics are the topics a task's followers follow.
 func (s *Enrich) classificationTopics() []string {
 	return []string{s.cfg.Topic(pipeline.TopicLeadsClassified), s.cfg.Topic(pipeline.TopicLeadsQuarantine)}
 }

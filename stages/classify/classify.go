@@ -307,9 +307,6 @@ func New(p *Policy, k *pseudonym.Keyer) *Engine {
 	return &Engine{policy: p, keyer: k}
 }
 
-// Policy returns the engine's policy.
-func (e *Engine) Policy() *Policy { return e.policy }
-
 func (e *Engine) newResult(eventID, eventType, leadID, leadKey string, occurred time.Time, raw []byte, now time.Time) Result {
 	return Result{
 		Record: Record{

@@ -163,8 +163,6 @@ func Enrich(ev *schemas.Behavior, leads *Leads, keys *pseudonym.Keyer) (out Even
 			}
 		}
 	}
-	// A daily pseudonym: distinct visitors per day can be counted, but a
-	// visitor cannot be followed from one day to the next through it.
-	out.VisitorKey = keys.Key("visitor", out.OccurredAt.Format("2006-01-02")+"|"+id)
+	out.VisitorKey = keys.VisitorKey(id, out.OccurredAt)
 	return out, settled
 }

@@ -17,6 +17,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"time"
 )
 
 // DevelopmentKey is the fixed key of the demo and the tests. It is public, so
@@ -111,5 +112,10 @@ func (k *Keyer) EmailKey(email string) string {
 // (schemas.NormalizePhone), as the suppression list stores it.
 func (k *Keyer) PhoneKey(e164 string) string { return k.Key("phone", e164) }
 
-// VisitorKey is the pseudonymous key of an anonymous visitor id.
-func (k *Keyer) VisitorKey(anonymousID string) string { return k.Key("visitor", anonymousID) }
+// VisitorKey is the pseudonymous key of a visitor (an anonymous id, or a
+// lead id) on one day, as behavior_events stores it: distinct visitors per
+// day can be counted, but a visitor cannot be followed from one day to the
+// next through it.
+func (k *Keyer) VisitorKey(id string, day time.Time) string {
+	return k.Key("visitor", day.UTC().Format("2006-01-02")+"|"+id)
+}

@@ -7,17 +7,21 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestKeys(t *testing.T) {
 	k := Development()
 	plain := sha256.Sum256([]byte("mario@example.com"))
+	day := time.Date(2026, 11, 10, 0, 0, 0, 0, time.UTC)
 	for _, tc := range []struct {
 		name string
 		ok   bool
 	}{
 		{"an email is keyed after trimming and lower-casing", k.EmailKey(" Mario@Example.com ") == k.EmailKey("mario@example.com")},
-		{"the same string of two kinds gives two keys", k.LeadKey("x") != k.VisitorKey("x")},
+		{"the same string of two kinds gives two keys", k.LeadKey("x") != k.Key("visitor", "x")},
+		{"a visitor's key changes with the day", k.VisitorKey("v1", day) != k.VisitorKey("v1", day.AddDate(0, 0, 1))},
+		{"a visitor's key is the same all day long, in any time zone", k.VisitorKey("v1", day) == k.VisitorKey("v1", day.Add(23*time.Hour).In(time.FixedZone("CET", 3600)))},
 		{"a key is not the plain SHA-256 of its input", k.EmailKey("mario@example.com") != hex.EncodeToString(plain[:])},
 		{"a key is 64 hex characters", len(k.LeadKey("lead-1")) == 64},
 	} {
