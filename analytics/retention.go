@@ -388,7 +388,15 @@ func oldPartitions(ctx context.Context, conn driver.Conn, db, table string, cuto
 }
 
 // waitMutations returns once every mutation of db has finished.
+// MutationTimeout bounds the wait for the mutations (deletes and updates)
+// of a retention run, an erasure or a purge. A mutation that does not
+// finish (ClickHouse retries a failing one forever) ends the wait with an
+// error naming system.mutations, instead of holding the caller without a
+// word; the sink logs it and retries its flush.
+var MutationTimeout = 2 * time.Minute
+
 func waitMutations(ctx context.Context, conn driver.Conn, db string) error {
+	deadline := time.Now().Add(MutationTimeout)
 	for {
 		var n uint64
 		if err := conn.QueryRow(ctx, "SELECT count() FROM system.mutations WHERE database = ? AND is_done = 0", db).Scan(&n); err != nil {
@@ -396,6 +404,9 @@ func waitMutations(ctx context.Context, conn driver.Conn, db string) error {
 		}
 		if n == 0 {
 			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%d mutations of %s still running after %v: see system.mutations (a failing mutation is retried forever)", n, db, MutationTimeout)
 		}
 		select {
 		case <-ctx.Done():

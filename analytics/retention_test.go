@@ -3,6 +3,7 @@ package analytics_test
 import (
 	"context"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -138,3 +139,39 @@ func TestEraseRemovesTheLeadsRowsUnlinksItsEventsAndDecisionsAndGivesAVerifiedRe
 }
 
 func equal(a, b []string) bool { return slices.Equal(a, b) }
+
+// TestAMutationThatNeverFinishesEndsTheWaitWithAClearError: an erasure
+// waits for its deletes; a mutation ClickHouse retries forever ends the
+// wait after MutationTimeout with an error naming system.mutations, rather
+// than holding the sink without a word.
+func TestAMutationThatNeverFinishesEndsTheWaitWithAClearError(t *testing.T) {
+	cfg, conn := pipelinetest.ClickHouse(t)
+	ctx := context.Background()
+	db := cfg.Database
+	if err := conn.Exec(ctx, "CREATE TABLE "+db+".stuck (k UInt8, a UInt8) ENGINE = MergeTree() ORDER BY k"); err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.Exec(ctx, "INSERT INTO "+db+".stuck (k, a) SELECT 1, 1"); err != nil {
+		t.Fatal(err)
+	}
+	// throwIf fails on every row: the mutation is retried and never done.
+	if err := conn.Exec(ctx, "ALTER TABLE "+db+".stuck UPDATE a = throwIf(a = 1) WHERE 1"); err != nil {
+		t.Fatal(err)
+	}
+	pipelinetest.Eventually(t, 10*time.Second, "the stuck mutation is not in system.mutations", func() bool {
+		n := pipelinetest.Strings(t, conn, "SELECT toString(count()) FROM system.mutations WHERE database = '"+db+"' AND table = 'stuck' AND is_done = 0")
+		return len(n) == 1 && n[0] != "0"
+	})
+	t.Cleanup(func() { conn.Exec(context.Background(), "DROP TABLE IF EXISTS "+db+".stuck") })
+	old := analytics.MutationTimeout
+	analytics.MutationTimeout = 2 * time.Second
+	t.Cleanup(func() { analytics.MutationTimeout = old })
+	start := time.Now()
+	_, err := analytics.Erase(ctx, conn, db, []analytics.ErasureRequest{{LeadKey: strings.Repeat("ab", 32), KeyVersion: "k1", EventID: "e1", RequestedAt: start}}, start)
+	if err == nil || !strings.Contains(err.Error(), "system.mutations") {
+		t.Fatalf("erase with a stuck mutation: %v; want an error naming system.mutations", err)
+	}
+	if d := time.Since(start); d > 30*time.Second {
+		t.Errorf("the wait took %v, far past the timeout", d)
+	}
+}
