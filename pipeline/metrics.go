@@ -19,6 +19,10 @@ const (
 	Quarantined
 	// DeadLettered: written to the dead-letter topic with its provenance.
 	DeadLettered
+	// Skipped: nothing written, because it had been written before: a
+	// record consumed again after a restart or a rebalance whose row had
+	// landed, or a copy of an event that had (an upstream replay).
+	Skipped
 	numOutcomes
 )
 
@@ -30,6 +34,8 @@ func (o Outcome) String() string {
 		return "quarantined"
 	case DeadLettered:
 		return "dead_lettered"
+	case Skipped:
+		return "skipped"
 	}
 	return "unknown"
 }
@@ -37,11 +43,11 @@ func (o Outcome) String() string {
 // Counts is a snapshot of one stage's record accounting. It keeps the
 // identity
 //
-//	Consumed = Produced + Quarantined + DeadLettered + InFlight
+//	Consumed = Produced + Quarantined + DeadLettered + Skipped + InFlight
 //
 // where InFlight are records fetched whose offsets are not committed yet.
 type Counts struct {
-	Consumed, Produced, Quarantined, DeadLettered, InFlight int64
+	Consumed, Produced, Quarantined, DeadLettered, Skipped, InFlight int64
 }
 
 // stageCounters are the atomics behind both Counts and the Prometheus
@@ -61,8 +67,9 @@ func (s *stageCounters) snapshot() Counts {
 	c.Produced = s.outcomes[Produced].Load()
 	c.Quarantined = s.outcomes[Quarantined].Load()
 	c.DeadLettered = s.outcomes[DeadLettered].Load()
+	c.Skipped = s.outcomes[Skipped].Load()
 	c.Consumed = s.consumed.Load()
-	c.InFlight = c.Consumed - c.Produced - c.Quarantined - c.DeadLettered
+	c.InFlight = c.Consumed - c.Produced - c.Quarantined - c.DeadLettered - c.Skipped
 	return c
 }
 

@@ -132,11 +132,11 @@ func demo(ctx context.Context, cfg *runConfig, wl workload.Config, log *slog.Log
 // timestamp order (the workload's records carry their occurred_at).
 func accounting(runner *pipeline.Runner, out io.Writer) {
 	tw := tabwriter.NewWriter(out, 2, 8, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(out, "\nRecord accounting (consumed = produced + quarantined + dead-lettered + in flight):")
-	fmt.Fprintln(tw, "stage\tconsumed\tproduced\tquarantined\tdead-lettered\tin flight\t")
+	fmt.Fprintln(out, "\nRecord accounting (consumed = produced + quarantined + dead-lettered + skipped + in flight):")
+	fmt.Fprintln(tw, "stage\tconsumed\tproduced\tquarantined\tdead-lettered\tskipped\tin flight\t")
 	for _, st := range stageNames {
 		c := runner.Counts(st)
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t\n", st, c.Consumed, c.Produced, c.Quarantined, c.DeadLettered, c.InFlight)
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t\n", st, c.Consumed, c.Produced, c.Quarantined, c.DeadLettered, c.Skipped, c.InFlight)
 	}
 	tw.Flush()
 }

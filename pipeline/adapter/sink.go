@@ -160,14 +160,14 @@ func (s *Sink) Process(ctx context.Context, m *kafka.Message, _ *pipeline.Output
 	switch table {
 	case analytics.TableBehavior:
 		if landed {
-			return pipeline.Produced, nil
+			return pipeline.Skipped, nil
 		}
 		var e enrich.Event
 		if err := json.Unmarshal(m.Value, &e); err != nil {
 			return 0, fmt.Errorf("decode enriched event: %w", err)
 		}
 		if s.duplicate(table, e.EventID) {
-			return pipeline.Produced, nil
+			return pipeline.Skipped, nil
 		}
 		row := sink.Behavior(&e, o)
 		if row.LeadKey != "" && s.isErased(row.LeadKey) {
@@ -176,14 +176,14 @@ func (s *Sink) Process(ctx context.Context, m *kafka.Message, _ *pipeline.Output
 		s.behavior = append(s.behavior, row)
 	case analytics.TableDecisions:
 		if landed {
-			return pipeline.Produced, nil
+			return pipeline.Skipped, nil
 		}
 		var a classify.Audit
 		if err := json.Unmarshal(m.Value, &a); err != nil {
 			return 0, fmt.Errorf("decode audit record: %w", err)
 		}
 		if s.duplicate(table, a.EventID) {
-			return pipeline.Produced, nil
+			return pipeline.Skipped, nil
 		}
 		row := sink.Decision(&a, o)
 		if row.LeadKey != "" && (s.isErased(row.LeadKey) || a.EventType == classify.EventTypeRetention) {
@@ -212,9 +212,10 @@ func (s *Sink) Process(ctx context.Context, m *kafka.Message, _ *pipeline.Output
 		late := !erased && s.isErased(r.LeadKey)
 		// One event can re-classify several leads (an objection reaches
 		// every lead of the same email): a record is one per event and lead.
-		if !landed && !late && !s.duplicate(table, r.EventID+"\x00"+r.LeadKey) {
-			s.classifications = append(s.classifications, sink.Classification(&r, o))
+		if landed || late || s.duplicate(table, r.EventID+"\x00"+r.LeadKey) {
+			return pipeline.Skipped, nil
 		}
+		s.classifications = append(s.classifications, sink.Classification(&r, o))
 		if r.Decision == classify.DecisionQuarantined {
 			return pipeline.Quarantined, nil
 		}

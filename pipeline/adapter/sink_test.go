@@ -38,8 +38,10 @@ func TestAReplayUpstreamCountsOnceAcrossASinkRestart(t *testing.T) {
 		}
 		events = append(events, kafka.Message{Key: []byte(fmt.Sprintf("anon-%03d", i%50)), Value: v})
 	}
+	var last *pipeline.Runner
 	runSink := func() func() {
 		r := pipeline.NewRunner(cfg, nil, nil)
+		last = r
 		if err := r.Add(adapter.NewSink(&cfg, analytics.NewWriter(conn, chCfg.Database)), &pipeline.StageOptions{BatchAge: 100 * time.Millisecond}); err != nil {
 			t.Fatal(err)
 		}
@@ -81,5 +83,8 @@ func TestAReplayUpstreamCountsOnceAcrossASinkRestart(t *testing.T) {
 	}
 	if got := count("SELECT sumMerge(events) FROM " + db + ".engagement_daily"); got != n {
 		t.Errorf("engagement_daily counts %d events, want %d", got, n)
+	}
+	if c := last.Counts("sink"); c.Skipped != n || c.Produced != 0 || c.Consumed != c.Skipped+c.Produced+c.InFlight {
+		t.Errorf("the second sink's counts %+v: want the %d copies skipped, nothing produced", c, n)
 	}
 }
