@@ -281,3 +281,49 @@ func TestReadyOnlyWithPartitionsToConsume(t *testing.T) {
 		pipelinetest.Eventually(t, 60*time.Second, "the other process did not get ready once the first left", b.Ready)
 	}
 }
+
+// TestAStageWhoseDeadLetterTopicIsGoneStopsRatherThanDropping: with the
+// dead-letter topic deleted, a stage that must dead-letter a record keeps
+// retrying its flush, commits nothing and reports not ready; once the topic
+// is back, the record is dead-lettered and the records behind it pass.
+func TestAStageWhoseDeadLetterTopicIsGoneStopsRatherThanDropping(t *testing.T) {
+	if !pipelinetest.Real() {
+		t.Skip("needs the real broker (LEADPIPE_TEST_BROKERS); make test starts it")
+	}
+	cfg := pipelinetest.Kafka(t)
+	ctx := context.Background()
+	r := runClassify(t, cfg)
+	pipelinetest.Eventually(t, 60*time.Second, "classify never got ready", r.Ready)
+	client := cfg.Client(10 * time.Second)
+	if _, err := client.DeleteTopics(ctx, &kafka.DeleteTopicsRequest{Topics: []string{cfg.Topic(pipeline.TopicDLQ)}}); err != nil {
+		t.Fatal(err)
+	}
+	pipelinetest.Eventually(t, 30*time.Second, "the dead-letter topic is still there", func() bool {
+		md, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{cfg.Topic(pipeline.TopicDLQ)}})
+		return err == nil && len(md.Topics) == 1 && md.Topics[0].Error != nil
+	})
+	pipelinetest.Produce(t, &cfg, pipeline.TopicLeadsRaw,
+		kafka.Message{Key: []byte("lead-1"), Value: []byte(`{"type":"lead","event_id":"bad","occurred_at":"2026-03-01T10:00:00Z","lead_id":"lead-1","contact":{"country":"Italy"}}`)},
+		kafka.Message{Key: []byte("lead-1"), Value: []byte(goodLead)})
+	time.Sleep(3 * time.Second)
+	if c := r.Counts("classify"); c.DeadLettered != 0 || c.Produced != 0 {
+		t.Errorf("counts %+v with the dead-letter topic gone: something was counted as written", c)
+	}
+	if r.Ready() {
+		t.Error("ready while every flush fails")
+	}
+	if ok, err := pipeline.GroupCaughtUp(ctx, &cfg, cfg.Group("classify"), cfg.Topic(pipeline.TopicLeadsRaw)); err != nil || ok {
+		t.Errorf("the group committed past the record it could not dead-letter (caught up %v, %v)", ok, err)
+	}
+
+	if _, err := pipeline.CreateTopics(ctx, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	waitDrained(t, r)
+	if dlq := pipelinetest.ReadAll(t, &cfg, pipeline.TopicDLQ); len(dlq) != 1 {
+		t.Errorf("dead-letter topic holds %d records, want the bad one", len(dlq))
+	}
+	if classified := pipelinetest.ReadAll(t, &cfg, pipeline.TopicLeadsClassified); len(classified) != 1 {
+		t.Errorf("leads.classified = %d records, want the good lead", len(classified))
+	}
+}
