@@ -41,7 +41,7 @@ func main() {
 	flag.IntVar(&o.partitions, "partitions", 4, "partitions of every topic, for every variant")
 	flag.StringVar(&o.out, "out", "bench/RESULTS.md", "results file whose harness section is rewritten ('' prints only)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
-	only := flag.String("only", "", "comma-separated scenarios to run: e2e, latency, classify, reader, sink (default all)")
+	only := flag.String("only", "", "comma-separated scenarios to run: e2e, latency, classify, reader, sink, scaling (default all)")
 	flag.Parse()
 	o.brokers = strings.Split(*brokers, ",")
 	if *only != "" {
@@ -81,6 +81,7 @@ var scenarios = []scenario{
 	{"sink", runSink},
 	{"e2e", runEndToEnd},
 	{"latency", runLatency},
+	{"scaling", runScaling},
 }
 
 func run(ctx context.Context, o *options) error {
