@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -50,11 +51,17 @@ func readJSONL(t *testing.T, name string) []kafka.Message {
 // startStages runs stages in-process against cfg until the test ends.
 func startStages(t *testing.T, cfg *runConfig, stages ...string) *pipeline.Runner {
 	t.Helper()
+	return startStagesLogging(t, cfg, nil, stages...)
+}
+
+// startStagesLogging is startStages logging to log (nil: nowhere).
+func startStagesLogging(t *testing.T, cfg *runConfig, log *slog.Logger, stages ...string) *pipeline.Runner {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan *pipeline.Runner, 1)
 	done := make(chan error, 1)
 	go func() {
-		done <- runStages(ctx, cfg, stages, pseudonym.Development(), nil, func(r *pipeline.Runner) { ready <- r })
+		done <- runStages(ctx, cfg, stages, pseudonym.Development(), log, func(r *pipeline.Runner) { ready <- r })
 	}()
 	var r *pipeline.Runner
 	select {

@@ -8,7 +8,6 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -18,7 +17,6 @@ import (
 	"reflect"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -66,24 +64,6 @@ func readHostile(t *testing.T) []hostileCase {
 	return out
 }
 
-// syncBuffer is a bytes.Buffer the stages log into while the test reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // canaryRE matches the markers generate.py puts in every personal field.
 var canaryRE = regexp.MustCompile(`Zq\d{3}k`)
 
@@ -107,27 +87,8 @@ func TestHostileInputThroughTheRunningPipeline(t *testing.T) {
 	}
 	cfg.metricsAddr = l.Addr().String()
 	l.Close()
-	logs := new(syncBuffer)
-	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan *pipeline.Runner, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- runStages(ctx, cfg, stageNames, pseudonym.Development(), log, func(r *pipeline.Runner) { ready <- r })
-	}()
-	var runner *pipeline.Runner
-	select {
-	case runner = <-ready:
-	case err := <-done:
-		cancel()
-		t.Fatalf("stages did not start: %v", err)
-	}
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
-			t.Errorf("stages: %v", err)
-		}
-	})
+	logs := new(pipelinetest.LockedBuffer)
+	runner := startStagesLogging(t, cfg, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})), stageNames...)
 
 	var msgs []kafka.Message
 	for _, c := range cases {

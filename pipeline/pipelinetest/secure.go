@@ -84,7 +84,7 @@ share.coordinator.state.topic.min.isr=1
 		"--add-scram", "SCRAM-SHA-256="+scram, "--add-scram", "SCRAM-SHA-512="+scram).CombinedOutput(); err != nil {
 		t.Fatalf("format the secure broker's storage: %v\n%s", err, out)
 	}
-	logs := new(lockedBuffer)
+	logs := new(LockedBuffer)
 	cmd := java("kafka.Kafka", propsFile)
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
@@ -254,7 +254,7 @@ func SecureClickHouse(t testing.TB) (addr, caFile string) {
 	if err := os.WriteFile(filepath.Join(dir, "users.xml"), []byte(users), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	logs := new(lockedBuffer)
+	logs := new(LockedBuffer)
 	cmd := exec.Command("clickhouse-server", "--config-file="+filepath.Join(dir, "config.xml"))
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
@@ -315,19 +315,20 @@ func repoRoot(t testing.TB) string {
 	}
 }
 
-// lockedBuffer is a bytes.Buffer written by a process and read by the test.
-type lockedBuffer struct {
+// LockedBuffer is a bytes.Buffer that a process or a logger writes while
+// the test reads it.
+type LockedBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (l *lockedBuffer) Write(p []byte) (int, error) {
+func (l *LockedBuffer) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.Write(p)
 }
 
-func (l *lockedBuffer) String() string {
+func (l *LockedBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
