@@ -406,7 +406,10 @@ func (s *Sink) Flush(ctx context.Context, out *pipeline.Outputs) error {
 			if err != nil {
 				return fmt.Errorf("encode erasure receipt: %w", err)
 			}
-			out.Add(s.cfg.Topic(pipeline.TopicAudit), nil, v)
+			// Keyed by the erasure id: a receipt given again (a replay acts
+			// on the erasure again) lands on the original's partition, where
+			// the event ids read back from ClickHouse drop it.
+			out.Add(s.cfg.Topic(pipeline.TopicAudit), []byte(receipts[i].ErasureID), v)
 		}
 		s.toErase = s.toErase[:0]
 	}
