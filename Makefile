@@ -11,7 +11,7 @@ export LEADPIPE_TEST_CLICKHOUSE ?= $(CLICKHOUSE)
 # the jars scripts/kafka-up.sh fetches: the SASL_SSL test starts a broker of its own with them
 export LEADPIPE_TEST_KAFKA_JARS ?= $(or $(LEADPIPE_CACHE),$(HOME)/.cache/leadpipe)/kafka-$(or $(KAFKA_VERSION),4.1.1)/jars
 
-.PHONY: all build demo test test-unit services services-down clickhouse chdb fuzz bench vet clean
+.PHONY: all build demo test test-unit services services-down clickhouse chdb fuzz bench soak vet clean
 
 all: build
 
@@ -62,6 +62,14 @@ vet:
 bench: services build
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 1s -count 5 -cpu 1 ./bench/
 	$(GO) run ./bench/harness --brokers $(BROKERS) --clickhouse $(CLICKHOUSE)
+
+## soak: the three stages as processes at a steady rate for SOAK_DURATION (an hour),
+## memory, lag and counts sampled to bench/out/soak/soak.csv and soak.png, then reconciled.
+## Not part of make test; the last result goes into RELIABILITY.md.
+SOAK_DURATION ?= 1h
+SOAK_RATE     ?= 30000
+soak: services
+	$(GO) run ./bench/soak --brokers $(BROKERS) --clickhouse $(CLICKHOUSE) --duration $(SOAK_DURATION) --rate $(SOAK_RATE)
 
 clean:
 	rm -rf bin
