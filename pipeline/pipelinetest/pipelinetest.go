@@ -50,6 +50,12 @@ func Embedded(t testing.TB) pipeline.Config {
 	return kafkaConfig(t, c.ListenAddrs())
 }
 
+// KafkaOn is Kafka on the given brokers (a Broker of the test's own).
+func KafkaOn(t testing.TB, brokers ...string) pipeline.Config {
+	t.Helper()
+	return kafkaConfig(t, brokers)
+}
+
 func kafkaConfig(t testing.TB, brokers []string) pipeline.Config {
 	t.Helper()
 	cfg := pipeline.DefaultConfig()
@@ -78,6 +84,13 @@ func ClickHouse(t testing.TB) (analytics.Config, driver.Conn) {
 	if addr == "" {
 		t.Skip("skipped: LEADPIPE_TEST_CLICKHOUSE is not set; `make test` starts ClickHouse and sets it")
 	}
+	return ClickHouseAt(t, addr)
+}
+
+// ClickHouseAt is ClickHouse on the server at addr (a ClickHouseServer of
+// the test's own).
+func ClickHouseAt(t testing.TB, addr string) (analytics.Config, driver.Conn) {
+	t.Helper()
 	cfg := analytics.DefaultConfig()
 	cfg.Addr = addr
 	cfg.Database = strings.ReplaceAll(name(t), "-", "_")

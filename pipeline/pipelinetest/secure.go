@@ -36,13 +36,7 @@ const (
 // The broker stops when the test ends.
 func SecureBroker(t testing.TB) (addr, caFile string) {
 	t.Helper()
-	jars := os.Getenv("LEADPIPE_TEST_KAFKA_JARS")
-	if jars == "" || !Real() {
-		t.Skip("skipped: LEADPIPE_TEST_KAFKA_JARS is not set; `make test` fetches Kafka and sets it")
-	}
-	if _, err := os.Stat(jars); err != nil {
-		t.Fatalf("LEADPIPE_TEST_KAFKA_JARS: %v", err)
-	}
+	jars := kafkaJars(t)
 	dir := t.TempDir()
 	caFile, keystore := makeCerts(t, dir)
 	port, internal, controller := freePort(t), freePort(t), freePort(t)
@@ -75,9 +69,9 @@ share.coordinator.state.topic.min.isr=1
 	if err := os.WriteFile(propsFile, []byte(props), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	log4j, _ := filepath.Abs(filepath.Join(repoRoot(t), "deploy", "kafka", "log4j2.xml"))
+	base := javaArgs(t, jars)
 	java := func(args ...string) *exec.Cmd {
-		return exec.Command("java", append([]string{"-Xmx384m", "-Dlog4j2.configurationFile=" + log4j, "-cp", filepath.Join(jars, "*")}, args...)...)
+		return exec.Command(base[0], append(base[1:], args...)...)
 	}
 	scram := "[name=" + SecureUser + ",password=" + SecurePassword + "]"
 	if out, err := java("kafka.tools.StorageTool", "format", "-t", "TWtVM09FVkJOVGN3TlRKRU5EMw", "-c", propsFile,

@@ -1,0 +1,221 @@
+package pipelinetest
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Server is a Kafka broker or a ClickHouse server that a test started as a
+// process of its own, to stop, kill and start again on the same data
+// directory and ports, as a fault test does. It stops when the test ends.
+type Server struct {
+	t     testing.TB
+	name  string
+	addr  string
+	argv  []string
+	ready func(logs string) bool
+
+	mu     sync.Mutex
+	cmd    *exec.Cmd
+	logs   *LockedBuffer
+	exited chan struct{}
+}
+
+// Addr is the address clients connect to.
+func (s *Server) Addr() string { return s.addr }
+
+// Start starts the server and waits until it serves, for up to 90 s.
+func (s *Server) Start() {
+	s.t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd != nil {
+		s.t.Fatalf("%s is already running", s.name)
+	}
+	logs := new(LockedBuffer)
+	cmd := exec.Command(s.argv[0], s.argv[1:]...)
+	cmd.Stdout, cmd.Stderr = logs, logs
+	if err := cmd.Start(); err != nil {
+		s.t.Fatalf("start %s: %v", s.name, err)
+	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	s.cmd, s.logs, s.exited = cmd, logs, exited
+	deadline := time.Now().Add(90 * time.Second)
+	for !s.ready(logs.String()) {
+		select {
+		case <-exited:
+			s.t.Fatalf("%s exited while starting:\n%s", s.name, logs.String())
+		case <-time.After(200 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("%s did not start in 90 s:\n%s", s.name, logs.String())
+		}
+	}
+}
+
+// Stop shuts the server down with SIGTERM and waits for it (SIGKILL after
+// 60 s).
+func (s *Server) Stop() { s.end(syscall.SIGTERM, 60*time.Second) }
+
+// Kill ends the server with SIGKILL.
+func (s *Server) Kill() { s.end(syscall.SIGKILL, 0) }
+
+func (s *Server) end(sig syscall.Signal, grace time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd == nil {
+		return
+	}
+	s.cmd.Process.Signal(sig)
+	select {
+	case <-s.exited:
+	case <-time.After(grace):
+		s.cmd.Process.Kill()
+		<-s.exited
+	}
+	s.cmd = nil
+}
+
+// Logs is what the server printed since it last started.
+func (s *Server) Logs() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.logs == nil {
+		return ""
+	}
+	return s.logs.String()
+}
+
+// Broker starts an Apache Kafka broker of its own (KRaft, one node, a
+// PLAINTEXT listener on a free port of 127.0.0.1) from the jars that
+// scripts/kafka-up.sh fetched (LEADPIPE_TEST_KAFKA_JARS, which make test
+// sets); it skips without them.
+func Broker(t testing.TB) *Server {
+	t.Helper()
+	jars := kafkaJars(t)
+	dir := t.TempDir()
+	port, controller := freePort(t), freePort(t)
+	props := fmt.Sprintf(`process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:%[2]d
+listeners=PLAINTEXT://127.0.0.1:%[1]d,CONTROLLER://127.0.0.1:%[2]d
+advertised.listeners=PLAINTEXT://127.0.0.1:%[1]d
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+inter.broker.listener.name=PLAINTEXT
+controller.listener.names=CONTROLLER
+log.dirs=%[3]s
+num.partitions=4
+group.initial.rebalance.delay.ms=0
+group.coordinator.append.linger.ms=0
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=4
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+`, port, controller, filepath.Join(dir, "data"))
+	propsFile := filepath.Join(dir, "server.properties")
+	if err := os.WriteFile(propsFile, []byte(props), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	java := javaArgs(t, jars)
+	format := exec.Command(java[0], append(java[1:], "kafka.tools.StorageTool", "format", "-t", "TWtVM09FVkJOVGN3TlRKRU5EMw", "-c", propsFile)...)
+	if out, err := format.CombinedOutput(); err != nil {
+		t.Fatalf("format the broker's storage: %v\n%s", err, out)
+	}
+	s := &Server{t: t, name: "the test's Kafka broker", addr: "127.0.0.1:" + strconv.Itoa(port),
+		argv:  append(java, "kafka.Kafka", propsFile),
+		ready: func(logs string) bool { return strings.Contains(logs, "Kafka Server started") }}
+	s.Start()
+	t.Cleanup(s.Kill)
+	return s
+}
+
+// ClickHouseServer starts a ClickHouse server of its own (the native
+// protocol on a free port of 127.0.0.1, the default user without a
+// password); it skips where the tests run without services.
+func ClickHouseServer(t testing.TB) *Server {
+	t.Helper()
+	if os.Getenv("LEADPIPE_TEST_CLICKHOUSE") == "" {
+		t.Skip("skipped: LEADPIPE_TEST_CLICKHOUSE is not set; `make test` installs and starts ClickHouse and sets it")
+	}
+	dir := t.TempDir()
+	native, http := freePort(t), freePort(t)
+	for _, d := range []string{"data", "tmp", "user_files", "format_schemas", "log"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	config := fmt.Sprintf(`<?xml version="1.0"?>
+<yandex>
+    <logger><level>information</level><log>%[1]s/log/server.log</log><errorlog>%[1]s/log/server.err.log</errorlog></logger>
+    <listen_host>127.0.0.1</listen_host>
+    <tcp_port>%[2]d</tcp_port>
+    <http_port>%[3]d</http_port>
+    <path>%[1]s/data/</path>
+    <tmp_path>%[1]s/tmp/</tmp_path>
+    <user_files_path>%[1]s/user_files/</user_files_path>
+    <format_schema_path>%[1]s/format_schemas/</format_schema_path>
+    <users_config>users.xml</users_config>
+    <default_profile>default</default_profile>
+    <default_database>default</default_database>
+    <mark_cache_size>67108864</mark_cache_size>
+</yandex>
+`, dir, native, http)
+	users := `<?xml version="1.0"?>
+<yandex>
+    <profiles><default></default></profiles>
+    <users><default><password></password><networks><ip>127.0.0.1</ip></networks><profile>default</profile><quota>default</quota></default></users>
+    <quotas><default></default></quotas>
+</yandex>
+`
+	if err := os.WriteFile(filepath.Join(dir, "config.xml"), []byte(config), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "users.xml"), []byte(users), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	addr := "127.0.0.1:" + strconv.Itoa(native)
+	s := &Server{t: t, name: "the test's ClickHouse", addr: addr,
+		argv: []string{"clickhouse-server", "--config-file=" + filepath.Join(dir, "config.xml")},
+		ready: func(string) bool {
+			c, err := net.DialTimeout("tcp", addr, time.Second)
+			if err == nil {
+				c.Close()
+			}
+			return err == nil
+		}}
+	s.Start()
+	t.Cleanup(s.Kill)
+	return s
+}
+
+// kafkaJars is LEADPIPE_TEST_KAFKA_JARS; the test skips without it.
+func kafkaJars(t testing.TB) string {
+	t.Helper()
+	jars := os.Getenv("LEADPIPE_TEST_KAFKA_JARS")
+	if jars == "" || !Real() {
+		t.Skip("skipped: LEADPIPE_TEST_KAFKA_JARS is not set; `make test` fetches Kafka and sets it")
+	}
+	if _, err := os.Stat(jars); err != nil {
+		t.Fatalf("LEADPIPE_TEST_KAFKA_JARS: %v", err)
+	}
+	return jars
+}
+
+// javaArgs starts a java command line on the Kafka jars, with the
+// repository's quiet log configuration.
+func javaArgs(t testing.TB, jars string) []string {
+	log4j, _ := filepath.Abs(filepath.Join(repoRoot(t), "deploy", "kafka", "log4j2.xml"))
+	return []string{"java", "-Xmx384m", "-Dlog4j2.configurationFile=" + log4j, "-cp", filepath.Join(jars, "*")}
+}
