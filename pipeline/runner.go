@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -392,7 +395,7 @@ func (s *stageRun) consume(ctx, gctx context.Context, gen *kafka.Generation, log
 	// owner processes it again: kafka-go sends no heartbeat once the
 	// generation is over, so a flush begun now could outlast the session
 	// and land while the next owner lands the same records.
-	finish := func(why string) error {
+	finish := func(why string, cause error) error {
 		stopFetch()
 		fctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
@@ -401,8 +404,15 @@ func (s *stageRun) consume(ctx, gctx context.Context, gen *kafka.Generation, log
 			<-inflight // interrupted or done; flush resumes where it stopped
 			inflight = nil
 			err = s.flush(fctx, gen, flushing, log)
+			if errors.Is(err, errGenerationGone) {
+				cause, err = err, nil
+			}
 		}
-		if err == nil && gctx.Err() != nil && ctx.Err() == nil && b.records > 0 {
+		// A flush the broker refused as of an old generation (the fence of
+		// stillMember) ends the generation as a rebalance does, even before
+		// kafka-go has noticed: the stage's buffered outputs go too.
+		gone := gctx.Err() != nil || errors.Is(cause, errGenerationGone)
+		if err == nil && gone && ctx.Err() == nil && b.records > 0 {
 			s.counters.consumed.Add(-int64(b.records)) // consumed again by the next owner
 			if d, ok := s.stage.(Discarder); ok {
 				d.Discard()
@@ -448,7 +458,7 @@ func (s *stageRun) consume(ctx, gctx context.Context, gen *kafka.Generation, log
 				}
 				progressed = true
 				if err := s.process(ctx, &m, b, dlq, log); err != nil {
-					return finish("stopped")
+					return finish("stopped", nil)
 				}
 				if b.records == 1 {
 					timer.Reset(s.limits.BatchAge)
@@ -458,7 +468,7 @@ func (s *stageRun) consume(ctx, gctx context.Context, gen *kafka.Generation, log
 					timer.Stop()
 					if err := cut(); err != nil {
 						if errors.Is(err, errGenerationGone) || ctx.Err() != nil {
-							return finish("generation over")
+							return finish("generation over", err)
 						}
 						return err
 					}
@@ -468,9 +478,9 @@ func (s *stageRun) consume(ctx, gctx context.Context, gen *kafka.Generation, log
 		if progressed {
 			select {
 			case <-ctx.Done():
-				return finish("stopped")
+				return finish("stopped", nil)
 			case <-gctx.Done():
-				return finish("rebalance")
+				return finish("rebalance", nil)
 			default:
 				continue
 			}
@@ -488,7 +498,7 @@ func (s *stageRun) consume(ctx, gctx context.Context, gen *kafka.Generation, log
 				timer.Stop()
 				if err := cut(); err != nil {
 					if errors.Is(err, errGenerationGone) || ctx.Err() != nil {
-						return finish("generation over")
+						return finish("generation over", err)
 					}
 					return err
 				}
@@ -500,18 +510,18 @@ func (s *stageRun) consume(ctx, gctx context.Context, gen *kafka.Generation, log
 		}
 		select {
 		case <-ctx.Done():
-			return finish("stopped")
+			return finish("stopped", nil)
 		case <-gctx.Done():
-			return finish("rebalance")
+			return finish("rebalance", nil)
 		case err := <-fetchErr:
 			if ctx.Err() != nil || gctx.Err() != nil {
 				continue
 			}
-			return errors.Join(fmt.Errorf("fetch: %w", err), finish("fetch failed"))
+			return errors.Join(fmt.Errorf("fetch: %w", err), finish("fetch failed", nil))
 		case <-timer.C:
 			if err := cut(); err != nil {
 				if errors.Is(err, errGenerationGone) || ctx.Err() != nil {
-					return finish("generation over")
+					return finish("generation over", err)
 				}
 				return err
 			}
@@ -540,7 +550,11 @@ func (s *stageRun) process(ctx context.Context, m *kafka.Message, b *batch, dlq 
 	b.outcomes[outcome]++
 	b.records++
 	b.bytes += len(m.Value) + len(m.Key)
-	b.last[partitionKey{m.Topic, m.Partition}] = *m
+	pk := partitionKey{m.Topic, m.Partition}
+	if _, ok := b.first[pk]; !ok {
+		b.first[pk] = m.Offset
+	}
+	b.last[pk] = *m
 	return nil
 }
 
@@ -569,7 +583,9 @@ func fetch(ctx context.Context, cfg *Config, in *input, offset int64, wake chan<
 	}
 }
 
-func newBatch() *batch { return &batch{last: map[partitionKey]kafka.Message{}} }
+func newBatch() *batch {
+	return &batch{first: map[partitionKey]int64{}, last: map[partitionKey]kafka.Message{}}
+}
 
 type partitionKey struct {
 	topic     string
@@ -582,6 +598,7 @@ type batch struct {
 	bytes    int
 	outcomes [numOutcomes]int64
 	out      Outputs
+	first    map[partitionKey]int64 // offset of the first record per partition
 	last     map[partitionKey]kafka.Message
 	started  time.Time // when its first record was processed
 	flushed  bool      // the stage's own outputs are durable
@@ -629,12 +646,18 @@ func (s *stageRun) flush(ctx context.Context, gen *kafka.Generation, b *batch, l
 	}
 	b.records, b.bytes, b.outcomes = 0, 0, [numOutcomes]int64{}
 	b.out.reset()
+	clear(b.first)
 	clear(b.last)
 	b.flushed, b.produced = false, false
 	return nil
 }
 
 func (s *stageRun) flushOnce(ctx context.Context, gen *kafka.Generation, b *batch) error {
+	if !b.produced && time.Since(b.started) > s.r.cfg.SessionTimeout/2 {
+		if err := s.stillMember(gen, b); err != nil {
+			return err
+		}
+	}
 	if f, ok := s.stage.(Flusher); ok && !b.flushed {
 		if err := f.Flush(ctx, &b.out); err != nil {
 			return fmt.Errorf("flush outputs: %w", err)
@@ -657,13 +680,50 @@ func (s *stageRun) flushOnce(ctx context.Context, gen *kafka.Generation, b *batc
 		offsets[pk.topic][pk.partition] = m.Offset + 1 // the next record to consume
 	}
 	if err := gen.CommitOffsets(offsets); err != nil {
-		if errors.Is(err, kafka.IllegalGeneration) || errors.Is(err, kafka.RebalanceInProgress) ||
-			errors.Is(err, kafka.UnknownMemberId) || errors.Is(err, kafka.FencedInstanceID) {
-			return fmt.Errorf("commit offsets: %w: %w", errGenerationGone, err)
-		}
-		return fmt.Errorf("commit offsets: %w", err)
+		return commitError("commit offsets", err)
 	}
 	return nil
+}
+
+// stillMember fences a batch that may have outlived its member: one that
+// began over half a session ago, because the process was paused (SIGSTOP,
+// a long GC, a frozen VM) or its outputs were down. The group may have
+// given its partitions to another member, which has processed the same
+// records since; this member's outputs would then land a second time
+// (doubling the sink's aggregates) or overwrite newer state in the
+// changelog with older. It commits the offsets the batch began at, which
+// were committed already and change nothing, for the broker to check the
+// generation: a member the group has moved past is refused, and its batch
+// is left to the partitions' next owner (errGenerationGone). kafka-go has
+// no transactions to fence with; this narrows the window to the time
+// between this commit and the outputs.
+func (s *stageRun) stillMember(gen *kafka.Generation, b *batch) error {
+	offsets := map[string]map[int]int64{}
+	for pk, off := range b.first {
+		if offsets[pk.topic] == nil {
+			offsets[pk.topic] = map[int]int64{}
+		}
+		offsets[pk.topic][pk.partition] = off
+	}
+	if err := gen.CommitOffsets(offsets); err != nil {
+		return commitError("fence an old batch", err)
+	}
+	return nil
+}
+
+// commitError wraps an error of Generation.CommitOffsets. The generation
+// is over when the broker refuses it, and also when the generation's
+// connection to the group coordinator is gone (the broker restarted):
+// kafka-go does not dial it again, so every retry would fail the same way
+// until the process rejoins the group.
+func commitError(what string, err error) error {
+	if errors.Is(err, kafka.IllegalGeneration) || errors.Is(err, kafka.RebalanceInProgress) ||
+		errors.Is(err, kafka.UnknownMemberId) || errors.Is(err, kafka.FencedInstanceID) ||
+		errors.Is(err, net.ErrClosed) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) {
+		return fmt.Errorf("%s: %w: %w", what, errGenerationGone, err)
+	}
+	return fmt.Errorf("%s: %w", what, err)
 }
 
 // CrashPoint, when set, is called at the points of a flush where a crash
