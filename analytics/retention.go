@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -138,6 +139,12 @@ func ErasureID(leadKey string) string {
 	return hex.EncodeToString(sum[:])
 }
 
+// maxKeysPerStatement bounds the lead keys one erasure or purge statement
+// names: 1,000 keys of 64 hex characters (and, for a purge, a time each)
+// stay well under ClickHouse's max_query_size of 256 KiB. A batch with more
+// is carried out in several statements.
+const maxKeysPerStatement = 1000
+
 // Erase carries out erasure requests (GDPR Art. 17) in ClickHouse: the
 // leads' behavior rows lose their lead key (the events stay in the counts,
 // anonymous), their rows in classifications, leads and category_affinity
@@ -148,6 +155,17 @@ func ErasureID(leadKey string) string {
 func Erase(ctx context.Context, conn driver.Conn, db string, reqs []ErasureRequest, now time.Time) ([]ErasureReceipt, error) {
 	if len(reqs) == 0 {
 		return nil, nil
+	}
+	if len(reqs) > maxKeysPerStatement {
+		var out []ErasureReceipt
+		for chunk := range slices.Chunk(reqs, maxKeysPerStatement) {
+			receipts, err := Erase(ctx, conn, db, chunk, now)
+			if err != nil {
+				return out, err
+			}
+			out = append(out, receipts...)
+		}
+		return out, nil
 	}
 	keys := make([]string, 0, len(reqs))
 	for _, r := range reqs {
@@ -233,6 +251,17 @@ type PurgeRequest struct {
 func Purge(ctx context.Context, conn driver.Conn, db string, reqs []PurgeRequest, now time.Time) ([]RetentionAction, error) {
 	if len(reqs) == 0 {
 		return nil, nil
+	}
+	if len(reqs) > maxKeysPerStatement {
+		var out []RetentionAction
+		for chunk := range slices.Chunk(reqs, maxKeysPerStatement) {
+			actions, err := Purge(ctx, conn, db, chunk, now)
+			if err != nil {
+				return out, err
+			}
+			out = append(out, actions...)
+		}
+		return out, nil
 	}
 	var keys, classifications, leads, behavior []string
 	for _, r := range reqs {

@@ -2,7 +2,10 @@ package analytics_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -173,5 +176,32 @@ func TestAMutationThatNeverFinishesEndsTheWaitWithAClearError(t *testing.T) {
 	}
 	if d := time.Since(start); d > 30*time.Second {
 		t.Errorf("the wait took %v, far past the timeout", d)
+	}
+}
+
+// TestEraseOfMoreLeadsThanOneStatementHoldsIsCarriedOutInChunks erases
+// 5,000 leads in one call, as a sink that fell behind meets them in one
+// batch: one IN list of them is longer than ClickHouse's max_query_size
+// (256 KiB), so they go in chunks, and every request gets its receipt.
+func TestEraseOfMoreLeadsThanOneStatementHoldsIsCarriedOutInChunks(t *testing.T) {
+	cfg, conn := pipelinetest.ClickHouse(t)
+	ctx := context.Background()
+	at := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+	var reqs []analytics.ErasureRequest
+	for i := range 5000 {
+		sum := sha256.Sum256([]byte(strconv.Itoa(i)))
+		reqs = append(reqs, analytics.ErasureRequest{LeadKey: hex.EncodeToString(sum[:]), KeyVersion: "k1", EventID: "c" + strconv.Itoa(i), RequestedAt: at})
+	}
+	receipts, err := analytics.Erase(ctx, conn, cfg.Database, reqs, at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(receipts) != len(reqs) {
+		t.Fatalf("%d receipts for %d requests", len(receipts), len(reqs))
+	}
+	for _, r := range receipts {
+		if r.Verified != 1 {
+			t.Fatalf("receipt %+v is not verified", r)
+		}
 	}
 }

@@ -56,11 +56,22 @@ func main() {
 	flag.IntVar(&o.partitions, "partitions", 4, "partitions of every topic")
 	flag.DurationVar(&o.sample, "sample", 10*time.Second, "time between samples")
 	flag.StringVar(&o.out, "out", "bench/out/soak", "directory for soak.csv, soak.png and the stages' logs")
+	replot := flag.Bool("replot", false, "only draw soak.png again from the soak.csv in --out")
 	flag.Parse()
 	log.SetFlags(log.Ltime)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if *replot {
+		if err := drawPlot(filepath.Join(o.out, "soak.csv"), filepath.Join(o.out, "soak.png")); err != nil {
+			log.Fatalf("soak: %v", err)
+		}
+		return
+	}
 	if err := run(ctx, &o); err != nil {
+		// Whatever ended the run, the samples so far are drawn.
+		if perr := drawPlot(filepath.Join(o.out, "soak.csv"), filepath.Join(o.out, "soak.png")); perr != nil {
+			log.Printf("soak: plot: %v", perr)
+		}
 		log.Fatalf("soak: %v", err)
 	}
 }
