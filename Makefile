@@ -5,7 +5,7 @@
 GO        ?= go
 BROKERS    = 127.0.0.1:$(or $(KAFKA_PORT),19092)
 CLICKHOUSE = 127.0.0.1:$(or $(CLICKHOUSE_PORT),19000)
-FUZZTIME  ?= 20s
+FUZZTIME  ?= 15s
 export LEADPIPE_TEST_BROKERS    ?= $(BROKERS)
 export LEADPIPE_TEST_CLICKHOUSE ?= $(CLICKHOUSE)
 # the jars scripts/kafka-up.sh fetches: the SASL_SSL test starts a broker of its own with them
@@ -46,8 +46,13 @@ chdb:
 	python3 -c 'import chdb' 2>/dev/null || python3 -m pip install --quiet --disable-pip-version-check chdb
 	python3 analytics/chdb/apply_migrations.py
 
+## fuzz: every decoder of outside bytes, FUZZTIME each (briefly in make test; make fuzz FUZZTIME=10m for long):
+## events (schemas), state changelog records and classification records (classify, enrich's reader).
 fuzz:
-	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME) ./schemas/
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./schemas/
+	$(GO) test -run '^$$' -fuzz '^FuzzRestore$$' -fuzztime $(FUZZTIME) ./stages/classify/
+	$(GO) test -run '^$$' -fuzz '^FuzzRecord$$' -fuzztime $(FUZZTIME) ./stages/classify/
+	$(GO) test -run '^$$' -fuzz '^FuzzApplyClassification$$' -fuzztime $(FUZZTIME) ./pipeline/adapter/
 
 ## vet: go vet, gofmt, staticcheck (honnef.co/go/tools, pinned in go.mod) and no tracked file over 1 MiB.
 vet:
