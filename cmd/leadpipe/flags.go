@@ -96,14 +96,18 @@ func (l *logFlags) logger(w io.Writer) (*slog.Logger, error) {
 
 // keyFlags choose the HMAC key of the pseudonymous keys.
 type keyFlags struct {
-	file    string
-	version string
-	dev     bool
+	file         string
+	version      string
+	previousFile string
+	previousVer  string
+	dev          bool
 }
 
 func (k *keyFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&k.file, "hmac-key-file", "", "file holding the secret HMAC key of pseudonymous keys (else LEADPIPE_HMAC_KEY)")
 	fs.StringVar(&k.version, "hmac-key-version", "k1", "version label stored beside every key, changed when the key rotates")
+	fs.StringVar(&k.previousFile, "hmac-previous-key-file", "", "file holding the key the current one replaced (else LEADPIPE_HMAC_PREVIOUS_KEY, if set): contact keys of both versions match the suppression list, and a lead's state moves to its new key when it is next seen")
+	fs.StringVar(&k.previousVer, "hmac-previous-key-version", "", "version label of the previous key (required with it)")
 	fs.BoolVar(&k.dev, "dev-key", false, "use the public development key (demo and tests only: it protects nothing)")
 }
 
@@ -116,7 +120,24 @@ func (k *keyFlags) keyer() (*pseudonym.Keyer, error) {
 		if k.file != "" || os.Getenv("LEADPIPE_HMAC_KEY") != "" {
 			return nil, fmt.Errorf("--dev-key (the public development key) and --hmac-key-file or LEADPIPE_HMAC_KEY exclude each other; give one")
 		}
+		if k.previousFile != "" || os.Getenv("LEADPIPE_HMAC_PREVIOUS_KEY") != "" {
+			return nil, fmt.Errorf("--dev-key (the public development key) and a previous key exclude each other")
+		}
 		return pseudonym.Development(), nil
 	}
-	return pseudonym.Load(k.file, "LEADPIPE_HMAC_KEY", k.version)
+	keyer, err := pseudonym.Load(k.file, "LEADPIPE_HMAC_KEY", k.version)
+	if err != nil {
+		return nil, err
+	}
+	if k.previousFile == "" && os.Getenv("LEADPIPE_HMAC_PREVIOUS_KEY") == "" {
+		return keyer, nil
+	}
+	if k.previousVer == "" || k.previousVer == k.version {
+		return nil, fmt.Errorf("--hmac-previous-key-version must name the previous key's version, other than --hmac-key-version %q", k.version)
+	}
+	prev, err := pseudonym.Load(k.previousFile, "LEADPIPE_HMAC_PREVIOUS_KEY", k.previousVer)
+	if err != nil {
+		return nil, fmt.Errorf("previous %w", err)
+	}
+	return keyer.Rotated(prev), nil
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/leadpipe/leadpipe/schemas"
+	"github.com/leadpipe/leadpipe/stages/pseudonym"
 )
 
 // MaxEventSkew is how far after the processing time an event's
@@ -72,6 +73,7 @@ func (e *Engine) Step(ev schemas.Event, raw []byte, st *State, now time.Time) (R
 func (e *Engine) lead(ev *schemas.Lead, raw []byte, st *State, now time.Time) (Result, error) {
 	lk := e.keyer.LeadKey(ev.Lead)
 	r := e.newResult(ev.ID, schemas.TypeLead, ev.Lead, lk, ev.OccurredAt, raw, now)
+	e.rekey(st, ev.Lead, lk, &r)
 	ls, dup, err := st.begin(lk, ev.ID, r.Audit.InputSHA256)
 	if err != nil || dup {
 		return r.duplicate(), err
@@ -120,6 +122,7 @@ func (e *Engine) lead(ev *schemas.Lead, raw []byte, st *State, now time.Time) (R
 func (e *Engine) consent(ev *schemas.Consent, raw []byte, st *State, now time.Time) (Result, error) {
 	lk := e.keyer.LeadKey(ev.Lead)
 	r := e.newResult(ev.ID, schemas.TypeConsent, ev.Lead, lk, ev.OccurredAt, raw, now)
+	e.rekey(st, ev.Lead, lk, &r)
 	ls, dup, err := st.begin(lk, ev.ID, r.Audit.InputSHA256)
 	if err != nil || dup {
 		return r.duplicate(), err
@@ -340,20 +343,51 @@ func (e *Engine) emailKeys(ev *schemas.Lead) []string {
 		return nil
 	}
 	var keys []string
+	keyers := append([]*pseudonym.Keyer{e.keyer}, e.keyer.Previous()...)
 	if c.Email != "" {
 		if addr, why := schemas.NormalizeEmail(c.Email); why == "" { // else refused by validation before
-			keys = append(keys, e.keyer.EmailKey(addr))
-			if base, ok := schemas.BaseAddress(addr); ok && e.policy.subAddressing() {
-				keys = append(keys, e.keyer.EmailKey(base))
+			base, sub := schemas.BaseAddress(addr)
+			for _, k := range keyers {
+				keys = append(keys, k.EmailKey(addr))
+				if sub && e.policy.subAddressing() {
+					keys = append(keys, k.EmailKey(base))
+				}
 			}
 		}
 	}
 	if c.Phone != "" {
 		if num, ok := schemas.NormalizePhone(c.Phone, c.Country); ok {
-			keys = append(keys, e.keyer.PhoneKey(num))
+			for _, k := range keyers {
+				keys = append(keys, k.PhoneKey(num))
+			}
 		}
 	}
 	return keys
+}
+
+// rekey moves a lead's state kept under its key of a previous HMAC key
+// version to its current key lk, the first time the lead is seen after a
+// rotation: its history, consents and suppressions go on under the new
+// key, and the old key's changelog entry is deleted.
+func (e *Engine) rekey(st *State, leadID, lk string, r *Result) {
+	if _, ok := st.leads[lk]; ok {
+		return
+	}
+	for _, k := range e.keyer.Previous() {
+		old := k.LeadKey(leadID)
+		ls, ok := st.leads[old]
+		if !ok {
+			continue
+		}
+		delete(st.leads, old)
+		st.leads[lk] = ls
+		if ls.Quarantined {
+			st.expiry.add(ls.QuarantinedSince, lk)
+		}
+		r.changed(leadPrefix + old)
+		r.changed(leadPrefix + lk)
+		return
+	}
 }
 
 // facts extracts what the policy needs of a lead event.

@@ -158,10 +158,20 @@ func (e *Engine) Deliver(n *Notice, st *State, now time.Time) Result {
 	case NoticeLeadForget:
 		e.forget(n, st, &r)
 	case NoticeLeadSuppress:
-		ls := st.leads[n.LeadKey]
+		leadKey := n.LeadKey
+		if _, ok := st.leads[leadKey]; !ok && n.LeadID != "" {
+			// Addressed to the lead's key of a previous HMAC key version:
+			// the lead goes on under its current key.
+			lk := e.keyer.LeadKey(n.LeadID)
+			e.rekey(st, n.LeadID, lk, &r)
+			if _, ok := st.leads[lk]; ok {
+				leadKey = lk
+			}
+		}
+		ls := st.leads[leadKey]
 		if ls == nil {
 			ls = &leadState{}
-			st.leads[n.LeadKey] = ls
+			st.leads[leadKey] = ls
 		}
 		x := ls.EmailSups[n.EmailKey]
 		changed := x.add(n.Objection)
@@ -174,7 +184,7 @@ func (e *Engine) Deliver(n *Notice, st *State, now time.Time) Result {
 		}
 		ls.EmailSups[n.EmailKey] = x
 		ls.Seq++
-		r.changed(leadPrefix + n.LeadKey)
+		r.changed(leadPrefix + leadKey)
 		if ls.LeadID == "" || len(ls.Facts) == 0 {
 			break // unknown, no lead event yet, or erased: nothing to re-classify
 		}
@@ -184,10 +194,10 @@ func (e *Engine) Deliver(n *Notice, st *State, now time.Time) Result {
 		}
 		rec := Record{
 			EventID: cause.EventID, LeadID: ls.LeadID, Key: ls.LeadID, PolicyVersion: e.policy.Version,
-			LeadKey: n.LeadKey, KeyVersion: e.keyer.Version(), OccurredAt: cause.At,
+			LeadKey: leadKey, KeyVersion: e.keyer.Version(), OccurredAt: cause.At,
 		}
 		e.evaluate(st, ls, &rec, nil, false)
-		st.emitted(n.LeadKey, ls, &rec)
+		st.emitted(leadKey, ls, &rec)
 		r.Others = append(r.Others, rec)
 	}
 	return r

@@ -29,8 +29,9 @@ const MinKeyBytes = 16
 
 // Keyer computes keyed pseudonyms. It is safe for concurrent use.
 type Keyer struct {
-	version string
-	pool    sync.Pool // of *keying
+	version  string
+	pool     sync.Pool // of *keying
+	previous []*Keyer  // the keys this one replaced, newest first
 }
 
 // keying is one HMAC and buffers for its input and sum, reused through the
@@ -80,6 +81,18 @@ func Load(file, env, version string) (*Keyer, error) {
 	}
 	return New([]byte(secret), version)
 }
+
+// Rotated records the keys k replaced, newest first, and returns k: the
+// suppression list matches contact keys of every version, and a lead's
+// state kept under its key of an older version moves to its current key
+// when the lead is next seen (stages/classify). Call it once, before use.
+func (k *Keyer) Rotated(previous ...*Keyer) *Keyer {
+	k.previous = previous
+	return k
+}
+
+// Previous returns the keys k replaced, newest first.
+func (k *Keyer) Previous() []*Keyer { return k.previous }
 
 // Version is the label of the secret, stored beside every key.
 func (k *Keyer) Version() string { return k.version }
