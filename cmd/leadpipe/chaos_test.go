@@ -271,26 +271,23 @@ func referenceRun(t *testing.T, events []workload.Event) landed {
 	return marketerView(t, conn, cfg.ch.Database)
 }
 
-// marketerView is what the fault tests compare between runs: the leads
-// and the aggregates of classify's decisions, and the behavior per day and
-// action. Which channel and lead key a behavior row carries is what enrich
-// knew when it read the event, and that depends on timing whether or not
-// a process fails (DESIGN.md, "Known limits": a suppression that reaches a
-// lead through another lead id's objection, and a classify restart longer
-// than the grace, can come after the behavior's enrichment); so the
-// channel-wise engagement, the affinities and the rows' attribution are
-// compared by the order tests, which control the timing, not here.
+// marketerView is what the fault tests compare between runs: the leads,
+// the aggregates marketers read, and every behavior row with the channel,
+// decision and lead key enrich gave it (which enrich decides only once
+// classify's watermark, over every partition and through the suppression
+// notices, has passed the event: DESIGN.md, "A lead key only with a
+// profiling basis at the event's time").
 func marketerView(t *testing.T, conn driver.Conn, db string) landed {
 	t.Helper()
 	all := snapshot(t, conn, db)
 	out := landed{}
-	for _, name := range []string{"leads FINAL", "quarantine_daily", "consent_coverage_daily"} {
+	for _, name := range []string{"leads FINAL", "quarantine_daily", "consent_coverage_daily", "engagement_daily", "category_affinity"} {
 		out[name] = all[name]
 	}
 	for name, q := range map[string]string{
 		"engagement per day and action": `SELECT concat(toString(day), ' ', action, ' ', toString(sumMerge(events)), ' ',
 			toString(round(sumMerge(revenue), 2))) FROM ` + db + `.engagement_daily GROUP BY day, action`,
-		"behavior_events": `SELECT concat(event_id, ' ', action, ' ', toString(occurred_at), ' ', visitor_key) FROM ` + db + `.behavior_events`,
+		"behavior_events": `SELECT concat(event_id, ' ', action, ' ', toString(occurred_at), ' ', visitor_key, ' ', channel, ' ', decision, ' ', lead_key) FROM ` + db + `.behavior_events`,
 	} {
 		rows := pipelinetest.Strings(t, conn, q)
 		slices.Sort(rows)

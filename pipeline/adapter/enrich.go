@@ -51,7 +51,7 @@ type Enrich struct {
 	expired      atomic.Int64
 
 	wmu       sync.Mutex
-	watermark map[int]time.Time // per partition: classify classified every record up to this timestamp
+	watermark time.Time // classify classified every record up to this timestamp, on every partition, notices delivered
 }
 
 // enrichTask is what enrich holds of one partition number: the leads of
@@ -68,7 +68,7 @@ type enrichTask struct {
 func NewEnrich(cfg *pipeline.Config, keys *pseudonym.Keyer, limits schemas.Limits, maxLeads int, grace time.Duration) *Enrich {
 	return &Enrich{
 		cfg: cfg, keys: keys, limits: limits, maxLeads: maxLeads, grace: grace,
-		tasks: map[int]*enrichTask{}, watermark: map[int]time.Time{},
+		tasks: map[int]*enrichTask{},
 	}
 }
 
@@ -212,8 +212,8 @@ func (s *Enrich) Process(ctx context.Context, m *kafka.Message, out *pipeline.Ou
 	if t == nil {
 		return 0, fmt.Errorf("partition %d of %s is not assigned to this process", m.Partition, m.Topic)
 	}
-	e, settled := enrich.Enrich(ev, t.leads, s.keys)
-	if !settled {
+	e, _ := enrich.Enrich(ev, t.leads, s.keys)
+	if ev.Lead != "" && e.Decision != classify.DecisionErased && !s.classified(m.Time) {
 		if e, err = s.await(ctx, m, ev, t); err != nil {
 			return 0, err
 		}
@@ -226,17 +226,20 @@ func (s *Enrich) Process(ctx context.Context, m *kafka.Message, out *pipeline.Ou
 	return pipeline.Produced, nil
 }
 
-// await enriches ev once its lead is settled, or classify has classified
-// everything written before the behavior record on its partition, or the
-// grace is over.
+// await enriches ev once classify has classified everything written before
+// the behavior record, on every partition, with the suppression notices it
+// caused delivered (followClassify), or the grace is over. A lead's own
+// record being as of the event's time is not enough: an objection under
+// another lead id with the same address reaches it through the notices,
+// from another partition, later.
 func (s *Enrich) await(ctx context.Context, m *kafka.Message, ev *schemas.Behavior, t *enrichTask) (enrich.Event, error) {
 	if s.waitingSince.IsZero() {
 		s.waitingSince = time.Now()
 	}
 	deadline := s.waitingSince.Add(s.grace)
 	for {
-		e, settled := enrich.Enrich(ev, t.leads, s.keys)
-		if settled || s.classified(ctx, m.Partition, m.Time) {
+		e, _ := enrich.Enrich(ev, t.leads, s.keys)
+		if e.Decision == classify.DecisionErased || s.classified(m.Time) {
 			s.waitingSince = time.Time{}
 			return e, nil
 		}
@@ -252,35 +255,42 @@ func (s *Enrich) await(ctx context.Context, m *kafka.Message, ev *schemas.Behavi
 	}
 }
 
-// classified reports whether classify has classified, on partition p,
-// every lead and consent event whose timestamp is not after ts, and the
-// followers hold what it wrote of them (followClassify keeps the watermark).
-func (s *Enrich) classified(_ context.Context, p int, ts time.Time) bool {
+// classified reports whether classify has classified every lead and
+// consent event whose timestamp is not after ts, on every partition, and
+// delivered the notices they caused, and the followers hold what it wrote
+// of them (followClassify keeps the watermark).
+func (s *Enrich) classified(ts time.Time) bool {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	w, ok := s.watermark[p]
-	return ok && !ts.After(w)
+	return !s.watermark.IsZero() && !ts.After(s.watermark)
 }
 
-// caughtUpForever is the watermark of a partition classify has read to its
-// end: every record there now is classified, whatever its timestamp.
-var caughtUpForever = time.Unix(1<<40, 0)
+// maxProduceDelay is how long after its timestamp a lead or consent record
+// may reach the broker: a partition classify has read to its end is
+// classified up to the time it looked, less this. A producer that stamps
+// records and holds them longer (a client batching for seconds, a retry
+// after an outage) makes them late: behavior enriched meanwhile keeps what
+// enrich knew (DESIGN.md).
+const maxProduceDelay = 500 * time.Millisecond
 
-// followClassify keeps, per partition, classify's watermark: the
-// timestamp up to which every record of leads.raw and consents.raw on that
-// partition is classified, and its outputs read by the followers. Every 20 ms
-// it reads the classify group's committed offsets and the timestamp of the
-// last committed record of each input partition; the lower of the two
-// inputs' is the partition's watermark, published once the followers have
-// read the classification topics' partition to the end they had then.
+// followClassify keeps classify's watermark: the timestamp up to which
+// every record of leads.raw and consents.raw, on every partition, is
+// classified, the suppression notices that caused delivered, and the
+// outputs read by the followers. Every 20 ms it reads the classify group's
+// committed offsets and the timestamp of the last committed record of
+// each input partition; the lowest is the candidate W. An objection
+// classified by then has written its notice to the email key's partition
+// of leadpipe.suppressions (before its commit); that notice, once
+// classify commits it, has written the notices to the email key's other
+// leads; once those are committed, the leads' new records are on the
+// classification topics. So W is published after classify's commits on
+// leadpipe.suppressions have passed, twice, the ends seen after the step
+// before, and the followers have read the classification topics to the
+// end they had then.
 func (s *Enrich) followClassify(ctx context.Context) {
 	client := s.cfg.Client(5 * time.Second)
 	inputs := []string{s.cfg.Topic(pipeline.TopicLeadsRaw), s.cfg.Topic(pipeline.TopicConsentsRaw)}
-	type pending struct {
-		w    time.Time
-		ends map[string]int64 // classification topic → end offset on the partition
-	}
-	waiting := map[int]pending{}
+	var checkpoints []checkpoint
 	lastTime := map[string]time.Time{} // "topic/partition/offset" → that record's timestamp
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
@@ -302,6 +312,7 @@ func (s *Enrich) followClassify(ctx context.Context) {
 				req.Topics[t.Name] = append(req.Topics[t.Name], kafka.LastOffsetOf(p.ID))
 			}
 		}
+		observed := time.Now()
 		committed, err := client.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: s.cfg.Group("classify"), Topics: parts})
 		if err != nil {
 			continue
@@ -323,7 +334,10 @@ func (s *Enrich) followClassify(ctx context.Context) {
 				var w time.Time
 				switch e := end[id]; {
 				case c.CommittedOffset >= e:
-					w = caughtUpForever
+					// Everything on the partition when the ends were read is
+					// classified: every record stamped up to maxProduceDelay
+					// before the commits were read was there by then.
+					w = observed.Add(-maxProduceDelay)
 				case c.CommittedOffset <= 0:
 					w = time.Time{}
 				default:
@@ -343,50 +357,157 @@ func (s *Enrich) followClassify(ctx context.Context) {
 				}
 			}
 		}
-		// What classify wrote of those records is on the classification
-		// topics now; publish a watermark once the followers have read it.
-		tends := map[string]map[int]int64{}
-		for _, topic := range s.classificationTopics() {
-			resp, err := client.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{topic: lastOffsets(ws)}})
-			if err != nil {
-				continue
-			}
-			tends[topic] = map[int]int64{}
-			for _, po := range resp.Topics[topic] {
-				tends[topic][po.Partition] = po.LastOffset
+		if len(ws) == 0 {
+			continue
+		}
+		var w time.Time
+		first := true
+		for _, pw := range ws {
+			if first || pw.Before(w) {
+				w, first = pw, false
 			}
 		}
-		for p, w := range ws {
-			if cur, ok := waiting[p]; !ok || w.After(cur.w) {
-				e := map[string]int64{}
-				for t, m := range tends {
-					e[t] = m[p]
-				}
-				waiting[p] = pending{w: w, ends: e}
+		supCommitted, supEnds, err := s.suppressionOffsets(ctx, client)
+		if err != nil {
+			continue
+		}
+		if n := len(checkpoints); n == 0 || w.After(checkpoints[n-1].w) {
+			if n == maxCheckpoints {
+				checkpoints[n-1].w = w // coarser, never wrong: the last waits for the latest ends
+				checkpoints[n-1].need = supEnds
+			} else {
+				checkpoints = append(checkpoints, checkpoint{w: w, need: supEnds})
 			}
 		}
-		for p, pd := range waiting {
-			t := s.task(p)
-			if t == nil {
-				continue // not this process's partition (now)
-			}
-			ready := true
-			for _, tb := range t.followers {
-				if tb.Applied(p) < pd.ends[tb.Topic()] {
-					ready = false
+		// Each checkpoint goes through its steps in order; the commits only
+		// grow, so a later one never passes an earlier one.
+		for len(checkpoints) > 0 {
+			c := &checkpoints[0]
+			if c.step < 2 {
+				if !reached(supCommitted, c.need) {
+					break
 				}
+				c.step++
+				c.need = supEnds
+				if c.step < 2 {
+					break // the ends of the next hop are the ones seen after this look
+				}
+				c.ends = s.classificationEnds(ctx, client)
 			}
-			if !ready {
-				continue
+			if !s.followersHave(c.ends) {
+				break
 			}
 			s.wmu.Lock()
-			if pd.w.After(s.watermark[p]) {
-				s.watermark[p] = pd.w
+			if c.w.After(s.watermark) {
+				s.watermark = c.w
 			}
 			s.wmu.Unlock()
-			delete(waiting, p)
+			checkpoints = checkpoints[1:]
 		}
 	}
+}
+
+// maxCheckpoints bounds the watermarks in flight through the notice hops.
+const maxCheckpoints = 64
+
+// checkpoint is a candidate watermark on its way through the notice hops:
+// step 0 waits for the notices the objections wrote, step 1 for those the
+// email keys wrote, step 2 for the followers to read the leads' records.
+type checkpoint struct {
+	w    time.Time
+	step int
+	need map[int]int64            // leadpipe.suppressions: the ends classify's commits must reach
+	ends map[string]map[int]int64 // classification topic → partition → end offset, at step 2
+}
+
+// suppressionOffsets are classify's committed offsets and the end offsets
+// of leadpipe.suppressions, per partition, the ends read after the commits.
+func (s *Enrich) suppressionOffsets(ctx context.Context, client *kafka.Client) (committed, ends map[int]int64, err error) {
+	topic := s.cfg.Topic(pipeline.TopicSuppressions)
+	md, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
+	if err != nil || len(md.Topics) != 1 || md.Topics[0].Error != nil {
+		return nil, nil, fmt.Errorf("metadata of %s: %v", topic, err)
+	}
+	var parts []int
+	var reqs []kafka.OffsetRequest
+	for _, p := range md.Topics[0].Partitions {
+		parts = append(parts, p.ID)
+		reqs = append(reqs, kafka.LastOffsetOf(p.ID))
+	}
+	c, err := client.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: s.cfg.Group("classify"), Topics: map[string][]int{topic: parts}})
+	if err != nil {
+		return nil, nil, err
+	}
+	e, err := client.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{topic: reqs}})
+	if err != nil {
+		return nil, nil, err
+	}
+	committed, ends = map[int]int64{}, map[int]int64{}
+	for _, p := range c.Topics[topic] {
+		committed[p.Partition] = p.CommittedOffset
+	}
+	for _, p := range e.Topics[topic] {
+		if p.Error != nil {
+			return nil, nil, p.Error
+		}
+		ends[p.Partition] = p.LastOffset
+	}
+	return committed, ends, nil
+}
+
+// reached reports whether committed is at or past need on every partition
+// (a partition with nothing in it needs no commit).
+func reached(committed, need map[int]int64) bool {
+	for p, n := range need {
+		if n > 0 && committed[p] < n {
+			return false
+		}
+	}
+	return true
+}
+
+// classificationEnds are the end offsets of the classification topics on
+// this process's partitions.
+func (s *Enrich) classificationEnds(ctx context.Context, client *kafka.Client) map[string]map[int]int64 {
+	s.mu.Lock()
+	var reqs []kafka.OffsetRequest
+	for p := range s.tasks {
+		reqs = append(reqs, kafka.LastOffsetOf(p))
+	}
+	s.mu.Unlock()
+	out := map[string]map[int]int64{}
+	for _, topic := range s.classificationTopics() {
+		out[topic] = map[int]int64{}
+		resp, err := client.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{topic: reqs}})
+		if err != nil {
+			out[topic] = nil // unknown: followersHave waits for the next look
+			continue
+		}
+		for _, po := range resp.Topics[topic] {
+			out[topic][po.Partition] = po.LastOffset
+		}
+	}
+	return out
+}
+
+// followersHave reports whether this process's followers have read the
+// classification topics up to ends.
+func (s *Enrich) followersHave(ends map[string]map[int]int64) bool {
+	for _, e := range ends {
+		if e == nil {
+			return false
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for p, t := range s.tasks {
+		for _, tb := range t.followers {
+			if end, ok := ends[tb.Topic()][p]; ok && tb.Applied(p) < end {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // classificationTopics are the topics a task's followers follow.
@@ -394,13 +515,6 @@ func (s *Enrich) classificationTopics() []string {
 	return []string{s.cfg.Topic(pipeline.TopicLeadsClassified), s.cfg.Topic(pipeline.TopicLeadsQuarantine)}
 }
 
-func lastOffsets(ws map[int]time.Time) []kafka.OffsetRequest {
-	out := make([]kafka.OffsetRequest, 0, len(ws))
-	for p := range ws {
-		out = append(out, kafka.LastOffsetOf(p))
-	}
-	return out
-}
 
 // recordTime is the timestamp of the record at offset of topic[partition];
 // zero when it cannot be read.
