@@ -515,7 +515,6 @@ func (s *Enrich) classificationTopics() []string {
 	return []string{s.cfg.Topic(pipeline.TopicLeadsClassified), s.cfg.Topic(pipeline.TopicLeadsQuarantine)}
 }
 
-
 // recordTime is the timestamp of the record at offset of topic[partition];
 // zero when it cannot be read.
 func recordTime(ctx context.Context, client *kafka.Client, topic string, partition int, offset int64) time.Time {
