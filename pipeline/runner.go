@@ -280,6 +280,12 @@ var errGenerationGone = errors.New("the consumer group generation is over")
 // batch in hand and drops the tasks' state.
 func (s *stageRun) consume(ctx, gctx context.Context, gen *kafka.Generation, log *slog.Logger) error {
 	cfg := &s.r.cfg
+	// A record's processing ends with the generation too: a stage waiting
+	// in Process (enrich waiting for classify) would otherwise hold a
+	// generation the group has moved past, and its tasks, until it is done.
+	pctx, stopProcessing := context.WithCancel(ctx)
+	defer stopProcessing()
+	defer context.AfterFunc(gctx, stopProcessing)()
 	tasks := map[int]*task{}
 	var partitions []int
 	for topic, as := range gen.Assignments {
@@ -457,7 +463,7 @@ func (s *stageRun) consume(ctx, gctx context.Context, gen *kafka.Generation, log
 					break
 				}
 				progressed = true
-				if err := s.process(ctx, &m, b, dlq, log); err != nil {
+				if err := s.process(pctx, &m, b, dlq, log); err != nil {
 					return finish("stopped", nil)
 				}
 				if b.records == 1 {
@@ -540,6 +546,7 @@ func (s *stageRun) process(ctx context.Context, m *kafka.Message, b *batch, dlq 
 	s.counters.consumed.Add(1)
 	outcome, err := s.stage.Process(ctx, m, &b.out)
 	if err != nil && ctx.Err() != nil {
+		s.counters.consumed.Add(-1) // consumed again, by whoever has the partition next
 		return err
 	}
 	if err != nil {
@@ -594,15 +601,17 @@ type partitionKey struct {
 
 // batch is what was processed since the last commit.
 type batch struct {
-	records  int
-	bytes    int
-	outcomes [numOutcomes]int64
-	out      Outputs
-	first    map[partitionKey]int64 // offset of the first record per partition
-	last     map[partitionKey]kafka.Message
-	started  time.Time // when its first record was processed
-	flushed  bool      // the stage's own outputs are durable
-	produced bool      // the Kafka outputs are durable
+	records      int
+	bytes        int
+	outcomes     [numOutcomes]int64
+	out          Outputs
+	first        map[partitionKey]int64 // offset of the first record per partition
+	last         map[partitionKey]kafka.Message
+	started      time.Time // when its first record was processed
+	flushed      bool      // the stage's own outputs are durable
+	producing    bool      // writing the Kafka outputs has begun: they are finished before the batch is given up
+	headProduced bool      // the outputs other than the state changelog are durable
+	produced     bool      // the Kafka outputs are durable
 }
 
 // flush makes the batch durable, then commits its offsets, retrying with
@@ -648,12 +657,12 @@ func (s *stageRun) flush(ctx context.Context, gen *kafka.Generation, b *batch, l
 	b.out.reset()
 	clear(b.first)
 	clear(b.last)
-	b.flushed, b.produced = false, false
+	b.flushed, b.producing, b.headProduced, b.produced = false, false, false, false
 	return nil
 }
 
 func (s *stageRun) flushOnce(ctx context.Context, gen *kafka.Generation, b *batch) error {
-	if !b.produced && time.Since(b.started) > s.r.cfg.SessionTimeout/2 {
+	if !b.producing && time.Since(b.started) > s.r.cfg.SessionTimeout/2 {
 		if err := s.stillMember(gen, b); err != nil {
 			return err
 		}
@@ -666,8 +675,25 @@ func (s *stageRun) flushOnce(ctx context.Context, gen *kafka.Generation, b *batc
 	}
 	b.flushed = true
 	if !b.produced && b.out.Len() > 0 {
-		if err := s.r.writer.WriteMessages(ctx, b.out.msgs...); err != nil {
-			return fmt.Errorf("produce %d records: %w", b.out.Len(), err)
+		// The changelog goes last: a batch whose state records are on
+		// Kafka has all its other records there, so the next owner,
+		// restoring the state and taking the batch's events for
+		// duplicates, loses no record. A crash or a given-up batch before
+		// that leaves no state behind, and the batch is processed again.
+		// Once the writing has begun, the batch is not fenced, and a
+		// failed write is retried.
+		b.producing = true
+		head, changelog := splitChangelog(b.out.msgs, s.r.cfg.Topic(TopicState))
+		if !b.headProduced && len(head) > 0 {
+			if err := s.r.writer.WriteMessages(ctx, head...); err != nil {
+				return fmt.Errorf("produce %d records: %w", len(head), err)
+			}
+		}
+		b.headProduced = true
+		if len(changelog) > 0 {
+			if err := s.r.writer.WriteMessages(ctx, changelog...); err != nil {
+				return fmt.Errorf("produce %d changelog records: %w", len(changelog), err)
+			}
 		}
 		crashPoint("produce")
 	}
@@ -683,6 +709,19 @@ func (s *stageRun) flushOnce(ctx context.Context, gen *kafka.Generation, b *batc
 		return commitError("commit offsets", err)
 	}
 	return nil
+}
+
+// splitChangelog returns msgs without and with the records of the state
+// changelog topic, each in their order.
+func splitChangelog(msgs []kafka.Message, changelog string) (head, tail []kafka.Message) {
+	for i := range msgs {
+		if msgs[i].Topic == changelog {
+			tail = append(tail, msgs[i])
+		} else {
+			head = append(head, msgs[i])
+		}
+	}
+	return head, tail
 }
 
 // stillMember fences a batch that may have outlived its member: one that

@@ -392,6 +392,10 @@ func (s *Enrich) followClassify(ctx context.Context) {
 				if c.step < 2 {
 					break // the ends of the next hop are the ones seen after this look
 				}
+			}
+			if !complete(c.ends) {
+				// The ends seen once step 2 is reached; read again when a
+				// look failed (the broker away).
 				c.ends = s.classificationEnds(ctx, client)
 			}
 			if !s.followersHave(c.ends) {
@@ -490,13 +494,25 @@ func (s *Enrich) classificationEnds(ctx context.Context, client *kafka.Client) m
 	return out
 }
 
-// followersHave reports whether this process's followers have read the
-// classification topics up to ends.
-func (s *Enrich) followersHave(ends map[string]map[int]int64) bool {
+// complete reports whether ends holds the end offsets of every
+// classification topic.
+func complete(ends map[string]map[int]int64) bool {
+	if len(ends) == 0 {
+		return false
+	}
 	for _, e := range ends {
 		if e == nil {
 			return false
 		}
+	}
+	return true
+}
+
+// followersHave reports whether this process's followers have read the
+// classification topics up to ends.
+func (s *Enrich) followersHave(ends map[string]map[int]int64) bool {
+	if !complete(ends) {
+		return false
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
