@@ -383,15 +383,19 @@ func (s *Enrich) followClassify(ctx context.Context) {
 		// grow, so a later one never passes an earlier one.
 		for len(checkpoints) > 0 {
 			c := &checkpoints[0]
-			if c.step < 2 {
-				if !reached(supCommitted, c.need) {
-					break
+			// A step's need is the ends read after the commits that passed
+			// the step before; commits already past those ends in the same
+			// look pass the next step too (the notices of the next hop were
+			// written before the commits that were read).
+			stuck := false
+			for c.step < 2 && !stuck {
+				if stuck = !reached(supCommitted, c.need); !stuck {
+					c.step++
+					c.need = supEnds
 				}
-				c.step++
-				c.need = supEnds
-				if c.step < 2 {
-					break // the ends of the next hop are the ones seen after this look
-				}
+			}
+			if stuck {
+				break
 			}
 			if !complete(c.ends) {
 				// The ends seen once step 2 is reached; read again when a
