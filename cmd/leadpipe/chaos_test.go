@@ -545,6 +545,26 @@ func TestChaosBrokerRestartedUnderLoad(t *testing.T) {
 	broker.Start()
 	t.Log("broker started again")
 	back := time.Now()
+	// The test's own producer writes once every partition has its leader
+	// again (the stages find out for themselves).
+	pipelinetest.Eventually(t, 60*time.Second, "the raw topics have no leaders after the restart", func() bool {
+		md, err := cfg.kafka.Client(5*time.Second).Metadata(context.Background(), &kafka.MetadataRequest{
+			Topics: []string{cfg.kafka.Topic(pipeline.TopicLeadsRaw), cfg.kafka.Topic(pipeline.TopicConsentsRaw), cfg.kafka.Topic(pipeline.TopicBehaviorRaw)}})
+		if err != nil || len(md.Topics) != 3 {
+			return false
+		}
+		for _, tp := range md.Topics {
+			if tp.Error != nil {
+				return false
+			}
+			for _, p := range tp.Partitions {
+				if p.Error != nil || p.Leader.ID < 0 {
+					return false
+				}
+			}
+		}
+		return true
+	})
 	produceChunks(t, &cfg.kafka, events[half:], 6, 300*time.Millisecond, nil)
 	c.drain(3 * time.Minute)
 	for _, ps := range c.procs {
