@@ -152,7 +152,7 @@ func run(ctx context.Context, o *options) error {
 		case <-time.After(o.sample):
 		}
 	}
-	rec, err := s.reconcile(ctx, w.last)
+	rec, err := s.reconcile(ctx, w)
 	if err != nil {
 		return err
 	}

@@ -32,17 +32,10 @@ func (r *reconciliation) check(ok bool, format string, args ...any) {
 // consumed; each stage consumed exactly the records its group committed
 // (every record once, none twice); the raw topics hold what classify and
 // enrich consumed of them; no behavior event id has two rows.
-func (s *soak) reconcile(ctx context.Context, last *sample) (*reconciliation, error) {
+func (s *soak) reconcile(ctx context.Context, w *sampler) (*reconciliation, error) {
 	r := &reconciliation{}
-	w := &sampler{s: s}
 	cfg := s.config()
-	w.client = cfg.Client(0)
-	w.topics = map[string][]int{}
-	for _, t := range pipeline.AllTopics {
-		for p := range s.o.partitions {
-			w.topics[cfg.Topic(t.Name)] = append(w.topics[cfg.Topic(t.Name)], p)
-		}
-	}
+	last := w.last
 	ends, err := w.ends(ctx)
 	if err != nil {
 		return nil, err

@@ -15,7 +15,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -78,30 +77,10 @@ share.coordinator.state.topic.min.isr=1
 		"--add-scram", "SCRAM-SHA-256="+scram, "--add-scram", "SCRAM-SHA-512="+scram).CombinedOutput(); err != nil {
 		t.Fatalf("format the secure broker's storage: %v\n%s", err, out)
 	}
-	logs := new(LockedBuffer)
-	cmd := java("kafka.Kafka", propsFile)
-	cmd.Stdout, cmd.Stderr = logs, logs
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start the secure broker: %v", err)
-	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-exited
-	})
 	addr = "127.0.0.1:" + strconv.Itoa(port)
-	deadline := time.Now().Add(90 * time.Second)
-	for !strings.Contains(logs.String(), "Kafka Server started") {
-		select {
-		case <-exited:
-			t.Fatalf("the secure broker exited:\n%s", logs.String())
-		case <-time.After(200 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the secure broker did not start in 90 s:\n%s", logs.String())
-		}
-	}
+	s := &Server{t: t, name: "the secure broker", addr: addr, argv: append(base, "kafka.Kafka", propsFile), ready: kafkaStarted}
+	s.Start()
+	t.Cleanup(s.Kill)
 	return addr, caFile
 }
 
@@ -196,17 +175,8 @@ func SecureClickHouse(t testing.TB) (addr, caFile string) {
 	}
 	dir := t.TempDir()
 	caFile, _ = makeCerts(t, dir)
-	secure, plain, http := freePort(t), freePort(t), freePort(t)
-	for _, d := range []string{"data", "tmp", "user_files", "format_schemas", "log"} {
-		if err := os.MkdirAll(filepath.Join(dir, d), 0o700); err != nil {
-			t.Fatal(err)
-		}
-	}
-	config := fmt.Sprintf(`<?xml version="1.0"?>
-<yandex>
-    <logger><level>information</level><log>%[1]s/log/server.log</log><errorlog>%[1]s/log/server.err.log</errorlog></logger>
-    <listen_host>127.0.0.1</listen_host>
-    <tcp_port_secure>%[2]d</tcp_port_secure>
+	secure := freePort(t)
+	listen := fmt.Sprintf(`<tcp_port_secure>%[2]d</tcp_port_secure>
     <tcp_port>%[3]d</tcp_port>
     <http_port>%[4]d</http_port>
     <openSSL><server>
@@ -217,66 +187,14 @@ func SecureClickHouse(t testing.TB) (addr, caFile string) {
         <cacheSessions>true</cacheSessions>
         <disableProtocols>sslv2,sslv3,tlsv1,tlsv1_1</disableProtocols>
         <preferServerCiphers>true</preferServerCiphers>
-    </server></openSSL>
-    <path>%[1]s/data/</path>
-    <tmp_path>%[1]s/tmp/</tmp_path>
-    <user_files_path>%[1]s/user_files/</user_files_path>
-    <format_schema_path>%[1]s/format_schemas/</format_schema_path>
-    <users_config>users.xml</users_config>
-    <default_profile>default</default_profile>
-    <default_database>default</default_database>
-    <mark_cache_size>67108864</mark_cache_size>
-</yandex>
-`, dir, secure, plain, http)
-	users := fmt.Sprintf(`<?xml version="1.0"?>
-<yandex>
-    <profiles><default></default></profiles>
-    <users>
-        <%[1]s>
-            <password>%[2]s</password>
-            <networks><ip>127.0.0.1</ip></networks>
-            <profile>default</profile>
-            <quota>default</quota>
-        </%[1]s>
-    </users>
-    <quotas><default></default></quotas>
-</yandex>
-`, SecureUser, SecurePassword)
-	if err := os.WriteFile(filepath.Join(dir, "config.xml"), []byte(config), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "users.xml"), []byte(users), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	logs := new(LockedBuffer)
-	cmd := exec.Command("clickhouse-server", "--config-file="+filepath.Join(dir, "config.xml"))
-	cmd.Stdout, cmd.Stderr = logs, logs
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start the secure ClickHouse: %v", err)
-	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-exited
-	})
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		if c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(secure)); err == nil {
-			c.Close()
-			break
-		}
-		select {
-		case <-exited:
-			errLog, _ := os.ReadFile(filepath.Join(dir, "log", "server.err.log"))
-			t.Fatalf("the secure ClickHouse exited:\n%s\n%s", logs.String(), errLog)
-		case <-time.After(200 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the secure ClickHouse did not listen in 60 s:\n%s", logs.String())
-		}
-	}
-	return "127.0.0.1:" + strconv.Itoa(secure), caFile
+    </server></openSSL>`, dir, secure, freePort(t), freePort(t))
+	user := fmt.Sprintf(`<%[1]s><password>%[2]s</password><networks><ip>127.0.0.1</ip></networks><profile>default</profile><quota>default</quota></%[1]s>`,
+		SecureUser, SecurePassword)
+	addr = "127.0.0.1:" + strconv.Itoa(secure)
+	s := &Server{t: t, name: "the secure ClickHouse", addr: addr, argv: clickHouseArgs(t, dir, listen, user), ready: listening(addr)}
+	s.Start()
+	t.Cleanup(s.Kill)
+	return addr, caFile
 }
 
 // freePort returns a TCP port on 127.0.0.1 that nothing listens on now.

@@ -134,8 +134,7 @@ share.coordinator.state.topic.min.isr=1
 		t.Fatalf("format the broker's storage: %v\n%s", err, out)
 	}
 	s := &Server{t: t, name: "the test's Kafka broker", addr: "127.0.0.1:" + strconv.Itoa(port),
-		argv:  append(java, "kafka.Kafka", propsFile),
-		ready: func(logs string) bool { return strings.Contains(logs, "Kafka Server started") }}
+		argv: append(java, "kafka.Kafka", propsFile), ready: kafkaStarted}
 	s.Start()
 	t.Cleanup(s.Kill)
 	return s
@@ -150,7 +149,35 @@ func ClickHouseServer(t testing.TB) *Server {
 		t.Skip("skipped: LEADPIPE_TEST_CLICKHOUSE is not set; `make test` installs and starts ClickHouse and sets it")
 	}
 	dir := t.TempDir()
-	native, http := freePort(t), freePort(t)
+	native := freePort(t)
+	listen := fmt.Sprintf("<tcp_port>%d</tcp_port>\n    <http_port>%d</http_port>", native, freePort(t))
+	user := `<default><password></password><networks><ip>127.0.0.1</ip></networks><profile>default</profile><quota>default</quota></default>`
+	addr := "127.0.0.1:" + strconv.Itoa(native)
+	s := &Server{t: t, name: "the test's ClickHouse", addr: addr, argv: clickHouseArgs(t, dir, listen, user), ready: listening(addr)}
+	s.Start()
+	t.Cleanup(s.Kill)
+	return s
+}
+
+// kafkaStarted is a broker's readiness: its log says it started.
+func kafkaStarted(logs string) bool { return strings.Contains(logs, "Kafka Server started") }
+
+// listening is a server's readiness: addr accepts a connection.
+func listening(addr string) func(string) bool {
+	return func(string) bool {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	}
+}
+
+// clickHouseArgs writes a ClickHouse server's config.xml and users.xml
+// into dir, with listen (its ports, and TLS if any) and the one user, and
+// returns the command line that runs it.
+func clickHouseArgs(t testing.TB, dir, listen, user string) []string {
+	t.Helper()
 	for _, d := range []string{"data", "tmp", "user_files", "format_schemas", "log"} {
 		if err := os.MkdirAll(filepath.Join(dir, d), 0o700); err != nil {
 			t.Fatal(err)
@@ -160,8 +187,7 @@ func ClickHouseServer(t testing.TB) *Server {
 <yandex>
     <logger><level>information</level><log>%[1]s/log/server.log</log><errorlog>%[1]s/log/server.err.log</errorlog></logger>
     <listen_host>127.0.0.1</listen_host>
-    <tcp_port>%[2]d</tcp_port>
-    <http_port>%[3]d</http_port>
+    %[2]s
     <path>%[1]s/data/</path>
     <tmp_path>%[1]s/tmp/</tmp_path>
     <user_files_path>%[1]s/user_files/</user_files_path>
@@ -171,11 +197,11 @@ func ClickHouseServer(t testing.TB) *Server {
     <default_database>default</default_database>
     <mark_cache_size>67108864</mark_cache_size>
 </yandex>
-`, dir, native, http)
+`, dir, listen)
 	users := `<?xml version="1.0"?>
 <yandex>
     <profiles><default></default></profiles>
-    <users><default><password></password><networks><ip>127.0.0.1</ip></networks><profile>default</profile><quota>default</quota></default></users>
+    <users>` + user + `</users>
     <quotas><default></default></quotas>
 </yandex>
 `
@@ -185,19 +211,7 @@ func ClickHouseServer(t testing.TB) *Server {
 	if err := os.WriteFile(filepath.Join(dir, "users.xml"), []byte(users), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	addr := "127.0.0.1:" + strconv.Itoa(native)
-	s := &Server{t: t, name: "the test's ClickHouse", addr: addr,
-		argv: []string{"clickhouse-server", "--config-file=" + filepath.Join(dir, "config.xml")},
-		ready: func(string) bool {
-			c, err := net.DialTimeout("tcp", addr, time.Second)
-			if err == nil {
-				c.Close()
-			}
-			return err == nil
-		}}
-	s.Start()
-	t.Cleanup(s.Kill)
-	return s
+	return []string{"clickhouse-server", "--config-file=" + filepath.Join(dir, "config.xml")}
 }
 
 // kafkaJars is LEADPIPE_TEST_KAFKA_JARS; the test skips without it.
