@@ -27,6 +27,9 @@ type Config struct {
 	Addr string
 	// Database holds leadpipe's tables; it is created if missing.
 	Database string
+	// Marketing holds the answers marketers read (marketing.go); it is
+	// created if missing.
+	Marketing string
 	// User authenticates, with Password, or else the content of
 	// PasswordFile, or else LEADPIPE_CLICKHOUSE_PASSWORD; the default user
 	// has no password.
@@ -38,13 +41,14 @@ type Config struct {
 
 // DefaultConfig is a local server on the native port.
 func DefaultConfig() Config {
-	return Config{Addr: "127.0.0.1:9000", Database: "leadpipe", User: "default"}
+	return Config{Addr: "127.0.0.1:9000", Database: "leadpipe", Marketing: "marketing", User: "default"}
 }
 
 // RegisterFlags binds the fields to flags on fs.
 func (c *Config) RegisterFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.Addr, "clickhouse", c.Addr, "ClickHouse native protocol address, host:port (the TCP port, not HTTP)")
 	fs.StringVar(&c.Database, "clickhouse-db", c.Database, "ClickHouse database of leadpipe's tables")
+	fs.StringVar(&c.Marketing, "marketing-db", c.Marketing, "ClickHouse database of the marketers' answers, the only one the marketer user reads")
 	fs.StringVar(&c.User, "clickhouse-user", c.User, "ClickHouse user")
 	fs.StringVar(&c.PasswordFile, "clickhouse-password-file", c.PasswordFile, "file holding the ClickHouse user's password (else "+EnvPassword+")")
 	fs.BoolVar(&c.TLS, "clickhouse-tls", c.TLS, "connect over TLS, to the server's tcp_port_secure (implied by --clickhouse-tls-ca-file)")
@@ -94,6 +98,12 @@ func (c *Config) Validate() error {
 	}
 	if !identRE.MatchString(c.Database) {
 		return fmt.Errorf("--clickhouse-db: %q is not a plain identifier (letters, digits, _)", c.Database)
+	}
+	if !identRE.MatchString(c.Marketing) {
+		return fmt.Errorf("--marketing-db: %q is not a plain identifier (letters, digits, _)", c.Marketing)
+	}
+	if c.Marketing == c.Database {
+		return fmt.Errorf("--marketing-db: %q is --clickhouse-db too; the marketer reads the marketing database and must not read leadpipe's", c.Marketing)
 	}
 	if _, err := c.password(); err != nil {
 		return err

@@ -26,8 +26,9 @@ type Migration struct {
 	Checksum   string   // sha256 of the file
 }
 
-// Migrations returns the embedded migrations in version order, for database db.
-func Migrations(db string) ([]Migration, error) {
+// Migrations returns the embedded migrations in version order, for
+// leadpipe's database db and the marketing database marketing.
+func Migrations(db, marketing string) ([]Migration, error) {
 	names, err := fs.Glob(migrationFS, "migrations/*.sql")
 	if err != nil {
 		return nil, err
@@ -48,7 +49,7 @@ func Migrations(db string) ([]Migration, error) {
 		sum := sha256.Sum256(b)
 		ms = append(ms, Migration{
 			Version: uint32(v), Name: name,
-			Statements: SplitStatements(strings.ReplaceAll(string(b), "{db}", db)),
+			Statements: SplitStatements(strings.NewReplacer("{db}", db, "{marketing}", marketing).Replace(string(b))),
 			Checksum:   hex.EncodeToString(sum[:]),
 		})
 	}
@@ -75,16 +76,18 @@ func SplitStatements(sql string) []string {
 	return out
 }
 
-// Migrate creates the database and applies every migration not yet
-// recorded in its schema_migrations table, in order. Applied versions are
-// skipped, so running it again changes nothing. It returns the versions it
-// applied.
-func Migrate(ctx context.Context, conn driver.Conn, db string) ([]Migration, error) {
-	if !identRE.MatchString(db) {
-		return nil, fmt.Errorf("database %q is not a plain identifier", db)
-	}
-	if err := conn.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+db); err != nil {
-		return nil, fmt.Errorf("create database %s: %w", db, err)
+// Migrate creates the databases db (leadpipe's) and marketing, and applies
+// every migration not yet recorded in db's schema_migrations table, in
+// order. Applied versions are skipped, so running it again changes
+// nothing. It returns the versions it applied.
+func Migrate(ctx context.Context, conn driver.Conn, db, marketing string) ([]Migration, error) {
+	for _, name := range []string{db, marketing} {
+		if !identRE.MatchString(name) {
+			return nil, fmt.Errorf("database %q is not a plain identifier", name)
+		}
+		if err := conn.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+name); err != nil {
+			return nil, fmt.Errorf("create database %s: %w", name, err)
+		}
 	}
 	if err := conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS `+db+`.schema_migrations (
 		version UInt32, name String, checksum String, applied_at DateTime
@@ -107,7 +110,7 @@ func Migrate(ctx context.Context, conn driver.Conn, db string) ([]Migration, err
 	}
 	rows.Close()
 
-	ms, err := Migrations(db)
+	ms, err := Migrations(db, marketing)
 	if err != nil {
 		return nil, err
 	}

@@ -81,11 +81,13 @@ func openClickHouse(ctx context.Context, o *options, db string) (driver.Conn, er
 	if err != nil {
 		return nil, err
 	}
-	if err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+db); err != nil {
-		conn.Close()
-		return nil, err
+	for _, name := range []string{db, db + "_marketing"} {
+		if err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+name); err != nil {
+			conn.Close()
+			return nil, err
+		}
 	}
-	if _, err := analytics.Migrate(ctx, conn, db); err != nil {
+	if _, err := analytics.Migrate(ctx, conn, db, db+"_marketing"); err != nil {
 		conn.Close()
 		return nil, err
 	}

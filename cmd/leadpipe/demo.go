@@ -35,6 +35,7 @@ The pseudonymous keys use the public development key.`
 func cmdDemo(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	cfg := defaultRunConfig()
 	cfg.ch.Database = "leadpipe_demo"
+	cfg.ch.Marketing = "marketing_demo"
 	cfg.metricsAddr = ""
 	cfg.logs.level = "warn"
 	g := genFlags{wl: workload.DefaultConfig()}
@@ -82,10 +83,12 @@ func demo(ctx context.Context, cfg *runConfig, wl workload.Config, log *slog.Log
 		return fmt.Errorf("%w (start one with scripts/clickhouse-up.sh, or point --clickhouse at yours)", err)
 	}
 	defer conn.Close()
-	if err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+cfg.ch.Database); err != nil {
-		return fmt.Errorf("reset database %s: %w", cfg.ch.Database, err)
+	for _, db := range []string{cfg.ch.Database, cfg.ch.Marketing} {
+		if err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+db); err != nil {
+			return fmt.Errorf("reset database %s: %w", db, err)
+		}
 	}
-	if _, err := analytics.Migrate(ctx, conn, cfg.ch.Database); err != nil {
+	if _, err := analytics.Migrate(ctx, conn, cfg.ch.Database, cfg.ch.Marketing); err != nil {
 		return err
 	}
 	if _, err := pipeline.CreateTopics(ctx, &cfg.kafka); err != nil {

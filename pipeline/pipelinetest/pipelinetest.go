@@ -94,18 +94,20 @@ func ClickHouseAt(t testing.TB, addr string) (analytics.Config, driver.Conn) {
 	cfg := analytics.DefaultConfig()
 	cfg.Addr = addr
 	cfg.Database = strings.ReplaceAll(name(t), "-", "_")
+	cfg.Marketing = cfg.Database + "_marketing"
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	conn, err := analytics.Open(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := analytics.Migrate(ctx, conn, cfg.Database); err != nil {
+	if _, err := analytics.Migrate(ctx, conn, cfg.Database, cfg.Marketing); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
 		if os.Getenv("LEADPIPE_TEST_KEEP") == "" {
 			conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+cfg.Database)
+			conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+cfg.Marketing)
 		}
 		conn.Close()
 	})
