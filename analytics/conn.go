@@ -126,10 +126,13 @@ func Open(ctx context.Context, c Config) (driver.Conn, error) {
 		return nil, err
 	}
 	conn, err := clickhouse.Open(&clickhouse.Options{
-		Addr:         []string{c.Addr},
-		Protocol:     clickhouse.Native,
-		TLS:          tlsCfg,
-		Auth:         clickhouse.Auth{Database: "default", Username: c.User, Password: password},
+		Addr:     []string{c.Addr},
+		Protocol: clickhouse.Native,
+		TLS:      tlsCfg,
+		// No database to log into: every query names its database, and a
+		// server refuses a login into one the user may not use (the
+		// marketer may use the marketing database only).
+		Auth:         clickhouse.Auth{Database: "", Username: c.User, Password: password},
 		DialTimeout:  5 * time.Second,
 		ReadTimeout:  60 * time.Second,
 		MaxOpenConns: 8,

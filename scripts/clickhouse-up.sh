@@ -21,6 +21,8 @@ if ! command -v clickhouse-server >/dev/null || ! command -v clickhouse-client >
 fi
 
 if ch_ready >/dev/null 2>&1; then
+  # ClickHouse rereads users.xml by itself: a reused server gets the users of this checkout.
+  [[ -d $dir ]] && cp "$LEADPIPE_ROOT/deploy/clickhouse/users.xml" "$dir/users.xml"
   log "ClickHouse already answers on 127.0.0.1:$port, reusing it"
   exit 0
 fi

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/pflag"
@@ -40,6 +41,10 @@ type runConfig struct {
 	sinkRows       int
 	sinkBytes      int
 	sinkAge        time.Duration
+	// marketingEvery is how often the sink refreshes the marketing
+	// database (0: never), marketingK the smallest group it shows.
+	marketingEvery time.Duration
+	marketingK     int
 }
 
 func defaultRunConfig() runConfig {
@@ -55,6 +60,8 @@ func defaultRunConfig() runConfig {
 		sinkRows:       d.Sink.BatchRecords,
 		sinkBytes:      d.Sink.BatchBytes,
 		sinkAge:        d.Sink.BatchAge,
+		marketingEvery: time.Minute,
+		marketingK:     analytics.DefaultK,
 	}
 }
 
@@ -73,6 +80,8 @@ func (c *runConfig) register(fs *pflag.FlagSet) {
 	fs.IntVar(&c.sinkRows, "sink-batch-rows", c.sinkRows, "rows the sink buffers before it inserts and commits")
 	fs.IntVar(&c.sinkBytes, "sink-batch-bytes", c.sinkBytes, "consumed bytes the sink buffers before it inserts and commits")
 	fs.DurationVar(&c.sinkAge, "sink-batch-age", c.sinkAge, "longest the sink buffers a row before it inserts and commits")
+	fs.DurationVar(&c.marketingEvery, "marketing-every", c.marketingEvery, "how often the sink refreshes the marketing database from the landed rows (0: never; `leadpipe marketing refresh` does it once)")
+	fs.IntVar(&c.marketingK, "marketing-k", c.marketingK, "smallest group of leads or visitors the marketing database shows; smaller ones are merged into \"other\" or left out")
 	fs.StringVar(&c.metricsAddr, "metrics-addr", c.metricsAddr, "address of /metrics, /healthz and /readyz (empty: none)")
 	c.logs.register(fs)
 }
@@ -97,6 +106,9 @@ func (c *runConfig) validate(stages []string) error {
 	}
 	if c.sinkRows < 1 || c.sinkAge <= 0 {
 		return fmt.Errorf("--sink-batch-rows and --sink-batch-age must be positive")
+	}
+	if c.marketingEvery < 0 || c.marketingK < 1 {
+		return fmt.Errorf("--marketing-every must not be negative and --marketing-k must be at least 1")
 	}
 	return nil
 }
@@ -186,6 +198,7 @@ func runStages(ctx context.Context, cfg *runConfig, stages []string, keys *pseud
 		}
 		set.Policy = p
 	}
+	var refresh func(context.Context) error
 	if slices.Contains(stages, "sink") {
 		conn, err := analytics.Open(ctx, cfg.ch)
 		if err != nil {
@@ -193,6 +206,11 @@ func runStages(ctx context.Context, cfg *runConfig, stages []string, keys *pseud
 		}
 		defer conn.Close()
 		set.Writer = analytics.NewWriter(conn, cfg.ch.Database)
+		if cfg.marketingEvery > 0 {
+			refresh = func(ctx context.Context) error {
+				return refreshMarketing(ctx, conn, &cfg.ch, cfg.marketingEvery, cfg.marketingK, log)
+			}
+		}
 	}
 	if err := wire.Add(runner, &cfg.kafka, set, stages...); err != nil {
 		return err
@@ -203,5 +221,36 @@ func runStages(ctx context.Context, cfg *runConfig, stages []string, keys *pseud
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return pipeline.Serve(gctx, cfg.metricsAddr, reg, runner.Ready, log) })
 	g.Go(func() error { return runner.Run(gctx) })
+	if refresh != nil {
+		g.Go(func() error { return refresh(gctx) })
+	}
 	return g.Wait()
+}
+
+// refreshMarketing refreshes the marketing database every interval until
+// ctx ends. A failed refresh is logged and tried again at the next tick:
+// the marketers read the last snapshot meanwhile.
+func refreshMarketing(ctx context.Context, conn driver.Conn, ch *analytics.Config, every time.Duration, k int, log *slog.Logger) error {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		start := time.Now()
+		snapshot, err := analytics.Refresh(ctx, conn, ch.Database, ch.Marketing, k)
+		switch {
+		case ctx.Err() != nil:
+			return nil
+		case err != nil:
+			log.Warn("marketing refresh failed; the marketers read the previous snapshot", "db", ch.Marketing, "err", err)
+		default:
+			log.Debug("marketing refreshed", "db", ch.Marketing, "snapshot", snapshot, "took", time.Since(start))
+		}
+	}
 }

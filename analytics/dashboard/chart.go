@@ -1,0 +1,197 @@
+package dashboard
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/leadpipe/leadpipe/analytics"
+)
+
+// A chart is drawn as SVG by page.html from the geometry computed here:
+// horizontal bars (one per row) or stacked columns (one per week, a
+// segment per series).
+type chart struct {
+	Title         string
+	Width, Height int
+	Bars          []bar
+	Columns       []column
+	Legend        []legend
+}
+
+type bar struct {
+	Label, Text string
+	Y, W        int
+	Color       string
+}
+
+type column struct {
+	Label    string
+	X, W     int
+	Segments []segment
+}
+
+type segment struct {
+	Y, H  int
+	Color string
+	Title string
+}
+
+type legend struct {
+	Label, Color string
+	X            int
+}
+
+// palette is colour-blind safe (Okabe and Ito).
+var palette = []string{"#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"}
+
+const (
+	chartWidth = 640
+	labelWidth = 220
+	barHeight  = 20
+)
+
+// chartOf draws the answer of question name; nil when it has no chart or
+// no row.
+func chartOf(name string, tab *analytics.Table) *chart {
+	if len(tab.Rows) == 0 {
+		return nil
+	}
+	col := func(c string) int { return slices.Index(tab.Columns, c) }
+	num := func(row []any, c string) float64 {
+		i := col(c)
+		if i < 0 {
+			return 0
+		}
+		switch v := row[i].(type) {
+		case uint64:
+			return float64(v)
+		case float64:
+			return v
+		}
+		return 0
+	}
+	str := func(row []any, c string) string {
+		i := col(c)
+		if i < 0 {
+			return ""
+		}
+		if t, ok := row[i].(time.Time); ok {
+			return t.Format(time.DateOnly)
+		}
+		return fmt.Sprint(row[i])
+	}
+	switch name {
+	case "lead_volume":
+		return stacked("Leads per week and origin channel", tab.Rows, func(r []any) (string, string, float64) {
+			return str(r, "week"), str(r, "channel"), num(r, "leads")
+		})
+	case "quarantine_releases":
+		return stacked("Leads released from quarantine per week", tab.Rows, func(r []any) (string, string, float64) {
+			return str(r, "week"), str(r, "network"), num(r, "leads")
+		})
+	case "quarantine_backlog":
+		return bars("Leads waiting in quarantine", tab.Rows, func(r []any) (string, float64, string) {
+			n := num(r, "leads")
+			return str(r, "network") + " / " + str(r, "reason"), n, strconv.FormatFloat(n, 'f', 0, 64)
+		})
+	case "consent_coverage":
+		return bars("Share of leads with consent, per channel and purpose", tab.Rows, func(r []any) (string, float64, string) {
+			v := num(r, "coverage")
+			return str(r, "channel") + " / " + str(r, "purpose"), v, strconv.FormatFloat(100*v, 'f', 1, 64) + "%"
+		})
+	case "funnel":
+		steps := []string{"page_view", "product_view", "add_to_cart", "purchase"}
+		rows := make([][]any, len(steps))
+		for i, s := range steps {
+			var n float64
+			for _, r := range tab.Rows {
+				n += num(r, s)
+			}
+			rows[i] = []any{s, n}
+		}
+		return bars("Visitors at each step of the funnel, every channel", rows, func(r []any) (string, float64, string) {
+			n := r[1].(float64)
+			return r[0].(string), n, strconv.FormatFloat(n, 'f', 0, 64)
+		})
+	case "top_categories":
+		return bars("Purchases per channel and category", tab.Rows, func(r []any) (string, float64, string) {
+			n := num(r, "purchases")
+			return str(r, "channel") + " / " + str(r, "category"), n, strconv.FormatFloat(n, 'f', 0, 64)
+		})
+	case "audiences":
+		return bars("Leads open to personalization, by their top category", tab.Rows, func(r []any) (string, float64, string) {
+			n := num(r, "leads")
+			return str(r, "category"), n, strconv.FormatFloat(n, 'f', 0, 64)
+		})
+	}
+	return nil
+}
+
+// bars draws one horizontal bar per row, scaled to the largest value.
+func bars(title string, rows [][]any, of func([]any) (label string, v float64, text string)) *chart {
+	c := &chart{Title: title, Width: chartWidth, Height: len(rows)*(barHeight+4) + 4}
+	var most float64
+	for _, r := range rows {
+		_, v, _ := of(r)
+		most = max(most, v)
+	}
+	for i, r := range rows {
+		label, v, text := of(r)
+		w := 0
+		if most > 0 {
+			w = int(v / most * float64(chartWidth-labelWidth-70))
+		}
+		c.Bars = append(c.Bars, bar{Label: label, Text: text, Y: 4 + i*(barHeight+4), W: w, Color: palette[0]})
+	}
+	return c
+}
+
+// stacked draws a column per x (in order of first appearance, which the
+// queries sort by week) with a segment per series, scaled to the
+// tallest column.
+func stacked(title string, rows [][]any, of func([]any) (x, series string, v float64)) *chart {
+	const height, top, bottom = 220, 8, 24
+	var xs, series []string
+	sums := map[string]float64{}
+	values := map[[2]string]float64{}
+	for _, r := range rows {
+		x, s, v := of(r)
+		if !slices.Contains(xs, x) {
+			xs = append(xs, x)
+		}
+		if !slices.Contains(series, s) {
+			series = append(series, s)
+		}
+		sums[x] += v
+		values[[2]string{x, s}] += v
+	}
+	slices.Sort(series)
+	var most float64
+	for _, v := range sums {
+		most = max(most, v)
+	}
+	c := &chart{Title: title, Width: chartWidth, Height: height + 24}
+	step := (chartWidth - 40) / max(len(xs), 1)
+	w := max(min(step-6, 60), 4)
+	for i, x := range xs {
+		col := column{Label: x, X: 40 + i*step, W: w}
+		y := height - bottom
+		for j, s := range series {
+			v := values[[2]string{x, s}]
+			if v == 0 {
+				continue
+			}
+			h := int(v / most * float64(height-top-bottom))
+			y -= h
+			col.Segments = append(col.Segments, segment{Y: y, H: h, Color: palette[j%len(palette)],
+				Title: fmt.Sprintf("%s, %s: %s", x, s, strconv.FormatFloat(v, 'f', -1, 64))})
+		}
+		c.Columns = append(c.Columns, col)
+	}
+	for j, s := range series {
+		c.Legend = append(c.Legend, legend{Label: s, Color: palette[j%len(palette)], X: 40 + j*110})
+	}
+	return c
+}

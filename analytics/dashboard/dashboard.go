@@ -1,0 +1,209 @@
+// Package dashboard serves the marketer questions of analytics/queries as
+// one web page: charts drawn as SVG on the server and the answers as
+// tables, filtered by date range and channel, reloading itself. It reads
+// the marketing database only, as the marketer user, and holds no script:
+// the page works without JavaScript and loads nothing from elsewhere.
+package dashboard
+
+import (
+	"context"
+	"embed"
+	"fmt"
+	"html/template"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/leadpipe/leadpipe/analytics"
+)
+
+//go:embed page.html
+var pageFS embed.FS
+
+var page = template.Must(template.New("page.html").Funcs(template.FuncMap{
+	"cell":    cell,
+}).ParseFS(pageFS, "page.html"))
+
+// Server answers the page.
+type Server struct {
+	// Conn reads Marketing, as the marketer user.
+	Conn      driver.Conn
+	Marketing string
+	// Reload is how often the page reloads itself (0: never).
+	Reload time.Duration
+	// Days is the default date range, ending today.
+	Days int
+	// Log receives the queries that fail (nil: nowhere).
+	Log *slog.Logger
+	// Now is the clock (nil: time.Now).
+	Now func() time.Time
+}
+
+// Handler returns the page at "/" and a health check at "/healthz".
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", s.serve)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	return mux
+}
+
+// answer is one question and its answer on the page.
+type answer struct {
+	analytics.Query
+	Table *analytics.Table
+	Chart *chart
+}
+
+// view is what the template renders.
+type view struct {
+	Filter        analytics.Filter
+	From, To      string
+	Channels      []string
+	Error         string
+	Empty         bool // no snapshot yet
+	Last          analytics.LastRefresh
+	Reload        int
+	Answers       []answer
+	NothingInView bool
+}
+
+func (s *Server) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
+	defer cancel()
+	v := view{Reload: int(s.Reload / time.Second)}
+	f, err := s.filter(r)
+	v.Filter = f
+	v.From, v.To = f.From.Format(time.DateOnly), f.To.Format(time.DateOnly)
+	if err != nil {
+		w.WriteHeader(http.StatusBadRequest)
+		v.Error = err.Error()
+		s.render(w, &v)
+		return
+	}
+	last, ok, err := analytics.Latest(ctx, s.Conn, s.Marketing)
+	if err != nil {
+		s.fail(w, &v, err)
+		return
+	}
+	v.Last, v.Empty = last, !ok
+	if !ok {
+		s.render(w, &v)
+		return
+	}
+	// The channels of the filter: those the lead volume shows over all days.
+	all := analytics.Filter{From: time.Unix(0, 0).UTC(), To: s.now().UTC().AddDate(1, 0, 0)}
+	if q, ok := analytics.QueryByName("lead_volume"); ok {
+		tab, err := q.Run(ctx, s.Conn, s.Marketing, all)
+		if err != nil {
+			s.fail(w, &v, err)
+			return
+		}
+		for _, row := range tab.Rows {
+			if c, ok := row[1].(string); ok && !slices.Contains(v.Channels, c) {
+				v.Channels = append(v.Channels, c)
+			}
+		}
+		slices.Sort(v.Channels)
+	}
+	v.NothingInView = true
+	queries := analytics.Queries()
+	slices.SortStableFunc(queries, func(a, b analytics.Query) int { return rank(a.Name) - rank(b.Name) })
+	for _, q := range queries {
+		tab, err := q.Run(ctx, s.Conn, s.Marketing, f)
+		if err != nil {
+			s.fail(w, &v, err)
+			return
+		}
+		if len(tab.Rows) > 0 {
+			v.NothingInView = false
+		}
+		v.Answers = append(v.Answers, answer{Query: q, Table: tab, Chart: chartOf(q.Name, tab)})
+	}
+	s.render(w, &v)
+}
+
+// order is the order of the questions on the page: leads, quarantine,
+// consent, then behavior; a question not listed comes last.
+var order = []string{"lead_volume", "quarantine_backlog", "quarantine_releases", "consent_coverage",
+	"funnel", "top_categories", "audiences"}
+
+func rank(name string) int {
+	if i := slices.Index(order, name); i >= 0 {
+		return i
+	}
+	return len(order)
+}
+
+// filter reads the date range and channel of the request, defaulting to
+// the last Days days.
+func (s *Server) filter(r *http.Request) (analytics.Filter, error) {
+	f := analytics.Filter{To: s.now().UTC().Truncate(24 * time.Hour), Channel: r.FormValue("channel")}
+	days := s.Days
+	if days <= 0 {
+		days = 90
+	}
+	f.From = f.To.AddDate(0, 0, -days)
+	var err error
+	if to := r.FormValue("to"); to != "" {
+		if f.To, err = time.Parse(time.DateOnly, to); err != nil {
+			return f, fmt.Errorf("the end of the range, %q, is not a day YYYY-MM-DD", to)
+		}
+		if r.FormValue("from") == "" {
+			f.From = f.To.AddDate(0, 0, -days)
+		}
+	}
+	if from := r.FormValue("from"); from != "" {
+		if f.From, err = time.Parse(time.DateOnly, from); err != nil {
+			return f, fmt.Errorf("the start of the range, %q, is not a day YYYY-MM-DD", from)
+		}
+	}
+	return f, f.Validate()
+}
+
+func (s *Server) fail(w http.ResponseWriter, v *view, err error) {
+	if s.Log != nil {
+		s.Log.Warn("dashboard query failed", "err", err)
+	}
+	w.WriteHeader(http.StatusBadGateway)
+	v.Error = "ClickHouse did not answer: " + err.Error()
+	s.render(w, v)
+}
+
+func (s *Server) render(w http.ResponseWriter, v *view) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self'")
+	if err := page.Execute(w, v); err != nil && s.Log != nil {
+		s.Log.Warn("dashboard page", "err", err)
+	}
+}
+
+// cell writes a value as a person reads it: days as dates, ratios as
+// percentages, money with two decimals.
+func cell(column string, v any) string {
+	switch v := v.(type) {
+	case time.Time:
+		return v.Format(time.DateOnly)
+	case float64:
+		if isRate(column) {
+			return strconv.FormatFloat(100*v, 'f', 1, 64) + "%"
+		}
+		return strconv.FormatFloat(v, 'f', 2, 64)
+	default:
+		return fmt.Sprint(v)
+	}
+}
+
+func isRate(column string) bool {
+	return column == "coverage" || len(column) > 5 && column[len(column)-5:] == "_rate"
+}

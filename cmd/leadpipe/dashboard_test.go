@@ -1,0 +1,299 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/chromedp/chromedp"
+
+	"github.com/leadpipe/leadpipe/analytics"
+)
+
+// The databases deploy/clickhouse/users.xml lets leadpipe_writer and
+// marketer use in tests.
+const (
+	leastPrivilegeDB        = "leadpipe_test"
+	leastPrivilegeMarketing = "marketing_test"
+)
+
+// leastPrivilege recreates leadpipe_test and marketing_test as the
+// default user and returns a Config on them (user left to the caller)
+// and the default user's connection.
+func leastPrivilege(t *testing.T) (analytics.Config, driver.Conn) {
+	t.Helper()
+	addr := os.Getenv("LEADPIPE_TEST_CLICKHOUSE")
+	if addr == "" {
+		t.Skip("skipped: LEADPIPE_TEST_CLICKHOUSE is not set; `make test` starts ClickHouse and sets it")
+	}
+	cfg := analytics.DefaultConfig()
+	cfg.Addr, cfg.Database, cfg.Marketing = addr, leastPrivilegeDB, leastPrivilegeMarketing
+	ctx := context.Background()
+	admin, err := analytics.Open(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	drop := func() {
+		for _, db := range []string{cfg.Database, cfg.Marketing} {
+			if err := admin.Exec(ctx, "DROP DATABASE IF EXISTS "+db); err != nil {
+				t.Error(err)
+			}
+		}
+	}
+	drop()
+	t.Cleanup(func() {
+		if os.Getenv("LEADPIPE_TEST_KEEP") == "" {
+			drop()
+		}
+		admin.Close()
+	})
+	if _, err := analytics.Migrate(ctx, admin, cfg.Database, cfg.Marketing); err != nil {
+		t.Fatal(err)
+	}
+	return cfg, admin
+}
+
+// openAs connects to cfg's server as user.
+func openAs(t *testing.T, cfg analytics.Config, user string) driver.Conn {
+	t.Helper()
+	cfg.User = user
+	conn, err := analytics.Open(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("connect as %s: %v", user, err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn
+}
+
+// loadMarketingFixture inserts analytics/testdata/marketing_fixture.sql
+// (the rows the queries' tests know the answers of) into cfg.Database.
+func loadMarketingFixture(t *testing.T, conn driver.Conn, db string) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "..", "analytics", "testdata", "marketing_fixture.sql"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, stmt := range analytics.SplitStatements(strings.ReplaceAll(string(b), "{db}", db)) {
+		if err := conn.Exec(context.Background(), stmt); err != nil {
+			t.Fatalf("fixture: %v", err)
+		}
+	}
+}
+
+var fixtureFilter = analytics.Filter{
+	From: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC),
+	To:   time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC),
+}
+
+func TestTheMarketerReadsTheMarketingDatabaseAndNothingElse(t *testing.T) {
+	cfg, admin := leastPrivilege(t)
+	loadMarketingFixture(t, admin, cfg.Database)
+	ctx := context.Background()
+
+	writer := openAs(t, cfg, "leadpipe_writer")
+	if _, err := analytics.Refresh(ctx, writer, cfg.Database, cfg.Marketing, analytics.DefaultK); err != nil {
+		t.Fatalf("leadpipe_writer cannot refresh the marketing database: %v", err)
+	}
+
+	marketer := openAs(t, cfg, "marketer")
+	for _, q := range analytics.Queries() {
+		tab, err := q.Run(ctx, marketer, cfg.Marketing, fixtureFilter)
+		if err != nil {
+			t.Errorf("the marketer cannot answer %s: %v", q.Name, err)
+		} else if len(tab.Rows) == 0 {
+			t.Errorf("the marketer's %s has no row", q.Name)
+		}
+	}
+	refused := map[string]string{
+		"leads":                   "SELECT count() FROM " + cfg.Database + ".leads",
+		"behavior_events":         "SELECT count() FROM " + cfg.Database + ".behavior_events",
+		"decisions":               "SELECT count() FROM " + cfg.Database + ".decisions",
+		"classifications":         "SELECT count() FROM " + cfg.Database + ".classifications",
+		"system.query_log":        "SELECT count() FROM system.query_log",
+		"table function numbers":  "SELECT count() FROM numbers(10)",
+		"table function remote":   "SELECT count() FROM remote('127.0.0.1', " + cfg.Database + ".leads)",
+		"table function file":     "SELECT count() FROM file('/etc/passwd', 'CSV', 'a String')",
+		"table function url":      "SELECT count() FROM url('http://127.0.0.1:1/', 'CSV', 'a String')",
+		"insert into marketing":   "INSERT INTO " + cfg.Marketing + ".audiences (snapshot, channel, category, leads) SELECT 1, 'x', 'y', 1",
+		"drop a marketing table":  "DROP TABLE " + cfg.Marketing + ".audiences",
+		"create a table":          "CREATE TABLE " + cfg.Marketing + ".mine (a UInt8) ENGINE = Memory",
+		"a setting that lifts it": "SET readonly = 0",
+	}
+	for what, q := range refused {
+		if err := marketer.Exec(ctx, q); err == nil {
+			t.Errorf("the marketer may %s: %s", what, q)
+		}
+	}
+	// What the marketer may read holds no key: no column of marketing is
+	// a lead or visitor key.
+	rows, err := marketer.Query(ctx, "SELECT name FROM system.columns WHERE database = ?", cfg.Marketing)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var col string
+		if err := rows.Scan(&col); err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(col, "key") || strings.Contains(col, "id") {
+			t.Errorf("marketing has a column %q", col)
+		}
+	}
+
+	// The writer: the two databases only.
+	if err := writer.Exec(ctx, "SELECT count() FROM system.query_log"); err == nil {
+		t.Error("leadpipe_writer may read system.query_log")
+	}
+	if err := writer.Exec(ctx, "CREATE DATABASE IF NOT EXISTS lp_not_the_writers"); err == nil {
+		admin.Exec(ctx, "DROP DATABASE IF EXISTS lp_not_the_writers")
+		t.Error("leadpipe_writer may create a database")
+	}
+}
+
+// chromium returns Debian's Chromium, which scripts/services-up.sh installs.
+func chromium(t *testing.T) string {
+	t.Helper()
+	for _, name := range []string{os.Getenv("LEADPIPE_TEST_CHROMIUM"), "chromium", "chromium-browser"} {
+		if name == "" {
+			continue
+		}
+		if path, err := exec.LookPath(name); err == nil {
+			return path
+		}
+	}
+	t.Fatal("no chromium on PATH: scripts/chromium-up.sh installs it (make test runs it)")
+	return ""
+}
+
+// pageTables reads every answer table of the page: question → rows of cell texts.
+const pageTables = `Object.fromEntries([...document.querySelectorAll('table[data-question]')].map(t =>
+	[t.dataset.question, [...t.tBodies[0].rows].map(r => [...r.cells].map(c => c.textContent.trim()))]))`
+
+// shown formats a query's value as a reader expects it on the page.
+func shown(column string, v any) string {
+	switch v := v.(type) {
+	case time.Time:
+		return v.Format(time.DateOnly)
+	case float64:
+		if column == "coverage" || strings.HasSuffix(column, "_rate") {
+			return strconv.FormatFloat(100*v, 'f', 1, 64) + "%"
+		}
+		return strconv.FormatFloat(v, 'f', 2, 64)
+	}
+	return fmt.Sprint(v)
+}
+
+func TestTheDashboardShowsInABrowserWhatTheQueriesAnswer(t *testing.T) {
+	cfg, admin := leastPrivilege(t)
+	browser := chromium(t)
+	ctx := context.Background()
+	marketer := openAs(t, cfg, "marketer")
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sctx, stop := context.WithCancel(ctx)
+	served := make(chan error, 1)
+	go func() {
+		served <- serveDashboard(sctx, ln, marketer, cfg.Marketing, dashboardFlags{reload: 0, days: 90}, nil)
+	}()
+	t.Cleanup(func() {
+		stop()
+		if err := <-served; err != nil {
+			t.Errorf("dashboard: %v", err)
+		}
+	})
+	base := "http://" + ln.Addr().String() + "/"
+
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(browser),
+		chromedp.NoSandbox, chromedp.WindowSize(1440, 2200), chromedp.Flag("disable-dev-shm-usage", true))
+	actx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
+	defer cancelAlloc()
+	bctx, cancelBrowser := chromedp.NewContext(actx)
+	defer cancelBrowser()
+	bctx, cancelTimeout := context.WithTimeout(bctx, 2*time.Minute)
+	defer cancelTimeout()
+
+	// Before anything landed: the page says what to run.
+	if err := chromedp.Do(bctx, chromedp.Navigate(base)); err != nil {
+		t.Fatalf("the empty page: %v", err)
+	}
+	empty, err := chromedp.Run(bctx, chromedp.Text("#empty"))
+	if err != nil {
+		t.Fatalf("the empty page: %v", err)
+	}
+	if !strings.Contains(empty, "make demo") || !strings.Contains(empty, "leadpipe run") {
+		t.Errorf("the empty page does not say what to run: %q", empty)
+	}
+
+	loadMarketingFixture(t, admin, cfg.Database)
+	if _, err := analytics.Refresh(ctx, openAs(t, cfg, "leadpipe_writer"), cfg.Database, cfg.Marketing, analytics.DefaultK); err != nil {
+		t.Fatal(err)
+	}
+	check := func(t *testing.T, f analytics.Filter, url string) []byte {
+		if err := chromedp.Do(bctx, chromedp.Navigate(url), chromedp.WaitVisible("#answers")); err != nil {
+			t.Fatal(err)
+		}
+		got, err := chromedp.Run(bctx, chromedp.Evaluate[map[string][][]string](pageTables))
+		if err != nil {
+			t.Fatal(err)
+		}
+		png, err := chromedp.Run(bctx, chromedp.FullScreenshot(100))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, q := range analytics.Queries() {
+			tab, err := q.Run(ctx, marketer, cfg.Marketing, f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var want [][]string
+			for _, row := range tab.Rows {
+				cells := make([]string, len(row))
+				for i, v := range row {
+					cells[i] = shown(tab.Columns[i], v)
+				}
+				want = append(want, cells)
+			}
+			if fmt.Sprint(got[q.Name]) != fmt.Sprint(want) {
+				t.Errorf("the page shows %s as\n%v\nthe query answers\n%v", q.Name, got[q.Name], want)
+			}
+		}
+		return png
+	}
+	png := check(t, fixtureFilter, base+"?from=2026-11-01&to=2026-11-30")
+	web := fixtureFilter
+	web.Channel = "web"
+	check(t, web, base+"?from=2026-11-01&to=2026-11-30&channel=web")
+
+	// The channel list offers the channels that have leads.
+	options, err := chromedp.Run(bctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('select[name=channel] option')].map(o => o.value)`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(options) != "[ partner social web]" {
+		t.Errorf("the channel filter offers %q", options)
+	}
+
+	// The README's screenshot: LEADPIPE_SCREENSHOT=docs/dashboard.png.
+	out := os.Getenv("LEADPIPE_SCREENSHOT")
+	if out == "" {
+		out = filepath.Join(t.TempDir(), "dashboard.png")
+	} else if !filepath.IsAbs(out) {
+		out = filepath.Join("..", "..", out)
+	}
+	if err := os.WriteFile(out, png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot: %s (%d bytes)", out, len(png))
+}
