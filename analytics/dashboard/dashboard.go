@@ -25,7 +25,7 @@ import (
 var pageFS embed.FS
 
 var page = template.Must(template.New("page.html").Funcs(template.FuncMap{
-	"cell":    cell,
+	"cell": cell,
 }).ParseFS(pageFS, "page.html"))
 
 // Server answers the page.
