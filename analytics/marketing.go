@@ -150,7 +150,21 @@ type Query struct {
 	SQL      string // with its placeholders: {marketing}, {from}, {to}, {channel}
 }
 
-// Queries returns the marketer questions, in the order of their files.
+// questionOrder is the order of the questions in the demo and on the
+// dashboard: leads, quarantine, consent, then behavior. A file not listed
+// comes after them, by name.
+var questionOrder = []string{"lead_volume", "quarantine_backlog", "quarantine_releases", "consent_coverage",
+	"funnel", "top_categories", "audiences"}
+
+func rank(name string) int {
+	if i := slices.Index(questionOrder, name); i >= 0 {
+		return i
+	}
+	return len(questionOrder)
+}
+
+// Queries returns the marketer questions: leads, quarantine, consent,
+// then behavior.
 func Queries() []Query {
 	names, err := fs.Glob(marketingFS, "queries/*.sql")
 	if err != nil {
@@ -174,7 +188,7 @@ func Queries() []Query {
 		q.Question = strings.Join(question, " ")
 		out = append(out, q)
 	}
-	slices.SortFunc(out, func(a, b Query) int { return strings.Compare(a.Name, b.Name) })
+	slices.SortStableFunc(out, func(a, b Query) int { return rank(a.Name) - rank(b.Name) })
 	return out
 }
 
@@ -196,6 +210,10 @@ type Filter struct {
 }
 
 var channelRE = identRE
+
+// AllTime is a filter of every day a marketing table can hold (from
+// 2000, whose Monday a ClickHouse Date can hold, to 2100).
+var AllTime = Filter{From: time.Date(2000, 1, 3, 0, 0, 0, 0, time.UTC), To: time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC)}
 
 // Validate reports a filter that cannot be put into a query.
 func (f Filter) Validate() error {

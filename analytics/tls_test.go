@@ -31,7 +31,7 @@ func TestClickHouseOverTLSWithAPasswordFromAFile(t *testing.T) {
 	t.Setenv(analytics.EnvPassword, "")
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	cfg := analytics.Config{Addr: addr, Database: "secure", User: pipelinetest.SecureUser, PasswordFile: good, TLS: true, CAFile: ca}
+	cfg := analytics.Config{Addr: addr, Database: "secure", Marketing: "secure_marketing", User: pipelinetest.SecureUser, PasswordFile: good, TLS: true, CAFile: ca}
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}

@@ -102,9 +102,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// The channels of the filter: those the lead volume shows over all days.
-	all := analytics.Filter{From: time.Unix(0, 0).UTC(), To: s.now().UTC().AddDate(1, 0, 0)}
 	if q, ok := analytics.QueryByName("lead_volume"); ok {
-		tab, err := q.Run(ctx, s.Conn, s.Marketing, all)
+		tab, err := q.Run(ctx, s.Conn, s.Marketing, analytics.AllTime)
 		if err != nil {
 			s.fail(w, &v, err)
 			return
@@ -117,9 +116,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		slices.Sort(v.Channels)
 	}
 	v.NothingInView = true
-	queries := analytics.Queries()
-	slices.SortStableFunc(queries, func(a, b analytics.Query) int { return rank(a.Name) - rank(b.Name) })
-	for _, q := range queries {
+	for _, q := range analytics.Queries() {
 		tab, err := q.Run(ctx, s.Conn, s.Marketing, f)
 		if err != nil {
 			s.fail(w, &v, err)
@@ -131,18 +128,6 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		v.Answers = append(v.Answers, answer{Query: q, Table: tab, Chart: chartOf(q.Name, tab)})
 	}
 	s.render(w, &v)
-}
-
-// order is the order of the questions on the page: leads, quarantine,
-// consent, then behavior; a question not listed comes last.
-var order = []string{"lead_volume", "quarantine_backlog", "quarantine_releases", "consent_coverage",
-	"funnel", "top_categories", "audiences"}
-
-func rank(name string) int {
-	if i := slices.Index(order, name); i >= 0 {
-		return i
-	}
-	return len(order)
 }
 
 // filter reads the date range and channel of the request, defaulting to

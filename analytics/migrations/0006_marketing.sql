@@ -5,7 +5,8 @@
 -- The marketer user may read this database and nothing else. ClickHouse
 -- 18.16 refuses such a user a view that reads another database, so the
 -- answers are materialized here by a refresh (analytics/refresh/, run by
--- the sink every --marketing-every and by `leadpipe marketing refresh`):
+-- the sink every --marketing-every and by `leadpipe marketing refresh`),
+-- by week: a week's groups are larger than a day's, so fewer fall under k.
 -- each refresh writes a whole snapshot of every table under a new
 -- snapshot number, then records it in refreshes; the queries of
 -- analytics/queries/ read the latest recorded snapshot only, and older
@@ -21,12 +22,13 @@ CREATE TABLE IF NOT EXISTS {marketing}.refreshes (
 ) ENGINE = MergeTree()
 ORDER BY snapshot;
 
--- Leads per day of their first lead event, origin channel and network:
+-- Leads per week (Monday) of their first lead event, origin channel and
+-- network:
 -- all current leads but the erased and purged, and how many are accepted,
 -- quarantined and suppressed now.
 CREATE TABLE IF NOT EXISTS {marketing}.lead_volume (
     snapshot UInt64,
-    day Date,
+    week Date,
     channel String,
     network String,
     leads UInt64,
@@ -35,19 +37,19 @@ CREATE TABLE IF NOT EXISTS {marketing}.lead_volume (
     suppressed UInt64
 ) ENGINE = MergeTree()
 PARTITION BY snapshot
-ORDER BY (day, channel, network);
+ORDER BY (week, channel, network);
 
--- Leads in quarantine now, per day their first lead event, network and
--- reason.
+-- Leads in quarantine now, per week of their first lead event, network
+-- and reason.
 CREATE TABLE IF NOT EXISTS {marketing}.quarantine_backlog (
     snapshot UInt64,
-    day Date,
+    week Date,
     network String,
     reason String,
     leads UInt64
 ) ENGINE = MergeTree()
 PARTITION BY snapshot
-ORDER BY (day, network, reason);
+ORDER BY (week, network, reason);
 
 -- Leads released from quarantine by a consent, per week (Monday) of the
 -- classification that released them, and network.
@@ -60,25 +62,25 @@ CREATE TABLE IF NOT EXISTS {marketing}.quarantine_releases (
 PARTITION BY snapshot
 ORDER BY (week, network);
 
--- Per day of the first lead event, channel and purpose: the current leads
+-- Per week of the first lead event, channel and purpose: the current leads
 -- whose basis for the purpose is consent, and all current leads.
 CREATE TABLE IF NOT EXISTS {marketing}.consent_coverage (
     snapshot UInt64,
-    day Date,
+    week Date,
     channel String,
     purpose String,
     consented UInt64,
     leads UInt64
 ) ENGINE = MergeTree()
 PARTITION BY snapshot
-ORDER BY (day, channel, purpose);
+ORDER BY (week, channel, purpose);
 
--- The engagement funnel per day, channel and step (page_view,
--- product_view, add_to_cart, purchase): events, distinct visitors of the
--- day (visitor keys are daily) and purchase revenue.
+-- The engagement funnel per week, channel and step (page_view,
+-- product_view, add_to_cart, purchase): events, visitors (visitor keys
+-- are daily: a visitor seen on two days counts twice) and purchase revenue.
 CREATE TABLE IF NOT EXISTS {marketing}.funnel (
     snapshot UInt64,
-    day Date,
+    week Date,
     channel String,
     step String,
     events UInt64,
@@ -86,13 +88,13 @@ CREATE TABLE IF NOT EXISTS {marketing}.funnel (
     revenue Float64
 ) ENGINE = MergeTree()
 PARTITION BY snapshot
-ORDER BY (day, channel, step);
+ORDER BY (week, channel, step);
 
--- Product categories per day and channel: views, carts, purchases,
--- revenue and distinct visitors of the day.
+-- Product categories per week and channel: views, carts, purchases,
+-- revenue and visitors (daily keys, as in funnel).
 CREATE TABLE IF NOT EXISTS {marketing}.categories (
     snapshot UInt64,
-    day Date,
+    week Date,
     channel String,
     category String,
     views UInt64,
@@ -102,7 +104,7 @@ CREATE TABLE IF NOT EXISTS {marketing}.categories (
     visitors UInt64
 ) ENGINE = MergeTree()
 PARTITION BY snapshot
-ORDER BY (day, channel, category);
+ORDER BY (week, channel, category);
 
 -- Personalization audiences: accepted leads with a basis for profiling,
 -- per channel and the category of their highest affinity score.

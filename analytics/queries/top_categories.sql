@@ -4,7 +4,7 @@ SELECT channel, category, sum(views) AS views, sum(carts) AS carts, sum(purchase
        sum(revenue) AS revenue
 FROM {marketing}.categories
 WHERE snapshot = (SELECT max(snapshot) FROM {marketing}.refreshes)
-  AND day BETWEEN {from} AND {to} AND ({channel} = '' OR channel = {channel})
+  AND week BETWEEN toMonday({from}) AND {to} AND ({channel} = '' OR channel = {channel})
 GROUP BY channel, category
 ORDER BY channel, purchases DESC, carts DESC, views DESC, category
 LIMIT 5 BY channel

@@ -1,10 +1,10 @@
--- marketing.categories from behavior_events: per day, channel and product
--- category. A cell seen by fewer than k visitors goes into the day's
+-- marketing.categories from behavior_events: per week, channel and product
+-- category. A cell seen by fewer than k visitors goes into the week's
 -- "other" cell.
-INSERT INTO {marketing}.categories (snapshot, day, channel, category, views, carts, purchases, revenue, visitors)
-SELECT {snapshot}, day, ch, cat, sum(pv), sum(ac), sum(pu), sum(r), sum(v)
+INSERT INTO {marketing}.categories (snapshot, week, channel, category, views, carts, purchases, revenue, visitors)
+SELECT {snapshot}, week, ch, cat, sum(pv), sum(ac), sum(pu), sum(r), sum(v)
 FROM (
-    SELECT toDate(occurred_at) AS day,
+    SELECT toMonday(occurred_at) AS week,
            if(uniqExact(visitor_key) >= {k}, if(channel = '', 'anonymous', channel), 'other') AS ch,
            if(uniqExact(visitor_key) >= {k}, category, 'other') AS cat,
            countIf(action = 'product_view') AS pv,
@@ -14,7 +14,7 @@ FROM (
            uniqExact(visitor_key) AS v
     FROM {db}.behavior_events
     WHERE category != ''
-    GROUP BY day, channel, category
+    GROUP BY week, channel, category
 )
-GROUP BY day, ch, cat
+GROUP BY week, ch, cat
 HAVING sum(v) >= {k}

@@ -1,10 +1,10 @@
 -- marketing.lead_volume from leads FINAL (the current row of each lead).
--- A (day, channel, network) cell of fewer than k leads goes into the
--- day's "other" cell; an "other" cell of fewer than k is left out.
-INSERT INTO {marketing}.lead_volume (snapshot, day, channel, network, leads, accepted, quarantined, suppressed)
-SELECT {snapshot}, day, ch, nw, sum(n), sum(a), sum(q), sum(s)
+-- A (week, channel, network) cell of fewer than k leads goes into the
+-- week's "other" cell; an "other" cell of fewer than k is left out.
+INSERT INTO {marketing}.lead_volume (snapshot, week, channel, network, leads, accepted, quarantined, suppressed)
+SELECT {snapshot}, week, ch, nw, sum(n), sum(a), sum(q), sum(s)
 FROM (
-    SELECT toDate(first_seen) AS day,
+    SELECT toMonday(first_seen) AS week,
            if(count() >= {k}, channel, 'other') AS ch,
            if(count() >= {k}, network, 'other') AS nw,
            count() AS n,
@@ -13,7 +13,7 @@ FROM (
            countIf(decision = 'suppressed') AS s
     FROM {db}.leads FINAL
     WHERE decision NOT IN ('erased', 'purged')
-    GROUP BY day, channel, network
+    GROUP BY week, channel, network
 )
-GROUP BY day, ch, nw
+GROUP BY week, ch, nw
 HAVING sum(n) >= {k}

@@ -1,15 +1,15 @@
 -- marketing.quarantine_backlog: the leads quarantined now. A cell of
--- fewer than k leads goes into the day's "other" cell.
-INSERT INTO {marketing}.quarantine_backlog (snapshot, day, network, reason, leads)
-SELECT {snapshot}, day, nw, rs, sum(n)
+-- fewer than k leads goes into the week's "other" cell.
+INSERT INTO {marketing}.quarantine_backlog (snapshot, week, network, reason, leads)
+SELECT {snapshot}, week, nw, rs, sum(n)
 FROM (
-    SELECT toDate(first_seen) AS day,
+    SELECT toMonday(first_seen) AS week,
            if(count() >= {k}, network, 'other') AS nw,
            if(count() >= {k}, reason, 'other') AS rs,
            count() AS n
     FROM {db}.leads FINAL
     WHERE decision = 'quarantined'
-    GROUP BY day, network, reason
+    GROUP BY week, network, reason
 )
-GROUP BY day, nw, rs
+GROUP BY week, nw, rs
 HAVING sum(n) >= {k}

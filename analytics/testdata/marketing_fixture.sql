@@ -1,7 +1,8 @@
 -- Known rows for the marketer queries' tests (analytics/marketing_test.go
 -- on ClickHouse 18.16, analytics/chdb/apply_migrations.py on current
 -- ClickHouse). Refreshed with k = 5, every query's expected answer is in
--- testdata/queries/NAME.tsv. Monday 2026-11-02 is D1, 2026-11-03 is D2.
+-- testdata/queries/NAME.tsv. D1 is Monday 2026-11-02; W2 is the week
+-- after, from Monday 2026-11-09.
 --
 -- Leads (through classifications and leads_mv), as cells of (first day,
 -- channel, network):
@@ -9,9 +10,10 @@
 --   D1 social/li     7: quarantined, social_no_consent
 --   D1 social/li     5: released by consent (quarantined first), with
 --                       email and profiling consent
---   D1 social/fb     4: quarantined; k-1, so shown nowhere
+--   D1 social/fb     4: quarantined; k-1, so shown nowhere (it goes into
+--                       the week's "other" cell, itself k-1)
 --   D1 partner       5: accepted, no consent; exactly k, so shown
---   D2 event         4: accepted; k-1, so shown nowhere
+--   W2 event         4: accepted (2026-11-10); k-1, so shown nowhere
 --   D1 erased        3: erased, never counted
 INSERT INTO {db}.classifications (event_id, lead_key, decision, reason, rule, channel, network,
     basis_email_marketing, basis_sms_marketing, basis_phone_marketing, basis_profiling,
@@ -65,7 +67,7 @@ INSERT INTO {db}.classifications (event_id, lead_key, decision, reason, rule, ch
 SELECT concat('e-ev-', toString(number)), concat('ev-', toString(number)),
     'accepted', '', 'accepted', 'event', '',
     'none', 'none', 'none', 'none', 'none', 'none',
-    toDateTime('2026-11-03 09:00:00'), toDateTime('2026-11-03 09:00:00'), 1, 'leads.classified', 2, number
+    toDateTime('2026-11-10 09:00:00'), toDateTime('2026-11-10 09:00:00'), 1, 'leads.classified', 2, number
 FROM system.numbers LIMIT 4;
 
 INSERT INTO {db}.classifications (event_id, lead_key, decision, reason, rule, channel, network,

@@ -26,8 +26,11 @@ in-process, the real Kafka wire protocol) and the ClickHouse at
 --clickhouse, feeds it a generated workload of leads, consents and
 behavior, waits until everything has landed, and prints what landed: leads
 per decision and per origin channel, the runtime's record accounting, and
-aggregate rows read back from ClickHouse. It recreates the database
---clickhouse-db (default leadpipe_demo) first; it never touches another.
+the answers to the marketer questions, read back from ClickHouse as the
+marketer user. Then it serves the dashboard (leadpipe dashboard) at
+--listen until Ctrl-C; --no-dashboard exits instead. It recreates the
+databases --clickhouse-db (default leadpipe_demo) and --marketing-db
+(default marketing_demo) first; it never touches another.
 With --brokers set explicitly it uses that Kafka instead of the embedded one.
 
 The pseudonymous keys use the public development key.`
@@ -44,6 +47,9 @@ func cmdDemo(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 	g.register(fs)
 	cfg.register(fs)
 	timeout := fs.Duration("timeout", 3*time.Minute, "give up when the workload has not landed by then")
+	noDashboard := fs.Bool("no-dashboard", false, "exit once the answers are printed, instead of serving the dashboard until Ctrl-C")
+	dash := dashboardFlags{reload: 30 * time.Second, days: 36500}
+	fs.StringVar(&dash.listen, "listen", "127.0.0.1:8080", "address the dashboard listens on")
 	if code, ok := parse(fs, args, stderr); !ok {
 		return code
 	}
@@ -64,13 +70,36 @@ func cmdDemo(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 		defer cluster.Close()
 		cfg.kafka.Brokers = cluster.ListenAddrs()
 	}
-	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	dctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
-	if err := demo(ctx, &cfg, g.wl, log, stdout); err != nil {
+	if err := demo(dctx, &cfg, g.wl, log, stdout); err != nil {
 		fmt.Fprintf(stderr, "leadpipe demo: %v\n", err)
 		return 1
 	}
+	if *noDashboard {
+		return 0
+	}
+	if err := demoDashboard(ctx, &cfg, dash, log, stdout); err != nil {
+		fmt.Fprintf(stderr, "leadpipe demo: dashboard: %v\n", err)
+		return 1
+	}
 	return 0
+}
+
+// demoDashboard serves the dashboard on the demo's marketing database
+// until ctx ends (Ctrl-C).
+func demoDashboard(ctx context.Context, cfg *runConfig, d dashboardFlags, log *slog.Logger, out io.Writer) error {
+	conn, err := openMarketer(ctx, cfg.ch, out)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	ln, err := net.Listen("tcp", d.listen)
+	if err != nil {
+		return fmt.Errorf("--listen: %w (--no-dashboard skips it)", err)
+	}
+	fmt.Fprintf(out, "\nThe dashboard: http://%s/ (Ctrl-C stops it)\n", ln.Addr())
+	return serveDashboard(ctx, ln, conn, cfg.ch.Marketing, d, log)
 }
 
 func demo(ctx context.Context, cfg *runConfig, wl workload.Config, log *slog.Logger, out io.Writer) error {
@@ -160,6 +189,9 @@ func waitDrained(ctx context.Context, runner *pipeline.Runner, runErr <-chan err
 	}
 }
 
+// report prints what the operator checks (leads per decision, rule and
+// channel; erasures), refreshes the marketing database and prints the
+// marketer questions' answers, read as the marketer user.
 func report(ctx context.Context, cfg *runConfig, out io.Writer) error {
 	tw := tabwriter.NewWriter(out, 2, 8, 2, ' ', tabwriter.AlignRight)
 	conn, err := analytics.Open(ctx, cfg.ch)
@@ -175,7 +207,6 @@ func report(ctx context.Context, cfg *runConfig, out io.Writer) error {
 		{"Leads per decision (" + db + ".leads FINAL)", analytics.LeadsByDecision},
 		{"Leads per decision / rule: releases from quarantine by consent, suppressions", analytics.LeadsByRule},
 		{"Leads per origin channel", analytics.LeadsByChannel},
-		{"Quarantined leads per network / reason (" + db + ".quarantine_daily)", analytics.QuarantineByReason},
 	} {
 		rows, err := q.run(ctx, conn, db)
 		if err != nil {
@@ -192,30 +223,34 @@ func report(ctx context.Context, cfg *runConfig, out io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(out, "\nErasures carried out (%s.erasure_receipts FINAL): %d, verified to leave no row with the lead's key: %d\n", db, done, verified)
-	eng, err := analytics.EngagementByChannel(ctx, conn, db, 8)
+	if _, err := analytics.Refresh(ctx, conn, db, cfg.ch.Marketing, cfg.marketingK); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "\nWhat marketers read (%s, as the marketer user; analytics/queries/):\n", cfg.ch.Marketing)
+	marketer, err := openMarketer(ctx, cfg.ch, out)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "\nEngagement per channel and action, top 8 (%s.engagement_daily):\n", db)
-	fmt.Fprintln(tw, "  channel\taction\tevents\tvisitor-days\trevenue EUR\t")
-	for _, e := range eng {
-		fmt.Fprintf(tw, "  %s\t%s\t%d\t%d\t%.2f\t\n", e.Channel, e.Action, e.Events, e.Visitors, e.Revenue)
-	}
-	tw.Flush()
-	cov, err := analytics.ConsentCoverage(ctx, conn, db)
-	if err != nil {
+	defer marketer.Close()
+	if err := showAnswers(ctx, out, marketer, cfg.ch.Marketing, analytics.AllTime, analytics.Queries()); err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "\nConsent coverage for email marketing per channel (%s.consent_coverage_daily):\n", db)
-	fmt.Fprintln(tw, "  channel\tleads with consent\tleads\t")
-	for _, c := range cov {
-		if c.Purpose == "email_marketing" {
-			fmt.Fprintf(tw, "  %s\t%d\t%d\t\n", c.Channel, c.Consent, c.Total)
-		}
-	}
-	tw.Flush()
-	fmt.Fprintf(out, "\nQuery them yourself: clickhouse-client --port %s -d %s -q 'SELECT * FROM leads FINAL LIMIT 5'\n", portOf(cfg.ch.Addr), db)
+	fmt.Fprintf(out, "\nQuery them yourself: clickhouse-client --port %s --user marketer -q 'SELECT * FROM %s.lead_volume LIMIT 5'\n",
+		portOf(cfg.ch.Addr), cfg.ch.Marketing)
 	return nil
+}
+
+// openMarketer connects as the marketer user, or, on a server without it
+// (not set up from deploy/clickhouse), says so and connects as ch's user.
+func openMarketer(ctx context.Context, ch analytics.Config, out io.Writer) (driver.Conn, error) {
+	m := ch
+	m.User, m.PasswordFile = "marketer", ""
+	conn, err := analytics.Open(ctx, m)
+	if err == nil {
+		return conn, nil
+	}
+	fmt.Fprintf(out, "(no marketer user on this server: %v; reading as %s. deploy/clickhouse/users.xml and users.sql create it.)\n", err, ch.User)
+	return analytics.Open(ctx, ch)
 }
 
 type driverConn = driver.Conn
