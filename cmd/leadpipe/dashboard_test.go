@@ -16,6 +16,8 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/leadpipe/leadpipe/analytics"
+	"github.com/leadpipe/leadpipe/pipeline"
+	"github.com/leadpipe/leadpipe/pipeline/pipelinetest"
 )
 
 // The databases deploy/clickhouse/users.xml lets leadpipe_writer and
@@ -296,4 +298,55 @@ func TestTheDashboardShowsInABrowserWhatTheQueriesAnswer(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("screenshot: %s (%d bytes)", out, len(png))
+}
+
+func TestTheSinkLandsErasesAndRefreshesAsLeadpipeWriter(t *testing.T) {
+	chCfg, admin := leastPrivilege(t)
+	cfg := defaultRunConfig()
+	cfg.ch = chCfg
+	cfg.ch.User = "leadpipe_writer"
+	cfg.kafka = pipelinetest.Kafka(t)
+	cfg.metricsAddr = ""
+	cfg.sinkAge = 100 * time.Millisecond
+	cfg.marketingEvery = 200 * time.Millisecond
+	runner := startStages(t, &cfg, stageNames...)
+	k := &cfg.kafka
+	pipelinetest.Produce(t, k, pipeline.TopicLeadsRaw, readJSONL(t, "leads.jsonl")...)
+	waitClassify(t, runner)
+	pipelinetest.Produce(t, k, pipeline.TopicConsentsRaw, readJSONL(t, "consents.jsonl")...)
+	waitClassify(t, runner)
+	pipelinetest.Produce(t, k, pipeline.TopicBehaviorRaw, readJSONL(t, "behavior.jsonl")...)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	if err := waitDrained(ctx, runner, nil); err != nil {
+		t.Fatal(err)
+	}
+	// The fixed input's erasure (lead-0e5) was carried out and verified:
+	// the writer may delete from leadpipe's tables.
+	var receipts, verified, leads uint64
+	err := admin.QueryRow(ctx, "SELECT count(), countIf(verified = 1) FROM "+chCfg.Database+".erasure_receipts FINAL").Scan(&receipts, &verified)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if receipts != 1 || verified != 1 {
+		t.Errorf("%d erasure receipts, %d verified; want 1 and 1", receipts, verified)
+	}
+	// The sink refreshed the marketing database as the writer, from every lead landed.
+	for {
+		last, ok, err := analytics.Latest(ctx, admin, chCfg.Marketing)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := admin.QueryRow(ctx, "SELECT count() FROM "+chCfg.Database+".leads FINAL").Scan(&leads); err != nil {
+			t.Fatal(err)
+		}
+		if ok && last.Leads == leads && leads > 0 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("no marketing snapshot of the %d leads landed (last %+v, %v)", leads, last, ok)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
