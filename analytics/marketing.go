@@ -257,9 +257,19 @@ func (q Query) Run(ctx context.Context, conn driver.Conn, marketing string, f Fi
 	if err != nil {
 		return nil, err
 	}
-	rows, err := conn.Query(ctx, sql)
+	t, err := ReadTable(ctx, conn, sql)
 	if err != nil {
 		return nil, fmt.Errorf("query %s: %w", q.Name, err)
+	}
+	return t, nil
+}
+
+// ReadTable runs a query whose columns are not known in advance and
+// returns its answer, each value of the type the driver scans it into.
+func ReadTable(ctx context.Context, conn driver.Conn, sql string) (*Table, error) {
+	rows, err := conn.Query(ctx, sql)
+	if err != nil {
+		return nil, err
 	}
 	defer rows.Close()
 	t := &Table{Columns: rows.Columns()}
@@ -270,7 +280,7 @@ func (q Query) Run(ctx context.Context, conn driver.Conn, marketing string, f Fi
 			ptrs[i] = reflect.New(ct.ScanType()).Interface()
 		}
 		if err := rows.Scan(ptrs...); err != nil {
-			return nil, fmt.Errorf("query %s: %w", q.Name, err)
+			return nil, err
 		}
 		row := make([]any, len(ptrs))
 		for i, p := range ptrs {
@@ -278,8 +288,5 @@ func (q Query) Run(ctx context.Context, conn driver.Conn, marketing string, f Fi
 		}
 		t.Rows = append(t.Rows, row)
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("query %s: %w", q.Name, err)
-	}
-	return t, nil
+	return t, rows.Err()
 }

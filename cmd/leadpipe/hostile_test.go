@@ -14,7 +14,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"reflect"
 	"regexp"
 	"strings"
 	"testing"
@@ -23,6 +22,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/segmentio/kafka-go"
 
+	"github.com/leadpipe/leadpipe/analytics"
 	"github.com/leadpipe/leadpipe/pipeline"
 	"github.com/leadpipe/leadpipe/pipeline/pipelinetest"
 	"github.com/leadpipe/leadpipe/stages/classify"
@@ -270,24 +270,15 @@ func TestHostileInputThroughTheRunningPipeline(t *testing.T) {
 // dumpTable returns every row of table as tab-separated text.
 func dumpTable(t *testing.T, conn driver.Conn, table string) string {
 	t.Helper()
-	rows, err := conn.Query(context.Background(), "SELECT * FROM "+table)
+	tab, err := analytics.ReadTable(context.Background(), conn, "SELECT * FROM "+table)
 	if err != nil {
 		t.Fatalf("%s: %v", table, err)
 	}
-	defer rows.Close()
 	var b strings.Builder
-	types := rows.ColumnTypes()
-	for rows.Next() {
-		ptrs := make([]any, len(types))
-		for i, ct := range types {
-			ptrs[i] = reflect.New(ct.ScanType()).Interface()
-		}
-		if err := rows.Scan(ptrs...); err != nil {
-			t.Fatalf("%s: %v", table, err)
-		}
+	for _, row := range tab.Rows {
 		b.WriteString("\t")
-		for _, p := range ptrs {
-			fmt.Fprintf(&b, "%v\t", reflect.ValueOf(p).Elem().Interface())
+		for _, v := range row {
+			fmt.Fprintf(&b, "%v\t", v)
 		}
 		b.WriteString("\n")
 	}
