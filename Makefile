@@ -54,11 +54,14 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzRecord$$' -fuzztime $(FUZZTIME) ./stages/classify/
 	$(GO) test -run '^$$' -fuzz '^FuzzApplyClassification$$' -fuzztime $(FUZZTIME) ./pipeline/adapter/
 
-## vet: go vet, gofmt, staticcheck (honnef.co/go/tools, pinned in go.mod) and no tracked file over 1 MiB.
+## vet: go vet, gofmt, staticcheck and deadcode (honnef.co/go/tools, golang.org/x/tools, pinned in go.mod)
+## and no tracked file over 1 MiB.
 vet:
 	$(GO) vet ./...
 	@test -z "$$(gofmt -l .)" || { echo "gofmt would change:"; gofmt -l .; exit 1; }
 	$(GO) tool staticcheck ./...
+	@dead=$$($(GO) tool deadcode -test ./...) || exit 1; \
+		test -z "$$dead" || { echo "unreachable code (deadcode -test; delete it):"; echo "$$dead"; exit 1; }
 	@big=$$(git ls-files -z 2>/dev/null | xargs -0 -r stat -c '%s %n' 2>/dev/null | awk '$$1 > 1048576 {print $$2}'); \
 		test -z "$$big" || { echo "tracked files over 1 MiB (build outputs and data do not go into git):"; echo "$$big"; exit 1; }
 

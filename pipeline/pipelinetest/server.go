@@ -86,16 +86,6 @@ func (s *Server) end(sig syscall.Signal, grace time.Duration) {
 	s.cmd = nil
 }
 
-// Logs is what the server printed since it last started.
-func (s *Server) Logs() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.logs == nil {
-		return ""
-	}
-	return s.logs.String()
-}
-
 // Broker starts an Apache Kafka broker of its own (KRaft, one node, a
 // PLAINTEXT listener on a free port of 127.0.0.1) from the jars that
 // scripts/kafka-up.sh fetched (LEADPIPE_TEST_KAFKA_JARS, which make test
