@@ -264,10 +264,11 @@ func (q Query) Run(ctx context.Context, conn driver.Conn, marketing string, f Fi
 	return t, nil
 }
 
-// ReadTable runs a query whose columns are not known in advance and
-// returns its answer, each value of the type the driver scans it into.
-func ReadTable(ctx context.Context, conn driver.Conn, sql string) (*Table, error) {
-	rows, err := conn.Query(ctx, sql)
+// ReadTable runs a query whose columns are not known in advance, with
+// args bound to its ? placeholders, and returns its answer, each value of
+// the type the driver scans it into.
+func ReadTable(ctx context.Context, conn driver.Conn, sql string, args ...any) (*Table, error) {
+	rows, err := conn.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, err
 	}

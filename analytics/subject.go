@@ -3,7 +3,6 @@ package analytics
 import (
 	"context"
 	"fmt"
-	"reflect"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 )
@@ -37,26 +36,17 @@ func SubjectRows(ctx context.Context, conn driver.Conn, db, leadKey string) (map
 
 // queryMaps runs q and returns its rows as column → value.
 func queryMaps(ctx context.Context, conn driver.Conn, q string, args ...any) ([]map[string]any, error) {
-	rows, err := conn.Query(ctx, q, args...)
+	t, err := ReadTable(ctx, conn, q, args...)
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	cols, types := rows.Columns(), rows.ColumnTypes()
 	var out []map[string]any
-	for rows.Next() {
-		ptrs := make([]any, len(types))
-		for i, ct := range types {
-			ptrs[i] = reflect.New(ct.ScanType()).Interface()
-		}
-		if err := rows.Scan(ptrs...); err != nil {
-			return nil, err
-		}
-		row := make(map[string]any, len(cols))
-		for i, c := range cols {
-			row[c] = reflect.ValueOf(ptrs[i]).Elem().Interface()
+	for _, r := range t.Rows {
+		row := make(map[string]any, len(t.Columns))
+		for i, c := range t.Columns {
+			row[c] = r[i]
 		}
 		out = append(out, row)
 	}
-	return out, rows.Err()
+	return out, nil
 }
