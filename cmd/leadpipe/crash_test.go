@@ -74,10 +74,14 @@ func startProcess(t *testing.T, cfg *runConfig, crash string, args ...string) *s
 	go func() { p.done <- p.cmd.Wait() }()
 	t.Cleanup(func() {
 		p.cmd.Process.Kill()
-		<-p.done
+		err := <-p.done
+		if t.Failed() {
+			t.Logf("the log of %s (%v):\n%s", strings.Join(args, " "), err, tail(p.stderr.String(), 80))
+		}
 	})
 	return p
 }
+
 
 // wait returns the exit code of the process, failing the test after timeout.
 func (p *stageProcess) wait(t *testing.T, timeout time.Duration) int {
