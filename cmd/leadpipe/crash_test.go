@@ -82,7 +82,6 @@ func startProcess(t *testing.T, cfg *runConfig, crash string, args ...string) *s
 	return p
 }
 
-
 // wait returns the exit code of the process, failing the test after timeout.
 func (p *stageProcess) wait(t *testing.T, timeout time.Duration) int {
 	t.Helper()

@@ -45,8 +45,8 @@ type simKV struct {
 
 // simOut is an output record: a lead's record, or a quarantine tombstone.
 type simOut struct {
-	rec       *Record
-	leftQuar  bool // a tombstone on leads.quarantine follows the record
+	rec      *Record
+	leftQuar bool // a tombstone on leads.quarantine follows the record
 }
 
 type simulation struct {
