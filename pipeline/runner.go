@@ -173,6 +173,10 @@ type stageRun struct {
 	r        *Runner
 	limits   StageOptions
 	counters stageCounters
+	// ended reports whether the generation being consumed has ended (its
+	// context is done): kafka-go sends no heartbeat after that, so the
+	// member's session runs out unless it rejoins.
+	ended func() bool
 }
 
 func (s *stageRun) run(ctx context.Context) error {
@@ -197,6 +201,7 @@ func (s *stageRun) run(ctx context.Context) error {
 		// One round of join/sync is enough on a quiet group; kafka-go's 5 s
 		// default backoff slows every restart.
 		JoinGroupBackoff:  time.Second,
+		GroupBalancers:    []kafka.GroupBalancer{taskAssignor{}, kafka.RangeGroupBalancer{}},
 		HeartbeatInterval: time.Second,
 		Timeout:           10 * time.Second,
 	})
@@ -270,6 +275,26 @@ func allDry(tasks []*task, now time.Time, maxIdle time.Duration) bool {
 	return true
 }
 
+// wholeTasks checks that every task of a co-partitioned stage has every
+// input: the group's assignor (taskAssignor) gives whole tasks, but a
+// member of an older leadpipe may lead the group with range, which splits
+// them when the broker lists partitions in different orders.
+func wholeTasks(s Stage, tasks map[int]*task) error {
+	if _, ok := s.(CoPartitioned); !ok {
+		return nil
+	}
+	for p, t := range tasks {
+		if len(t.inputs) != len(s.Topics()) {
+			var have []string
+			for _, in := range t.inputs {
+				have = append(have, in.topic)
+			}
+			return fmt.Errorf("partition %d is assigned of %s only, not of every input (%s)", p, strings.Join(have, ", "), strings.Join(s.Topics(), ", "))
+		}
+	}
+	return nil
+}
+
 // errGenerationGone is a commit refused because the generation is over:
 // the records are processed again by the partitions' next owner.
 var errGenerationGone = errors.New("the consumer group generation is over")
@@ -286,6 +311,7 @@ func (s *stageRun) consume(ctx, gctx context.Context, gen *kafka.Generation, log
 	pctx, stopProcessing := context.WithCancel(ctx)
 	defer stopProcessing()
 	defer context.AfterFunc(gctx, stopProcessing)()
+	s.ended = func() bool { return gctx.Err() != nil }
 	tasks := map[int]*task{}
 	var partitions []int
 	for topic, as := range gen.Assignments {
@@ -300,6 +326,19 @@ func (s *stageRun) consume(ctx, gctx context.Context, gen *kafka.Generation, log
 		}
 	}
 	slices.Sort(partitions)
+	if err := wholeTasks(s.stage, tasks); err != nil {
+		// A task split between members would have one process apply a
+		// lead's consents and another its lead events, both writing its
+		// state. Nothing is processed; the generation ends and the member
+		// rejoins, which has the group assigned again.
+		log.Warn("the group's assignment splits a task; rejoining", "generation", gen.ID, "err", err)
+		select {
+		case <-time.After(time.Second):
+		case <-gctx.Done():
+		case <-ctx.Done():
+		}
+		return nil
+	}
 	order := make([]*task, 0, len(tasks))
 	for _, p := range partitions {
 		order = append(order, tasks[p])
@@ -662,7 +701,7 @@ func (s *stageRun) flush(ctx context.Context, gen *kafka.Generation, b *batch, l
 }
 
 func (s *stageRun) flushOnce(ctx context.Context, gen *kafka.Generation, b *batch) error {
-	if !b.producing && time.Since(b.started) > s.r.cfg.SessionTimeout/2 {
+	if !b.producing && (s.ended() || time.Since(b.started) > s.r.cfg.SessionTimeout/2) {
 		if err := s.stillMember(gen, b); err != nil {
 			return err
 		}
@@ -726,7 +765,9 @@ func splitChangelog(msgs []kafka.Message, changelog string) (head, tail []kafka.
 
 // stillMember fences a batch that may have outlived its member: one that
 // began over half a session ago, because the process was paused (SIGSTOP,
-// a long GC, a frozen VM) or its outputs were down. The group may have
+// a long GC, a frozen VM) or its outputs were down, and one flushed after
+// its generation ended, when no heartbeat keeps the member's session (the
+// commit does, as a heartbeat would). The group may have
 // given its partitions to another member, which has processed the same
 // records since; this member's outputs would then land a second time
 // (doubling the sink's aggregates) or overwrite newer state in the
