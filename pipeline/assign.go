@@ -25,7 +25,7 @@ type taskAssignor struct{}
 // still forms while they are replaced.
 const taskProtocol = "leadpipe-tasks"
 
-func (taskAssignor) ProtocolName() string       { return taskProtocol }
+func (taskAssignor) ProtocolName() string      { return taskProtocol }
 func (taskAssignor) UserData() ([]byte, error) { return nil, nil }
 
 func (taskAssignor) AssignGroups(members []kafka.GroupMember, partitions []kafka.Partition) kafka.GroupMemberAssignments {

@@ -402,6 +402,10 @@ func (s *stageRun) consume(ctx, gctx context.Context, gen *kafka.Generation, log
 	_, inline := s.stage.(Flusher)
 	b, spare := newBatch(), newBatch()
 	var inflight chan error // the background flush, nil when none
+	// flushing is the batch flushed in the background until its flush has
+	// succeeded: a flush that failed (ctx cancelled in the middle of its
+	// writes) keeps it here for finish to resume. No later batch is
+	// committed before it, since a commit covers every offset before it.
 	var flushing *batch
 	wait := func() error {
 		if inflight == nil {
@@ -410,7 +414,7 @@ func (s *stageRun) consume(ctx, gctx context.Context, gen *kafka.Generation, log
 		err := <-inflight
 		inflight = nil
 		if err == nil {
-			spare = flushing
+			spare, flushing = flushing, nil
 		}
 		return err
 	}
@@ -446,9 +450,15 @@ func (s *stageRun) consume(ctx, gctx context.Context, gen *kafka.Generation, log
 		defer cancel()
 		var err error
 		if inflight != nil {
-			<-inflight // interrupted or done; flush resumes where it stopped
+			<-inflight // interrupted or done
 			inflight = nil
+		}
+		if flushing != nil {
+			// The background flush, done (nothing left to do), interrupted
+			// or failed: it resumes where it stopped, before the batch in
+			// hand may be committed.
 			err = s.flush(fctx, gen, flushing, log)
+			flushing = nil
 			if errors.Is(err, errGenerationGone) {
 				cause, err = err, nil
 			}
@@ -721,6 +731,7 @@ func (s *stageRun) flushOnce(ctx context.Context, gen *kafka.Generation, b *batc
 		// that leaves no state behind, and the batch is processed again.
 		// Once the writing has begun, the batch is not fenced, and a
 		// failed write is retried.
+		crashPoint("write")
 		b.producing = true
 		head, changelog := splitChangelog(b.out.msgs, s.r.cfg.Topic(TopicState))
 		if !b.headProduced && len(head) > 0 {
@@ -808,9 +819,10 @@ func commitError(what string, err error) error {
 
 // CrashPoint, when set, is called at the points of a flush where a crash
 // tests recovery: "insert" right after the stage's own outputs (ClickHouse)
-// are durable, "produce" right after the Kafka outputs, each before the
-// offsets are committed. The crash tests set it, through the binary's
-// LEADPIPE_TEST_CRASH, to end the process there; nothing else does.
+// are durable, "write" right before the Kafka outputs are written,
+// "produce" right after them, each before the offsets are committed. The
+// crash tests set it, through the binary's LEADPIPE_TEST_CRASH, to end the
+// process there, and a runner test to stop it there; nothing else does.
 var CrashPoint func(point string)
 
 func crashPoint(point string) {

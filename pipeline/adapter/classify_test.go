@@ -175,3 +175,78 @@ func TestAnObjectionReachesALeadOfTheSameEmailOwnedByAnotherProcess(t *testing.T
 		t.Error("no audit record of the lead's re-classification")
 	}
 }
+
+// TestAStopInTheMiddleOfABatchsWritesCommitsNoLaterBatchBeforeIt stops
+// classify (SIGTERM's cancellation) just as a batch flushed in the
+// background begins to write its outputs, while the next batch is being
+// processed. The interrupted batch is written before the next one is
+// committed: every lead event below the committed offset has its record on
+// leads.classified and its state on the changelog, which the partition's
+// next owner restores. (A commit covers every offset before it: committing
+// the next batch first would skip the interrupted one's state for good.)
+func TestAStopInTheMiddleOfABatchsWritesCommitsNoLaterBatchBeforeIt(t *testing.T) {
+	cfg := pipelinetest.Kafka(t)
+	cfg.Partitions, cfg.BatchRecords = 1, 20
+	cfg.TopicPrefix += "one."
+	ctx := context.Background()
+	if _, err := pipeline.CreateTopics(ctx, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	var leads []kafka.Message
+	for i := range 300 {
+		id := fmt.Sprintf("lead-%03d", i)
+		leads = append(leads, lead(id, "ev-"+id, id+"@example.com"))
+	}
+	pipelinetest.Produce(t, &cfg, pipeline.TopicLeadsRaw, leads...)
+
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	var fired sync.Once
+	pipeline.CrashPoint = func(point string) {
+		if point == "write" {
+			fired.Do(stop)
+		}
+	}
+	t.Cleanup(func() { pipeline.CrashPoint = nil })
+	r := pipeline.NewRunner(cfg, nil, nil)
+	if err := r.Add(adapter.NewClassify(&cfg, classify.New(classify.DefaultPolicy(), pseudonym.Development()), schemas.DefaultLimits()), nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Run(runCtx); err != nil {
+		t.Fatal(err)
+	}
+	pipeline.CrashPoint = nil
+
+	client := &kafka.Client{Addr: kafka.TCP(cfg.Brokers...)}
+	raw := cfg.Topic(pipeline.TopicLeadsRaw)
+	resp, err := client.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: cfg.Group("classify"), Topics: map[string][]int{raw: {0}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	committed := resp.Topics[raw][0].CommittedOffset
+	if committed <= int64(cfg.BatchRecords) {
+		t.Fatalf("committed offset %d: the stop came before a second batch was processed", committed)
+	}
+	st := classify.NewState()
+	if err := pipeline.ScanPartition(ctx, &cfg, cfg.Topic(pipeline.TopicState), 0, func(m *kafka.Message) error {
+		return st.Restore(string(m.Key), m.Value)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	written := map[string]bool{}
+	for _, m := range pipelinetest.ReadAll(t, &cfg, pipeline.TopicLeadsClassified) {
+		written[string(m.Key)] = true
+	}
+	missing := 0
+	for _, m := range leads[:committed] {
+		id := string(m.Key)
+		if _, ok := st.Encode("lead:" + pseudonym.Development().LeadKey(id)); !ok || !written[id] {
+			if missing++; missing == 1 {
+				t.Errorf("%s, below the committed offset %d: state restored %v, record written %v", id, committed, ok, written[id])
+			}
+		}
+	}
+	if missing > 0 {
+		t.Errorf("%d of the %d lead events below the committed offset are lost to the next owner", missing, committed)
+	}
+}
