@@ -310,11 +310,14 @@ func ErasedIDs(ctx context.Context, conn driver.Conn, db string) (map[string]str
 	return ids, rows.Err()
 }
 
+// receiptColumns are the columns of erasure_receipts, in ErasureReceipt's order.
+const receiptColumns = "request_event_id, erasure_id, key_version, requested_at, completed_at, behavior_unlinked, " +
+	"classifications_removed, leads_removed, affinity_removed, decisions_unlinked, verified"
+
 // Receipts returns the erasure receipts of one erasure id, earliest first.
 func Receipts(ctx context.Context, conn driver.Conn, db, erasureID string) ([]ErasureReceipt, error) {
 	var out []ErasureReceipt
-	err := conn.Select(ctx, &out, "SELECT request_event_id, erasure_id, key_version, requested_at, completed_at, behavior_unlinked, "+
-		"classifications_removed, leads_removed, affinity_removed, decisions_unlinked, verified FROM "+db+"."+TableErasureReceipts+
+	err := conn.Select(ctx, &out, "SELECT "+receiptColumns+" FROM "+db+"."+TableErasureReceipts+
 		" WHERE erasure_id = ? ORDER BY completed_at", erasureID)
 	if err != nil {
 		return nil, fmt.Errorf("erasure receipts: %w", err)

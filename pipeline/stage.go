@@ -89,6 +89,9 @@ func (o *Outputs) AddTo(topic string, partition int, key, value []byte) {
 // Len is the number of records collected.
 func (o *Outputs) Len() int { return len(o.msgs) }
 
+// Messages returns the records added, in order.
+func (o *Outputs) Messages() []kafka.Message { return o.msgs }
+
 func (o *Outputs) reset() {
 	clear(o.msgs)
 	o.msgs = o.msgs[:0]

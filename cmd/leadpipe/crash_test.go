@@ -63,7 +63,7 @@ func startProcess(t *testing.T, cfg *runConfig, crash string, args ...string) *s
 	k := &cfg.kafka
 	full := append([]string{"run", "--dev-key", "--metrics-addr", "",
 		"--brokers", strings.Join(k.Brokers, ","), "--topic-prefix", k.TopicPrefix, "--group-prefix", k.GroupPrefix,
-		"--batch-records", strconv.Itoa(k.BatchRecords), "--batch-age", "20ms", "--session-timeout", "6s",
+		"--batch-records", strconv.Itoa(k.BatchRecords), "--batch-age", "20ms", "--session-timeout", "6s", "--erasure-every", "0",
 		"--clickhouse", cfg.ch.Addr, "--clickhouse-db", cfg.ch.Database}, args...)
 	p := &stageProcess{cmd: exec.Command(binary(t), full...), done: make(chan error, 1)}
 	p.cmd.Env = append(os.Environ(), "LEADPIPE_TEST_CRASH="+crash)

@@ -309,6 +309,7 @@ func TestTheSinkLandsErasesAndRefreshesAsLeadpipeWriter(t *testing.T) {
 	cfg.metricsAddr = ""
 	cfg.sinkAge = 100 * time.Millisecond
 	cfg.marketingEvery = 200 * time.Millisecond
+	cfg.erasureEvery = 200 * time.Millisecond // queued, then carried out by the sink's loop
 	runner := startStages(t, &cfg, stageNames...)
 	k := &cfg.kafka
 	pipelinetest.Produce(t, k, pipeline.TopicLeadsRaw, readJSONL(t, "leads.jsonl")...)
@@ -321,15 +322,24 @@ func TestTheSinkLandsErasesAndRefreshesAsLeadpipeWriter(t *testing.T) {
 	if err := waitDrained(ctx, runner, nil); err != nil {
 		t.Fatal(err)
 	}
-	// The fixed input's erasure (lead-0e5) was carried out and verified:
-	// the writer may delete from leadpipe's tables.
-	var receipts, verified, leads uint64
-	err := admin.QueryRow(ctx, "SELECT count(), countIf(verified = 1) FROM "+chCfg.Database+".erasure_receipts FINAL").Scan(&receipts, &verified)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if receipts != 1 || verified != 1 {
-		t.Errorf("%d erasure receipts, %d verified; want 1 and 1", receipts, verified)
+	// The fixed input's erasure (lead-0e5) was queued, carried out by the
+	// loop and verified, and taken off the queue: the writer may delete
+	// from leadpipe's tables.
+	var receipts, verified, queued, leads uint64
+	for {
+		err := admin.QueryRow(ctx, "SELECT count(), countIf(verified = 1), (SELECT count() FROM "+chCfg.Database+".pending_erasures) FROM "+
+			chCfg.Database+".erasure_receipts FINAL").Scan(&receipts, &verified, &queued)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if receipts == 1 && verified == 1 && queued == 0 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("%d erasure receipts, %d verified, %d still queued; want 1, 1 and 0", receipts, verified, queued)
+		case <-time.After(100 * time.Millisecond):
+		}
 	}
 	// The sink refreshed the marketing database as the writer, from every lead landed.
 	for {

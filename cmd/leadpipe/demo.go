@@ -40,6 +40,7 @@ func cmdDemo(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 	cfg.ch.Database = "leadpipe_demo"
 	cfg.ch.Marketing = "marketing_demo"
 	cfg.metricsAddr = ""
+	cfg.erasureEvery = 0 // the demo's few erasures carried out in their batch, before it prints them
 	cfg.logs.level = "warn"
 	g := genFlags{wl: workload.DefaultConfig()}
 	g.wl.Leads = 2000

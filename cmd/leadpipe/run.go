@@ -45,6 +45,9 @@ type runConfig struct {
 	// database (0: never), marketingK the smallest group it shows.
 	marketingEvery time.Duration
 	marketingK     int
+	// erasureEvery is how often the sink carries out the queued erasures
+	// (0: in the batch that read them).
+	erasureEvery time.Duration
 }
 
 func defaultRunConfig() runConfig {
@@ -62,6 +65,7 @@ func defaultRunConfig() runConfig {
 		sinkAge:        d.Sink.BatchAge,
 		marketingEvery: time.Minute,
 		marketingK:     analytics.DefaultK,
+		erasureEvery:   d.ErasureEvery,
 	}
 }
 
@@ -82,6 +86,7 @@ func (c *runConfig) register(fs *pflag.FlagSet) {
 	fs.DurationVar(&c.sinkAge, "sink-batch-age", c.sinkAge, "longest the sink buffers a row before it inserts and commits")
 	fs.DurationVar(&c.marketingEvery, "marketing-every", c.marketingEvery, "how often the sink refreshes the marketing database from the landed rows (0: never; `leadpipe marketing refresh` does it once)")
 	fs.IntVar(&c.marketingK, "marketing-k", c.marketingK, "smallest group of leads or visitors the marketing database shows; smaller ones are merged into \"other\" or left out")
+	fs.DurationVar(&c.erasureEvery, "erasure-every", c.erasureEvery, "how often the sink carries out the erasures it has queued, all in one set of ClickHouse mutations (0: in the batch that read them, a set per batch)")
 	fs.StringVar(&c.metricsAddr, "metrics-addr", c.metricsAddr, "address of /metrics, /healthz and /readyz (empty: none)")
 	c.logs.register(fs)
 }
@@ -106,6 +111,9 @@ func (c *runConfig) validate(stages []string) error {
 	}
 	if c.sinkRows < 1 || c.sinkAge <= 0 {
 		return fmt.Errorf("--sink-batch-rows and --sink-batch-age must be positive")
+	}
+	if c.erasureEvery < 0 {
+		return fmt.Errorf("--erasure-every must not be negative")
 	}
 	if c.marketingEvery < 0 || c.marketingK < 1 {
 		return fmt.Errorf("--marketing-every must not be negative and --marketing-k must be at least 1")
@@ -190,6 +198,7 @@ func runStages(ctx context.Context, cfg *runConfig, stages []string, keys *pseud
 		Keys: keys, Limits: cfg.limits, EnrichMaxLeads: cfg.maxLeads, EnrichGrace: cfg.enrichGrace,
 		QuarantineRetention: time.Duration(cfg.quarantineDays) * 24 * time.Hour,
 		Sink:                pipeline.StageOptions{BatchRecords: cfg.sinkRows, BatchBytes: cfg.sinkBytes, BatchAge: cfg.sinkAge},
+		ErasureEvery:        cfg.erasureEvery, Log: log,
 	}
 	if slices.Contains(stages, "classify") && cfg.policyFile != "" {
 		p, err := classify.LoadPolicy(cfg.policyFile)

@@ -3,6 +3,7 @@ package adapter
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"sync/atomic"
 	"time"
 
@@ -58,6 +59,13 @@ type Sink struct {
 	// start: what another sink process, or this one before a restart,
 	// erased. A row whose key hashes to one does not land with that key.
 	erasedIDs map[string]struct{}
+
+	// ErasureEvery is how often the queued erasures are carried out, in
+	// one set of mutations (EraseQueued, run by Start's loop); zero carries
+	// out a batch's erasures in its Flush. Log gets the loop's failures.
+	ErasureEvery time.Duration
+	Log          *slog.Logger
+	queued       bool // erasures queued by a Flush, to be carried out by it (ErasureEvery zero)
 
 	// seen holds the event ids that recently landed, per table: a record
 	// produced twice upstream (a classify or enrich replay after a crash,
@@ -234,13 +242,18 @@ func (s *Sink) duplicate(table, eventID string) bool {
 }
 
 // Start reads the erasure ids of every receipt, so that rows of a lead
-// erased before this process started do not land with its key.
+// erased before this process started do not land with its key; then, with
+// ErasureEvery set, it carries out the queued erasures every ErasureEvery
+// until ctx ends, those queued before a restart first.
 func (s *Sink) Start(ctx context.Context) error {
 	for {
 		ids, err := analytics.ErasedIDs(ctx, s.w.Conn(), s.w.Database())
 		s.blocked.Store(err != nil)
 		if err == nil {
 			s.erasedIDs = ids
+			if s.ErasureEvery > 0 {
+				go s.eraseEvery(ctx)
+			}
 			return nil
 		}
 		if !pipeline.IsRetryable(err) {
@@ -253,6 +266,62 @@ func (s *Sink) Start(ctx context.Context) error {
 		case <-time.After(500 * time.Millisecond):
 		}
 	}
+}
+
+// eraseEvery carries out the queued erasures every ErasureEvery until ctx
+// ends; a failure is logged and tried again at the next tick.
+func (s *Sink) eraseEvery(ctx context.Context) {
+	log := s.Log
+	if log == nil {
+		log = slog.Default()
+	}
+	w := pipeline.NewWriter(s.cfg)
+	defer w.Close()
+	t := time.NewTicker(s.ErasureEvery)
+	defer t.Stop()
+	for {
+		n, err := s.EraseQueued(ctx, w)
+		switch {
+		case ctx.Err() != nil:
+			return
+		case err != nil:
+			log.Warn("carrying out the queued erasures failed; trying again", "err", err, "in", s.ErasureEvery)
+		case n > 0:
+			log.Info("erasures carried out", "leads", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// EraseQueued carries out every queued erasure and writes its receipts to
+// leadpipe.audit through w (analytics.ErasePending).
+func (s *Sink) EraseQueued(ctx context.Context, w *kafka.Writer) (int, error) {
+	return analytics.ErasePending(ctx, s.w.Conn(), s.w.Database(), time.Now(), func(receipts []analytics.ErasureReceipt) error {
+		var out pipeline.Outputs
+		if err := s.addReceipts(receipts, &out); err != nil {
+			return err
+		}
+		return w.WriteMessages(ctx, out.Messages()...)
+	})
+}
+
+// addReceipts adds erasure receipts to out, for leadpipe.audit.
+func (s *Sink) addReceipts(receipts []analytics.ErasureReceipt, out *pipeline.Outputs) error {
+	for i := range receipts {
+		v, err := json.Marshal(sink.Receipt(&receipts[i]))
+		if err != nil {
+			return fmt.Errorf("encode erasure receipt: %w", err)
+		}
+		// Keyed by the erasure id: a receipt given again (a replay acts
+		// on the erasure again) lands on the original's partition, where
+		// the event ids read back from ClickHouse drop it.
+		out.Add(s.cfg.Topic(pipeline.TopicAudit), []byte(receipts[i].ErasureID), v)
+	}
+	return nil
 }
 
 // isErased reports whether the lead key was erased, by this process or
@@ -395,23 +464,24 @@ func (s *Sink) Flush(ctx context.Context, out *pipeline.Outputs) error {
 		return err
 	}
 	s.decisions = s.decisions[:0]
-	// Art. 17: what already landed for an erased lead goes too.
+	// Art. 17: what already landed for an erased lead goes too. The
+	// erasure is queued with the batch, and carried out now (ErasureEvery
+	// zero) or with every other queued one by the loop.
 	if len(s.toErase) > 0 {
-		receipts, err := analytics.Erase(ctx, s.w.Conn(), s.w.Database(), s.toErase, time.Now())
-		if err != nil {
-			return fmt.Errorf("erase %d leads: %w", len(s.toErase), err)
-		}
-		for i := range receipts {
-			v, err := json.Marshal(sink.Receipt(&receipts[i]))
-			if err != nil {
-				return fmt.Errorf("encode erasure receipt: %w", err)
-			}
-			// Keyed by the erasure id: a receipt given again (a replay acts
-			// on the erasure again) lands on the original's partition, where
-			// the event ids read back from ClickHouse drop it.
-			out.Add(s.cfg.Topic(pipeline.TopicAudit), []byte(receipts[i].ErasureID), v)
+		if err := analytics.QueueErasures(ctx, s.w, s.toErase, time.Now()); err != nil {
+			return err
 		}
 		s.toErase = s.toErase[:0]
+		s.queued = s.ErasureEvery == 0
+	}
+	if s.queued {
+		_, err := analytics.ErasePending(ctx, s.w.Conn(), s.w.Database(), time.Now(), func(receipts []analytics.ErasureReceipt) error {
+			return s.addReceipts(receipts, out)
+		})
+		if err != nil {
+			return fmt.Errorf("erase the queued leads: %w", err)
+		}
+		s.queued = false
 	}
 	return nil
 }

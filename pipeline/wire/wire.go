@@ -6,6 +6,7 @@ package wire
 
 import (
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/leadpipe/leadpipe/analytics"
@@ -40,6 +41,12 @@ type Settings struct {
 	Sink pipeline.StageOptions
 	// Writer lands the sink's rows; needed when the sink is added.
 	Writer *analytics.Writer
+	// ErasureEvery is how often the sink carries out the queued erasures,
+	// all in one set of mutations; zero carries out each batch's in it.
+	ErasureEvery time.Duration
+	// Log gets what the stages log besides the runner (the sink's
+	// erasures); nil is slog.Default().
+	Log *slog.Logger
 }
 
 // Defaults returns the stages' defaults.
@@ -50,6 +57,7 @@ func Defaults() Settings {
 		EnrichMaxLeads:      1_000_000,
 		EnrichGrace:         5 * time.Second,
 		Sink:                pipeline.StageOptions{BatchRecords: 50_000, BatchBytes: 64 << 20, BatchAge: time.Second},
+		ErasureEvery:        time.Minute,
 	}
 }
 
@@ -73,7 +81,9 @@ func Add(r *pipeline.Runner, cfg *pipeline.Config, s Settings, stages ...string)
 				return fmt.Errorf("the sink needs a ClickHouse writer")
 			}
 			opts := s.Sink
-			err = r.Add(adapter.NewSink(cfg, s.Writer), &opts)
+			sk := adapter.NewSink(cfg, s.Writer)
+			sk.ErasureEvery, sk.Log = s.ErasureEvery, s.Log
+			err = r.Add(sk, &opts)
 		default:
 			return fmt.Errorf("no stage %q: the stages are %v", name, Stages)
 		}
