@@ -20,6 +20,7 @@ func SubjectRows(ctx context.Context, conn driver.Conn, db, leadKey string) (map
 		{TableAffinity, "SELECT lead_key, key_version, category, month, sum(score) AS score, sum(events) AS events FROM " + db +
 			".category_affinity WHERE lead_key = ? GROUP BY lead_key, key_version, category, month ORDER BY month, category", leadKey},
 		{TableErasureReceipts, "SELECT * FROM " + db + ".erasure_receipts WHERE erasure_id = ? ORDER BY completed_at", ErasureID(leadKey)},
+		{TablePendingErasures, "SELECT * FROM " + db + ".pending_erasures WHERE lead_key = ? ORDER BY queued_at", leadKey},
 	}
 	out := map[string][]map[string]any{}
 	for _, q := range queries {
