@@ -427,12 +427,21 @@ func oldPartitions(ctx context.Context, conn driver.Conn, db, table string, cuto
 // word; the sink logs it and retries its flush.
 var MutationTimeout = 2 * time.Minute
 
+// MutationsRunning returns how many mutations of db have not finished.
+func MutationsRunning(ctx context.Context, conn driver.Conn, db string) (uint64, error) {
+	var n uint64
+	if err := conn.QueryRow(ctx, "SELECT count() FROM system.mutations WHERE database = ? AND is_done = 0", db).Scan(&n); err != nil {
+		return 0, fmt.Errorf("mutations of %s: %w", db, err)
+	}
+	return n, nil
+}
+
 func waitMutations(ctx context.Context, conn driver.Conn, db string) error {
 	deadline := time.Now().Add(MutationTimeout)
 	for {
-		var n uint64
-		if err := conn.QueryRow(ctx, "SELECT count() FROM system.mutations WHERE database = ? AND is_done = 0", db).Scan(&n); err != nil {
-			return fmt.Errorf("mutations of %s: %w", db, err)
+		n, err := MutationsRunning(ctx, conn, db)
+		if err != nil {
+			return err
 		}
 		if n == 0 {
 			return nil

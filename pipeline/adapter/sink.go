@@ -280,12 +280,20 @@ func (s *Sink) eraseEvery(ctx context.Context) {
 	t := time.NewTicker(s.ErasureEvery)
 	defer t.Stop()
 	for {
-		n, err := s.EraseQueued(ctx, w)
+		var n int
+		// The last set's mutations may outlast the wait (MutationTimeout):
+		// a new set waits for them rather than piling up behind them.
+		running, err := analytics.MutationsRunning(ctx, s.w.Conn(), s.w.Database())
+		if err == nil && running == 0 {
+			n, err = s.EraseQueued(ctx, w)
+		}
 		switch {
 		case ctx.Err() != nil:
 			return
 		case err != nil:
 			log.Warn("carrying out the queued erasures failed; trying again", "err", err, "in", s.ErasureEvery)
+		case running > 0:
+			log.Info("the queued erasures wait for the mutations still running", "mutations", running)
 		case n > 0:
 			log.Info("erasures carried out", "leads", n)
 		}
