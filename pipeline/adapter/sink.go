@@ -38,7 +38,7 @@ type partitionKey struct {
 // the aggregates therefore see each record once.
 type Sink struct {
 	cfg *pipeline.Config
-	w   *analytics.Writer
+	w   Store
 
 	classifications []analytics.ClassificationRow
 	behavior        []analytics.BehaviorRow
@@ -73,6 +73,29 @@ type Sink struct {
 	seen *lru.Cache[string, struct{}]
 }
 
+// Store is what the sink needs of ClickHouse: *analytics.Writer, or a
+// fake in the tests that run without a server.
+type Store interface {
+	// InsertRows inserts a batch of one table's rows.
+	InsertRows(ctx context.Context, table string, rows any) error
+	// Landed returns the offsets of a topic partition from from on that
+	// landed in table, and the dedupe keys of its rows from from-window on
+	// (analytics.Writer.Landed).
+	Landed(ctx context.Context, table, topic string, partition int, from, window int64) (map[int64]struct{}, []string, error)
+	// LandedOffsets returns the offsets from from on that landed in table.
+	LandedOffsets(ctx context.Context, table, topic string, partition int, from int64) (map[int64]struct{}, error)
+	// ErasedIDs returns the erasure id of every receipt.
+	ErasedIDs(ctx context.Context) (map[string]struct{}, error)
+	// Purge deletes purged quarantined leads' history.
+	Purge(ctx context.Context, reqs []analytics.PurgeRequest) error
+	// QueueErasures queues erasures; ErasePending carries out every queued
+	// one and hands deliver their receipts before they leave the queue.
+	QueueErasures(ctx context.Context, reqs []analytics.ErasureRequest) error
+	ErasePending(ctx context.Context, deliver func([]analytics.ErasureReceipt) error) (int, error)
+	// MutationsRunning returns how many mutations have not finished.
+	MutationsRunning(ctx context.Context) (uint64, error)
+}
+
 // seenEvents bounds the event ids the sink remembers; a replay upstream
 // covers one uncommitted batch, far fewer.
 const seenEvents = 200_000
@@ -85,7 +108,7 @@ const seenEvents = 200_000
 const landedWindow = 20_000
 
 // NewSink returns the sink stage writing through w.
-func NewSink(cfg *pipeline.Config, w *analytics.Writer) *Sink {
+func NewSink(cfg *pipeline.Config, w Store) *Sink {
 	erased, _ := lru.New[string, struct{}](100_000)
 	seen, _ := lru.New[string, struct{}](seenEvents)
 	return &Sink{
@@ -247,7 +270,7 @@ func (s *Sink) duplicate(table, eventID string) bool {
 // until ctx ends, those queued before a restart first.
 func (s *Sink) Start(ctx context.Context) error {
 	for {
-		ids, err := analytics.ErasedIDs(ctx, s.w.Conn(), s.w.Database())
+		ids, err := s.w.ErasedIDs(ctx)
 		s.blocked.Store(err != nil)
 		if err == nil {
 			s.erasedIDs = ids
@@ -283,7 +306,7 @@ func (s *Sink) eraseEvery(ctx context.Context) {
 		var n int
 		// The last set's mutations may outlast the wait (MutationTimeout):
 		// a new set waits for them rather than piling up behind them.
-		running, err := analytics.MutationsRunning(ctx, s.w.Conn(), s.w.Database())
+		running, err := s.w.MutationsRunning(ctx)
 		if err == nil && running == 0 {
 			n, err = s.EraseQueued(ctx, w)
 		}
@@ -308,7 +331,7 @@ func (s *Sink) eraseEvery(ctx context.Context) {
 // EraseQueued carries out every queued erasure and writes its receipts to
 // leadpipe.audit through w (analytics.ErasePending).
 func (s *Sink) EraseQueued(ctx context.Context, w *kafka.Writer) (int, error) {
-	return analytics.ErasePending(ctx, s.w.Conn(), s.w.Database(), time.Now(), func(receipts []analytics.ErasureReceipt) error {
+	return s.w.ErasePending(ctx, func(receipts []analytics.ErasureReceipt) error {
 		var out pipeline.Outputs
 		if err := s.addReceipts(receipts, &out); err != nil {
 			return err
@@ -452,22 +475,22 @@ func (s *Sink) Flush(ctx context.Context, out *pipeline.Outputs) error {
 	// Storage limitation: purged leads' history goes before the batch
 	// lands, so that a newer history of the same lead id in it stays.
 	if len(s.toPurge) > 0 {
-		if _, err := analytics.Purge(ctx, s.w.Conn(), s.w.Database(), s.toPurge, time.Now()); err != nil {
+		if err := s.w.Purge(ctx, s.toPurge); err != nil {
 			return fmt.Errorf("purge %d quarantined leads: %w", len(s.toPurge), err)
 		}
 		s.toPurge = s.toPurge[:0]
 	}
-	if err := analytics.Insert(ctx, s.w, analytics.TableClassifications, s.classifications); err != nil {
+	if err := s.w.InsertRows(ctx, analytics.TableClassifications, s.classifications); err != nil {
 		s.uncertain = true
 		return err
 	}
 	s.classifications = s.classifications[:0]
-	if err := analytics.Insert(ctx, s.w, analytics.TableBehavior, s.behavior); err != nil {
+	if err := s.w.InsertRows(ctx, analytics.TableBehavior, s.behavior); err != nil {
 		s.uncertain = true
 		return err
 	}
 	s.behavior = s.behavior[:0]
-	if err := analytics.Insert(ctx, s.w, analytics.TableDecisions, s.decisions); err != nil {
+	if err := s.w.InsertRows(ctx, analytics.TableDecisions, s.decisions); err != nil {
 		s.uncertain = true
 		return err
 	}
@@ -476,14 +499,14 @@ func (s *Sink) Flush(ctx context.Context, out *pipeline.Outputs) error {
 	// erasure is queued with the batch, and carried out now (ErasureEvery
 	// zero) or with every other queued one by the loop.
 	if len(s.toErase) > 0 {
-		if err := analytics.QueueErasures(ctx, s.w, s.toErase, time.Now()); err != nil {
+		if err := s.w.QueueErasures(ctx, s.toErase); err != nil {
 			return err
 		}
 		s.toErase = s.toErase[:0]
 		s.queued = s.ErasureEvery == 0
 	}
 	if s.queued {
-		_, err := analytics.ErasePending(ctx, s.w.Conn(), s.w.Database(), time.Now(), func(receipts []analytics.ErasureReceipt) error {
+		_, err := s.w.ErasePending(ctx, func(receipts []analytics.ErasureReceipt) error {
 			return s.addReceipts(receipts, out)
 		})
 		if err != nil {
