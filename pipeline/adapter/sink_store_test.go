@@ -203,7 +203,7 @@ func TestTheSinkLandsEachRecordOnceWithoutClickHouse(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		run  func(t *testing.T, f *fakeStore) // feeds one or more sinks
-		want map[string][]string            // table → "offset:lead key" rows
+		want map[string][]string              // table → "offset:lead key" rows
 	}{
 		{
 			name: "a new sink skips the offsets that landed before it and lands the rest",
