@@ -48,6 +48,18 @@ func DefaultConfig() Config {
 func (c *Config) RegisterFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.Addr, "clickhouse", c.Addr, "ClickHouse native protocol address, host:port (the TCP port, not HTTP)")
 	fs.StringVar(&c.Database, "clickhouse-db", c.Database, "ClickHouse database of leadpipe's tables")
+	c.registerAccess(fs)
+}
+
+// RegisterMarketerFlags binds the fields that reading the marketing
+// database needs to flags on fs: all but --clickhouse-db, which a marketer
+// has no use for.
+func (c *Config) RegisterMarketerFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&c.Addr, "clickhouse", c.Addr, "ClickHouse native protocol address, host:port (the TCP port, not HTTP)")
+	c.registerAccess(fs)
+}
+
+func (c *Config) registerAccess(fs *pflag.FlagSet) {
 	fs.StringVar(&c.Marketing, "marketing-db", c.Marketing, "ClickHouse database of the marketers' answers, the only one the marketer user reads")
 	fs.StringVar(&c.User, "clickhouse-user", c.User, "ClickHouse user")
 	fs.StringVar(&c.PasswordFile, "clickhouse-password-file", c.PasswordFile, "file holding the ClickHouse user's password (else "+EnvPassword+")")

@@ -46,7 +46,7 @@ func cmdDashboard(ctx context.Context, args []string, _ io.Reader, stdout, stder
 	var d dashboardFlags
 	var logs logFlags
 	fs := newFlagSet("dashboard", dashboardSynopsis, stderr)
-	cfg.RegisterFlags(fs)
+	cfg.RegisterMarketerFlags(fs)
 	d.register(fs)
 	logs.register(fs)
 	if code, ok := parse(fs, args, stderr); !ok {

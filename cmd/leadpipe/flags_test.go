@@ -21,7 +21,10 @@ func TestEachCommandListsOnlyTheFlagsItUses(t *testing.T) {
 			[]string{"--brokers", "--batch-records", "--clickhouse"}},
 		{"lead", runLead, []string{"--brokers", "--clickhouse", "--email", "--kafka-sasl-username"},
 			[]string{"--batch-records", "--group-prefix", "--partitions"}},
-		{"run", runRun, []string{"--brokers", "--batch-records", "--group-prefix", "--clickhouse", "--quarantine-days"}, nil},
+		{"run", runRun, []string{"--brokers", "--batch-records", "--group-prefix", "--clickhouse", "--quarantine-days", "--erasure-every"}, nil},
+		{"dashboard", runDashboardCmd, []string{"--clickhouse", "--marketing-db", "--listen"}, []string{"--clickhouse-db", "--brokers"}},
+		{"marketing show", runMarketingShow, []string{"--clickhouse", "--marketing-db", "--channel"}, []string{"--clickhouse-db", "--brokers"}},
+		{"marketing refresh", runMarketingRefresh, []string{"--clickhouse", "--clickhouse-db", "--marketing-db", "--k"}, []string{"--channel", "--listen"}},
 	} {
 		t.Run(tc.cmd, func(t *testing.T) {
 			code, _, help := tc.fn(t, "--help")
@@ -86,4 +89,13 @@ func runLead(t *testing.T, args ...string) (int, string, string) {
 }
 func runRun(t *testing.T, args ...string) (int, string, string) {
 	return runCmd(t, cmdRun, args...)
+}
+func runDashboardCmd(t *testing.T, args ...string) (int, string, string) {
+	return runCmd(t, cmdDashboard, args...)
+}
+func runMarketingShow(t *testing.T, args ...string) (int, string, string) {
+	return runCmd(t, cmdMarketing, append([]string{"show"}, args...)...)
+}
+func runMarketingRefresh(t *testing.T, args ...string) (int, string, string) {
+	return runCmd(t, cmdMarketing, append([]string{"refresh"}, args...)...)
 }

@@ -75,14 +75,15 @@ func cmdMarketing(ctx context.Context, args []string, _ io.Reader, stdout, stder
 	sub := args[0]
 	cfg := analytics.DefaultConfig()
 	fs := newFlagSet("marketing "+sub, synopsis, stderr)
-	cfg.RegisterFlags(fs)
 	k := analytics.DefaultK
 	var filter filterFlags
 	if sub == "refresh" {
 		cfg.User = "leadpipe_writer"
+		cfg.RegisterFlags(fs)
 		fs.IntVar(&k, "k", k, "smallest group of leads or visitors shown")
 	} else {
 		cfg.User = "marketer"
+		cfg.RegisterMarketerFlags(fs)
 		filter.register(fs)
 	}
 	if code, ok := parse(fs, args[1:], stderr); !ok {
