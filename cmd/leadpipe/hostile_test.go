@@ -142,7 +142,7 @@ func TestHostileInputThroughTheRunningPipeline(t *testing.T) {
 		var e struct {
 			ID string `json:"event_id"`
 		}
-		json.Unmarshal(v, &e)
+		json.Unmarshal(v, &e) // much of the corpus is not JSON on purpose: no id
 		return e.ID
 	}
 	stageOf := map[string]string{"leads.raw": "classify", "consents.raw": "classify", "behavior.raw": "enrich"}

@@ -125,7 +125,9 @@ func TestClassifyScalesOutAndHandsOverPartitionsWithEveryDecisionKept(t *testing
 				LeadKey string `json:"lead_key"`
 				Seq     uint64 `json:"seq"`
 			}
-			json.Unmarshal(m.Value, &r)
+			if err := json.Unmarshal(m.Value, &r); err != nil {
+				t.Fatalf("%s[%d]@%d: %v", topic, m.Partition, m.Offset, err)
+			}
 			id := r.LeadKey + "/" + strconv.FormatUint(r.Seq, 10)
 			if prev, ok := bySeq[id]; ok && prev != string(m.Value) {
 				t.Errorf("lead %s has two different records with seq %d:\n%s\n%s", r.LeadKey[:8], r.Seq, prev, m.Value)
@@ -172,7 +174,9 @@ func leadHistory(t *testing.T, k *pipeline.Config, leadKey string) string {
 				Decision string `json:"decision"`
 				Seq      uint64 `json:"seq"`
 			}
-			json.Unmarshal(m.Value, &r)
+			if err := json.Unmarshal(m.Value, &r); err != nil {
+				t.Fatalf("%s[%d]@%d: %v", topic, m.Partition, m.Offset, err)
+			}
 			fmt.Fprintf(&b, "%s[%d]@%d %s seq %d %s %s\n", topic, m.Partition, m.Offset, m.Time.Format(time.StampMilli), r.Seq, r.Decision, r.EventID)
 		}
 	}
