@@ -355,7 +355,7 @@ func reconcile(t *testing.T, k *pipeline.Config, conn driver.Conn, db string) ma
 		coord := fmt.Sprintf("%s/%d/%d", m.Topic, m.Partition, m.Offset)
 		seen[coord] = true
 		var r raw
-		json.Unmarshal(m.Value, &r) // a malformed input has no event id: it is counted by its coordinates
+		json.Unmarshal(m.Value, &r) // a malformed input has no event id: it must be on the dead-letter topic, found by its coordinates
 		n := 0
 		switch {
 		case strings.HasSuffix(m.Topic, pipeline.TopicBehaviorRaw):
