@@ -413,8 +413,11 @@ func (s *stageRun) consume(ctx, gctx context.Context, gen *kafka.Generation, log
 		}
 		err := <-inflight
 		inflight = nil
-		if err == nil {
+		switch {
+		case err == nil:
 			spare, flushing = flushing, nil
+		case errors.Is(err, errGenerationGone):
+			flushing = nil // refused: left to the partitions' next owner, never resumed
 		}
 		return err
 	}
@@ -450,13 +453,17 @@ func (s *stageRun) consume(ctx, gctx context.Context, gen *kafka.Generation, log
 		defer cancel()
 		var err error
 		if inflight != nil {
-			<-inflight // interrupted or done
+			if ierr := <-inflight; errors.Is(ierr, errGenerationGone) {
+				cause, flushing = ierr, nil // refused: never resumed
+			}
 			inflight = nil
 		}
 		if flushing != nil {
 			// The background flush, done (nothing left to do), interrupted
 			// or failed: it resumes where it stopped, before the batch in
-			// hand may be committed.
+			// hand may be committed. One the broker refused as of an old
+			// generation is not: this member may no longer own its
+			// partitions, and writing now would race their next owner.
 			err = s.flush(fctx, gen, flushing, log)
 			flushing = nil
 			if errors.Is(err, errGenerationGone) {
@@ -465,9 +472,10 @@ func (s *stageRun) consume(ctx, gctx context.Context, gen *kafka.Generation, log
 		}
 		// A flush the broker refused as of an old generation (the fence of
 		// stillMember) ends the generation as a rebalance does, even before
-		// kafka-go has noticed: the stage's buffered outputs go too.
-		gone := gctx.Err() != nil || errors.Is(cause, errGenerationGone)
-		if err == nil && gone && ctx.Err() == nil && b.records > 0 {
+		// kafka-go has noticed, and even when the process stops: the
+		// stage's buffered outputs go too.
+		refused := errors.Is(cause, errGenerationGone)
+		if err == nil && (refused || gctx.Err() != nil && ctx.Err() == nil) && b.records > 0 {
 			s.counters.consumed.Add(-int64(b.records)) // consumed again by the next owner
 			if d, ok := s.stage.(Discarder); ok {
 				d.Discard()
