@@ -308,7 +308,7 @@ func (s *Sink) eraseEvery(ctx context.Context) {
 		// a new set waits for them rather than piling up behind them.
 		running, err := s.w.MutationsRunning(ctx)
 		if err == nil && running == 0 {
-			n, err = s.EraseQueued(ctx, w)
+			n, err = s.EraseQueued(ctx, w.WriteMessages)
 		}
 		switch {
 		case ctx.Err() != nil:
@@ -329,14 +329,15 @@ func (s *Sink) eraseEvery(ctx context.Context) {
 }
 
 // EraseQueued carries out every queued erasure and writes its receipts to
-// leadpipe.audit through w (analytics.ErasePending).
-func (s *Sink) EraseQueued(ctx context.Context, w *kafka.Writer) (int, error) {
+// leadpipe.audit with produce (a kafka.Writer's WriteMessages), before
+// they leave the queue (Store.ErasePending).
+func (s *Sink) EraseQueued(ctx context.Context, produce func(context.Context, ...kafka.Message) error) (int, error) {
 	return s.w.ErasePending(ctx, func(receipts []analytics.ErasureReceipt) error {
 		var out pipeline.Outputs
 		if err := s.addReceipts(receipts, &out); err != nil {
 			return err
 		}
-		return w.WriteMessages(ctx, out.Messages()...)
+		return produce(ctx, out.Messages()...)
 	})
 }
 

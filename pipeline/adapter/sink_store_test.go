@@ -280,6 +280,33 @@ func TestTheSinkLandsEachRecordOnceWithoutClickHouse(t *testing.T) {
 			},
 		},
 		{
+			name: "with --erasure-every, an erasure is only queued by its batch, and carried out by EraseQueued",
+			run: func(t *testing.T, f *fakeStore) {
+				s := newSink(f)
+				s.ErasureEvery = time.Hour
+				got := feed(t, s, rec{classTopic, 0, record("c0", "k1", classify.DecisionErased)})
+				if len(f.queued) != 1 || len(f.erased) != 0 || len(got) != 0 {
+					t.Fatalf("after the batch: queued %d, erased %v, receipts %d; want 1 queued, none carried out", len(f.queued), f.erased, len(got))
+				}
+				var produced []kafka.Message
+				fail := errors.New("broker away")
+				if _, err := s.EraseQueued(context.Background(), func(context.Context, ...kafka.Message) error { return fail }); !errors.Is(err, fail) {
+					t.Fatalf("a failed delivery: %v", err)
+				}
+				if len(f.queued) != 1 {
+					t.Fatalf("a failed delivery took the erasure off the queue")
+				}
+				n, err := s.EraseQueued(context.Background(), func(_ context.Context, ms ...kafka.Message) error {
+					produced = append(produced, ms...)
+					return nil
+				})
+				if err != nil || n != 1 || len(produced) != 1 || len(f.queued) != 0 || len(f.erased) != 1 {
+					t.Errorf("EraseQueued: %d carried out (%v), %d receipts produced, %d still queued", n, err, len(produced), len(f.queued))
+				}
+			},
+			want: map[string][]string{analytics.TableClassifications: {"0:k1"}},
+		},
+		{
 			name: "rows of a lead erased before the sink started land without its key",
 			run: func(t *testing.T, f *fakeStore) {
 				f.erased = []string{"k1"}
