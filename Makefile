@@ -75,7 +75,7 @@ bench: services build
 ## memory, lag and counts sampled to bench/out/soak/soak.csv and soak.png, then reconciled.
 ## Not part of make test; the last result goes into RELIABILITY.md.
 SOAK_DURATION ?= 1h
-SOAK_RATE     ?= 30000
+SOAK_RATE     ?= 10000
 soak: services
 	$(GO) run ./bench/soak --brokers $(BROKERS) --clickhouse $(CLICKHOUSE) --duration $(SOAK_DURATION) --rate $(SOAK_RATE)
 

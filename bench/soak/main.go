@@ -11,7 +11,7 @@
 // stage's records add up, every raw record was consumed once, and every
 // behavior record enrich produced is one row in ClickHouse.
 //
-//	make soak                          # an hour at 30,000 events/s
+//	make soak                          # an hour at 10,000 events/s
 //	make soak SOAK_DURATION=10m        # shorter
 //
 // The result worth keeping goes into RELIABILITY.md by hand.
@@ -51,7 +51,7 @@ func main() {
 	flag.StringVar(&o.brokers, "brokers", "127.0.0.1:19092", "Kafka brokers, comma separated")
 	flag.StringVar(&o.clickhouse, "clickhouse", "127.0.0.1:19000", "ClickHouse native address")
 	flag.DurationVar(&o.duration, "duration", time.Hour, "how long to produce")
-	flag.Float64Var(&o.rate, "rate", 30000, "events produced per second (about half what the three processes sustain on 2 cores)")
+	flag.Float64Var(&o.rate, "rate", 10000, "events produced per second (a little over half of what the three processes sustained on 2 cores, erasures included: RELIABILITY.md)")
 	flag.IntVar(&o.leads, "leads", 20000, "leads of the population produced again every round (bounds the state)")
 	flag.IntVar(&o.partitions, "partitions", 4, "partitions of every topic")
 	flag.DurationVar(&o.sample, "sample", 10*time.Second, "time between samples")
