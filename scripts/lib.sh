@@ -28,12 +28,15 @@ wait_for() {
 }
 
 # wait_started SECONDS PIDFILE PATTERN CMD...: like wait_for, but gives up at once
-# when the process in PIDFILE (see pid_alive) has exited.
+# when the process in PIDFILE has exited. Only its life is checked, not PATTERN:
+# just after `cmd &`, the child may not have exec'd yet, and its command line is
+# still the script's (a start failed that way once, the server coming up after).
 wait_started() {
-  local secs=$1 pidfile=$2 pattern=$3; shift 3
-  local deadline=$((SECONDS + secs))
+  local secs=$1 pidfile=$2; shift 3
+  local deadline=$((SECONDS + secs)) pid
+  pid=$(cat "$pidfile" 2>/dev/null) || { log "no pid in $pidfile"; return 1; }
   until "$@" >/dev/null 2>&1; do
-    pid_alive "$pidfile" "$pattern" || { log "the server process has exited"; return 1; }
+    kill -0 "$pid" 2>/dev/null || { log "the server process has exited"; return 1; }
     ((SECONDS < deadline)) || { log "timed out after $secs s"; return 1; }
     sleep 0.5
   done
