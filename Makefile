@@ -8,10 +8,13 @@ CLICKHOUSE = 127.0.0.1:$(or $(CLICKHOUSE_PORT),19000)
 FUZZTIME  ?= 15s
 export LEADPIPE_TEST_BROKERS    ?= $(BROKERS)
 export LEADPIPE_TEST_CLICKHOUSE ?= $(CLICKHOUSE)
+# the local ClickHouse cluster of scripts/cluster-up.sh: shard 1 on the first two nodes, shard 2 on the third
+CLUSTER_BASE = $(or $(CLUSTER_PORT_BASE),19200)
+export LEADPIPE_TEST_CLUSTER ?= 127.0.0.1:$(shell expr $(CLUSTER_BASE) + 1),127.0.0.1:$(shell expr $(CLUSTER_BASE) + 2),127.0.0.1:$(shell expr $(CLUSTER_BASE) + 3)
 # the jars scripts/kafka-up.sh fetches: the SASL_SSL test starts a broker of its own with them
 export LEADPIPE_TEST_KAFKA_JARS ?= $(or $(LEADPIPE_CACHE),$(HOME)/.cache/leadpipe)/kafka-$(or $(KAFKA_VERSION),4.1.1)/jars
 
-.PHONY: all build demo test test-unit services services-down clickhouse chdb fuzz bench soak vet clean
+.PHONY: all build demo test test-unit test-cluster services services-down clickhouse cluster cluster-down chdb fuzz bench soak vet clean
 
 all: build
 
@@ -22,11 +25,16 @@ build:
 demo: clickhouse build
 	./bin/leadpipe demo --clickhouse $(CLICKHOUSE)
 
-## test: start the real Kafka broker and ClickHouse, run every test against them,
-## apply the migrations on current ClickHouse (chDB), and fuzz the decoder briefly.
-test: services vet
-	$(GO) test -count=1 -timeout 20m ./...
+## test: start the real Kafka broker, ClickHouse and the local ClickHouse cluster, run every
+## test against them, apply the migrations on current ClickHouse (chDB), and fuzz the decoders briefly.
+test: services cluster vet
+	$(GO) test -count=1 -timeout 30m ./...
 	$(MAKE) chdb fuzz
+
+## test-cluster: only the tests of leadpipe on a ClickHouse cluster (ZooKeeper and three
+## ClickHouse servers: two shards, the first with two replicas), with Kafka.
+test-cluster: services cluster
+	$(GO) test -count=1 -timeout 20m -run 'Cluster' ./...
 
 ## test-unit: the tests that need no service (Kafka tests use the embedded kfake).
 test-unit:
@@ -40,6 +48,12 @@ services-down:
 
 clickhouse:
 	scripts/clickhouse-up.sh
+
+cluster:
+	scripts/cluster-up.sh >/dev/null
+
+cluster-down:
+	scripts/cluster-down.sh
 
 ## chdb: apply every migration on a current ClickHouse engine, in process.
 chdb:

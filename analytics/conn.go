@@ -37,6 +37,11 @@ type Config struct {
 	// TLS turns TLS on; CAFile (PEM) replaces the system's roots.
 	TLS    bool
 	CAFile string
+	// Cluster, when set, is the ClickHouse cluster (remote_servers) that
+	// holds leadpipe's tables: migrations create them ON CLUSTER, replicated
+	// and sharded (cluster.go), and the sink inserts, erases and retains
+	// across it. Empty: one server.
+	Cluster string
 }
 
 // DefaultConfig is a local server on the native port.
@@ -48,6 +53,7 @@ func DefaultConfig() Config {
 func (c *Config) RegisterFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.Addr, "clickhouse", c.Addr, "ClickHouse native protocol address, host:port (the TCP port, not HTTP)")
 	fs.StringVar(&c.Database, "clickhouse-db", c.Database, "ClickHouse database of leadpipe's tables")
+	fs.StringVar(&c.Cluster, "clickhouse-cluster", c.Cluster, "ClickHouse cluster (remote_servers) of leadpipe's tables: replicated, sharded tables under Distributed ones (default: one server)")
 	c.registerAccess(fs)
 }
 
@@ -113,6 +119,9 @@ func (c *Config) Validate() error {
 	}
 	if !identRE.MatchString(c.Marketing) {
 		return fmt.Errorf("--marketing-db: %q is not a plain identifier (letters, digits, _)", c.Marketing)
+	}
+	if c.Cluster != "" && !identRE.MatchString(c.Cluster) {
+		return fmt.Errorf("--clickhouse-cluster: %q is not a plain identifier (letters, digits, _)", c.Cluster)
 	}
 	if c.Marketing == c.Database {
 		return fmt.Errorf("--marketing-db: %q is --clickhouse-db too; the marketer reads the marketing database and must not read leadpipe's", c.Marketing)

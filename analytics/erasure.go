@@ -6,8 +6,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-
-	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 )
 
 // TablePendingErasures is the queue of erasures not carried out yet.
@@ -50,10 +48,10 @@ func QueueErasures(ctx context.Context, w *Writer, reqs []ErasureRequest, now ti
 // because it may have brought rows of the lead back, and a delivery that
 // failed leaves its requests queued, to be erased and given receipts again.
 // It returns the number of requests carried out.
-func ErasePending(ctx context.Context, conn driver.Conn, db string, now time.Time, deliver func([]ErasureReceipt) error) (int, error) {
+func ErasePending(ctx context.Context, w *Writer, now time.Time, deliver func([]ErasureReceipt) error) (int, error) {
 	var queued []pendingErasure
-	if err := conn.Select(ctx, &queued, "SELECT DISTINCT lead_key, key_version, request_event_id, requested_at, queued_at FROM "+
-		db+"."+TablePendingErasures+" ORDER BY queued_at, lead_key, request_event_id"); err != nil {
+	if err := w.conn.Select(w.ctx(ctx), &queued, "SELECT DISTINCT lead_key, key_version, request_event_id, requested_at, queued_at FROM "+
+		w.table(TablePendingErasures)+" ORDER BY queued_at, lead_key, request_event_id"); err != nil {
 		return 0, fmt.Errorf("queued erasures: %w", err)
 	}
 	if len(queued) == 0 {
@@ -69,7 +67,7 @@ func ErasePending(ctx context.Context, conn driver.Conn, db string, now time.Tim
 		taken[id] = true
 		reqs = append(reqs, ErasureRequest{LeadKey: q.LeadKey, KeyVersion: q.KeyVersion, EventID: q.RequestEventID, RequestedAt: q.RequestedAt})
 	}
-	receipts, err := Erase(ctx, conn, db, reqs, now)
+	receipts, err := Erase(ctx, w, reqs, now)
 	if err != nil {
 		return 0, err
 	}
@@ -85,9 +83,9 @@ func ErasePending(ctx context.Context, conn driver.Conn, db string, now time.Tim
 	}
 	slices.Sort(pairs)
 	for chunk := range slices.Chunk(pairs, maxKeysPerStatement) {
-		stmt := fmt.Sprintf("ALTER TABLE %s.%s DELETE WHERE (lead_key, request_event_id) IN (%s)",
-			db, TablePendingErasures, strings.Join(chunk, ", "))
-		if err := conn.Exec(ctx, stmt); err != nil {
+		stmt := fmt.Sprintf("ALTER TABLE %s DELETE WHERE (lead_key, request_event_id) IN (%s)",
+			w.alter(TablePendingErasures), strings.Join(chunk, ", "))
+		if err := w.conn.Exec(w.ctx(ctx), stmt); err != nil {
 			return len(reqs), fmt.Errorf("take %d erasures off the queue: %w", len(chunk), err)
 		}
 	}

@@ -56,7 +56,7 @@ func TestQueuedErasuresAreCarriedOutTogetherOnceTheirReceiptsAreDelivered(t *tes
 
 	// A delivery that fails: the erasures, carried out in one mutation
 	// per table for the three batches, stay queued.
-	if _, err := analytics.ErasePending(ctx, conn, db, at, func([]analytics.ErasureReceipt) error { return errors.New("broker away") }); err == nil {
+	if _, err := analytics.ErasePending(ctx, w, at, func([]analytics.ErasureReceipt) error { return errors.New("broker away") }); err == nil {
 		t.Fatal("a failed delivery was not reported")
 	}
 	if got := mutations(); got != 1 {
@@ -67,7 +67,7 @@ func TestQueuedErasuresAreCarriedOutTogetherOnceTheirReceiptsAreDelivered(t *tes
 	}
 	// Carried out again, and this time delivered: one receipt per request.
 	var delivered []analytics.ErasureReceipt
-	n, err := analytics.ErasePending(ctx, conn, db, at, func(rs []analytics.ErasureReceipt) error {
+	n, err := analytics.ErasePending(ctx, w, at, func(rs []analytics.ErasureReceipt) error {
 		delivered = append(delivered, rs...)
 		return nil
 	})

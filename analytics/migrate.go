@@ -79,19 +79,29 @@ func SplitStatements(sql string) []string {
 // Migrate creates the databases db (leadpipe's) and marketing, and applies
 // every migration not yet recorded in db's schema_migrations table, in
 // order. Applied versions are skipped, so running it again changes
-// nothing. It returns the versions it applied.
-func Migrate(ctx context.Context, conn driver.Conn, db, marketing string) ([]Migration, error) {
+// nothing. With cluster set, everything is created ON CLUSTER, each
+// statement rendered by ClusterStatements, and schema_migrations is
+// replicated on every node. It returns the versions it applied.
+func Migrate(ctx context.Context, conn driver.Conn, db, marketing, cluster string) ([]Migration, error) {
+	on, engine := "", "MergeTree()"
+	if cluster != "" {
+		if !identRE.MatchString(cluster) {
+			return nil, fmt.Errorf("cluster %q is not a plain identifier", cluster)
+		}
+		on = " ON CLUSTER " + cluster
+		engine = "ReplicatedMergeTree('/clickhouse/tables/all/" + db + "/schema_migrations', '{shard}_{replica}')"
+	}
 	for _, name := range []string{db, marketing} {
 		if !identRE.MatchString(name) {
 			return nil, fmt.Errorf("database %q is not a plain identifier", name)
 		}
-		if err := conn.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+name); err != nil {
+		if err := conn.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+name+on); err != nil {
 			return nil, fmt.Errorf("create database %s: %w", name, err)
 		}
 	}
-	if err := conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS `+db+`.schema_migrations (
+	if err := conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS `+db+`.schema_migrations`+on+` (
 		version UInt32, name String, checksum String, applied_at DateTime
-	) ENGINE = MergeTree() ORDER BY version`); err != nil {
+	) ENGINE = `+engine+` ORDER BY version`); err != nil {
 		return nil, fmt.Errorf("create %s.schema_migrations: %w", db, err)
 	}
 	applied := map[uint32]string{}
@@ -113,6 +123,17 @@ func Migrate(ctx context.Context, conn driver.Conn, db, marketing string) ([]Mig
 	ms, err := Migrations(db, marketing)
 	if err != nil {
 		return nil, err
+	}
+	if cluster != "" {
+		// Rendered from every migration, applied or not: a later one may
+		// drop a table an earlier one created.
+		stmts, err := ClusterStatements(ms, db, marketing, cluster)
+		if err != nil {
+			return nil, err
+		}
+		for i := range ms {
+			ms[i].Statements = stmts[i]
+		}
 	}
 	var done []Migration
 	for _, m := range ms {

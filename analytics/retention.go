@@ -11,8 +11,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-
-	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 )
 
 // RetentionPolicy says how long per-lead rows are kept.
@@ -64,7 +62,7 @@ const TableRetentionRuns = "retention_runs"
 // cutoff is deleted with mutations, and every action is recorded in
 // retention_runs. The audit trail (decisions) is kept: it is the proof of
 // what was decided. With dryRun it only counts.
-func Retain(ctx context.Context, conn driver.Conn, db string, p RetentionPolicy, now time.Time, dryRun bool) ([]RetentionAction, error) {
+func Retain(ctx context.Context, w *Writer, p RetentionPolicy, now time.Time, dryRun bool) ([]RetentionAction, error) {
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
@@ -75,7 +73,7 @@ func Retain(ctx context.Context, conn driver.Conn, db string, p RetentionPolicy,
 
 	var actions []RetentionAction
 	for _, t := range []struct{ table, column string }{{TableBehavior, "occurred_at"}, {TableClassifications, "occurred_at"}} {
-		drops, err := oldPartitions(ctx, conn, db, t.table, marketing)
+		drops, err := oldPartitions(ctx, w, t.table, marketing)
 		if err != nil {
 			return nil, err
 		}
@@ -102,7 +100,7 @@ func Retain(ctx context.Context, conn driver.Conn, db string, p RetentionPolicy,
 		a.RunID, a.RunAt, a.Reason, a.Action = run.RunID, run.RunAt, run.Reason, "delete"
 		actions = append(actions, a)
 	}
-	return apply(ctx, conn, db, actions, dryRun)
+	return apply(ctx, w, actions, dryRun)
 }
 
 // ErasureRequest is one lead to erase: its key and the request behind it.
@@ -152,14 +150,14 @@ const maxKeysPerStatement = 1000
 // the lead key. Each action is recorded in retention_runs, and each request
 // gets a receipt in erasure_receipts, with the rows removed per table and
 // whether count() by the key is 0 in every table afterwards (verified).
-func Erase(ctx context.Context, conn driver.Conn, db string, reqs []ErasureRequest, now time.Time) ([]ErasureReceipt, error) {
+func Erase(ctx context.Context, w *Writer, reqs []ErasureRequest, now time.Time) ([]ErasureReceipt, error) {
 	if len(reqs) == 0 {
 		return nil, nil
 	}
 	if len(reqs) > maxKeysPerStatement {
 		var out []ErasureReceipt
 		for chunk := range slices.Chunk(reqs, maxKeysPerStatement) {
-			receipts, err := Erase(ctx, conn, db, chunk, now)
+			receipts, err := Erase(ctx, w, chunk, now)
 			if err != nil {
 				return out, err
 			}
@@ -185,7 +183,7 @@ func Erase(ctx context.Context, conn driver.Conn, db string, reqs []ErasureReque
 	// Rows per table and key, before.
 	perKey := make([]map[string]uint64, len(tables))
 	for i, t := range tables {
-		n, err := countByKey(ctx, conn, db, t.table, in)
+		n, err := countByKey(ctx, w, t.table, in)
 		if err != nil {
 			return nil, err
 		}
@@ -199,13 +197,13 @@ func Erase(ctx context.Context, conn driver.Conn, db string, reqs []ErasureReque
 		a.Table, a.Action, a.Cutoff, a.Detail, a.condition = t.table, t.action, run.RunAt, detail, in
 		actions = append(actions, a)
 	}
-	if _, err := apply(ctx, conn, db, actions, false); err != nil {
+	if _, err := apply(ctx, w, actions, false); err != nil {
 		return nil, err
 	}
 	// What is left, per table and key: nothing, or the receipt says so.
 	left := map[string]uint64{}
 	for _, t := range tables {
-		n, err := countByKey(ctx, conn, db, t.table, in)
+		n, err := countByKey(ctx, w, t.table, in)
 		if err != nil {
 			return nil, err
 		}
@@ -227,7 +225,7 @@ func Erase(ctx context.Context, conn driver.Conn, db string, reqs []ErasureReque
 		}
 		receipts = append(receipts, rc)
 	}
-	if err := Insert(ctx, NewWriter(conn, db), TableErasureReceipts, receipts); err != nil {
+	if err := Insert(ctx, w, TableErasureReceipts, receipts); err != nil {
 		return receipts, fmt.Errorf("record the erasure receipts: %w", err)
 	}
 	return receipts, nil
@@ -248,14 +246,14 @@ type PurgeRequest struct {
 // and a lead event of the same lead id later starts a new history that
 // must land. Only the purged history goes: classification and lead rows
 // as of req.AsOf or earlier, behavior up to req.Deadline.
-func Purge(ctx context.Context, conn driver.Conn, db string, reqs []PurgeRequest, now time.Time) ([]RetentionAction, error) {
+func Purge(ctx context.Context, w *Writer, reqs []PurgeRequest, now time.Time) ([]RetentionAction, error) {
 	if len(reqs) == 0 {
 		return nil, nil
 	}
 	if len(reqs) > maxKeysPerStatement {
 		var out []RetentionAction
 		for chunk := range slices.Chunk(reqs, maxKeysPerStatement) {
-			actions, err := Purge(ctx, conn, db, chunk, now)
+			actions, err := Purge(ctx, w, chunk, now)
 			if err != nil {
 				return out, err
 			}
@@ -289,12 +287,12 @@ func Purge(ctx context.Context, conn driver.Conn, db string, reqs []PurgeRequest
 		a.Table, a.Action, a.Cutoff, a.Detail, a.condition = t.table, t.action, run.RunAt, detail, t.cond
 		actions = append(actions, a)
 	}
-	return apply(ctx, conn, db, actions, false)
+	return apply(ctx, w, actions, false)
 }
 
 // ErasedIDs returns the erasure id of every receipt in erasure_receipts.
-func ErasedIDs(ctx context.Context, conn driver.Conn, db string) (map[string]struct{}, error) {
-	rows, err := conn.Query(ctx, "SELECT DISTINCT erasure_id FROM "+db+"."+TableErasureReceipts)
+func ErasedIDs(ctx context.Context, w *Writer) (map[string]struct{}, error) {
+	rows, err := w.conn.Query(w.ctx(ctx), "SELECT DISTINCT erasure_id FROM "+w.table(TableErasureReceipts))
 	if err != nil {
 		return nil, fmt.Errorf("erasure ids: %w", err)
 	}
@@ -315,9 +313,9 @@ const receiptColumns = "request_event_id, erasure_id, key_version, requested_at,
 	"classifications_removed, leads_removed, affinity_removed, decisions_unlinked, verified"
 
 // Receipts returns the erasure receipts of one erasure id, earliest first.
-func Receipts(ctx context.Context, conn driver.Conn, db, erasureID string) ([]ErasureReceipt, error) {
+func Receipts(ctx context.Context, w *Writer, erasureID string) ([]ErasureReceipt, error) {
 	var out []ErasureReceipt
-	err := conn.Select(ctx, &out, "SELECT "+receiptColumns+" FROM "+db+"."+TableErasureReceipts+
+	err := w.conn.Select(w.ctx(ctx), &out, "SELECT "+receiptColumns+" FROM "+w.table(TableErasureReceipts)+
 		" WHERE erasure_id = ? ORDER BY completed_at", erasureID)
 	if err != nil {
 		return nil, fmt.Errorf("erasure receipts: %w", err)
@@ -326,8 +324,8 @@ func Receipts(ctx context.Context, conn driver.Conn, db, erasureID string) ([]Er
 }
 
 // countByKey counts the rows of table matching cond, per lead key.
-func countByKey(ctx context.Context, conn driver.Conn, db, table, cond string) (map[string]uint64, error) {
-	rows, err := conn.Query(ctx, fmt.Sprintf("SELECT lead_key, count() FROM %s.%s WHERE %s GROUP BY lead_key", db, table, cond))
+func countByKey(ctx context.Context, w *Writer, table, cond string) (map[string]uint64, error) {
+	rows, err := w.conn.Query(w.ctx(ctx), fmt.Sprintf("SELECT lead_key, count() FROM %s WHERE %s GROUP BY lead_key", w.table(table), cond))
 	if err != nil {
 		return nil, fmt.Errorf("count the rows of %s to erase: %w", table, err)
 	}
@@ -351,7 +349,9 @@ const TableAffinity = "category_affinity"
 
 // apply counts the rows of each action, runs the ones that match rows,
 // waits for the mutations to finish and records every action.
-func apply(ctx context.Context, conn driver.Conn, db string, actions []RetentionAction, dryRun bool) ([]RetentionAction, error) {
+func apply(ctx context.Context, w *Writer, actions []RetentionAction, dryRun bool) ([]RetentionAction, error) {
+	conn := w.conn
+	ctx = w.ctx(ctx)
 	for i := range actions {
 		a := &actions[i]
 		switch a.Action {
@@ -360,21 +360,21 @@ func apply(ctx context.Context, conn driver.Conn, db string, actions []Retention
 				continue
 			}
 			part := strings.TrimPrefix(a.Detail, "partition ")
-			if err := conn.Exec(ctx, fmt.Sprintf("ALTER TABLE %s.%s DROP PARTITION %s", db, a.Table, part)); err != nil {
+			if err := conn.Exec(ctx, fmt.Sprintf("ALTER TABLE %s DROP PARTITION %s", w.alter(a.Table), part)); err != nil {
 				return nil, fmt.Errorf("drop partition %s of %s: %w", part, a.Table, err)
 			}
 		case "delete", "clear_lead_key":
 			var n uint64
-			if err := conn.QueryRow(ctx, fmt.Sprintf("SELECT count() FROM %s.%s WHERE %s", db, a.Table, a.condition)).Scan(&n); err != nil {
+			if err := conn.QueryRow(ctx, fmt.Sprintf("SELECT count() FROM %s WHERE %s", w.table(a.Table), a.condition)).Scan(&n); err != nil {
 				return nil, fmt.Errorf("count rows to remove from %s: %w", a.Table, err)
 			}
 			a.Rows = n
 			if n == 0 || dryRun {
 				continue
 			}
-			stmt := fmt.Sprintf("ALTER TABLE %s.%s DELETE WHERE %s", db, a.Table, a.condition)
+			stmt := fmt.Sprintf("ALTER TABLE %s DELETE WHERE %s", w.alter(a.Table), a.condition)
 			if a.Action == "clear_lead_key" {
-				stmt = fmt.Sprintf("ALTER TABLE %s.%s UPDATE lead_key = '' WHERE %s", db, a.Table, a.condition)
+				stmt = fmt.Sprintf("ALTER TABLE %s UPDATE lead_key = '' WHERE %s", w.alter(a.Table), a.condition)
 			}
 			if err := conn.Exec(ctx, stmt); err != nil {
 				return nil, fmt.Errorf("%s in %s: %w", a.Action, a.Table, err)
@@ -384,10 +384,10 @@ func apply(ctx context.Context, conn driver.Conn, db string, actions []Retention
 	if dryRun {
 		return actions, nil
 	}
-	if err := waitMutations(ctx, conn, db); err != nil {
+	if err := waitMutations(ctx, w); err != nil {
 		return actions, err
 	}
-	if err := Insert(ctx, NewWriter(conn, db), TableRetentionRuns, actions); err != nil {
+	if err := Insert(ctx, w, TableRetentionRuns, actions); err != nil {
 		return actions, fmt.Errorf("record the run: %w", err)
 	}
 	return actions, nil
@@ -400,10 +400,10 @@ type partition struct {
 
 // oldPartitions lists the monthly partitions of table whose whole month
 // lies before cutoff.
-func oldPartitions(ctx context.Context, conn driver.Conn, db, table string, cutoff time.Time) ([]partition, error) {
-	rows, err := conn.Query(ctx, `SELECT partition, sum(rows) FROM system.parts
+func oldPartitions(ctx context.Context, w *Writer, table string, cutoff time.Time) ([]partition, error) {
+	rows, err := w.conn.Query(w.ctx(ctx), `SELECT partition, sum(rows) FROM `+w.system("parts")+`
 		WHERE database = ? AND table = ? AND active AND partition < ? GROUP BY partition ORDER BY partition`,
-		db, table, cutoff.Format("200601"))
+		w.db, w.local(table), cutoff.Format("200601"))
 	if err != nil {
 		return nil, fmt.Errorf("partitions of %s: %w", table, err)
 	}
@@ -428,18 +428,19 @@ func oldPartitions(ctx context.Context, conn driver.Conn, db, table string, cuto
 var MutationTimeout = 2 * time.Minute
 
 // MutationsRunning returns how many mutations of db have not finished.
-func MutationsRunning(ctx context.Context, conn driver.Conn, db string) (uint64, error) {
+func MutationsRunning(ctx context.Context, w *Writer) (uint64, error) {
 	var n uint64
-	if err := conn.QueryRow(ctx, "SELECT count() FROM system.mutations WHERE database = ? AND is_done = 0", db).Scan(&n); err != nil {
-		return 0, fmt.Errorf("mutations of %s: %w", db, err)
+	if err := w.conn.QueryRow(w.ctx(ctx), "SELECT count() FROM "+w.system("mutations")+" WHERE database = ? AND is_done = 0", w.db).Scan(&n); err != nil {
+		return 0, fmt.Errorf("mutations of %s: %w", w.db, err)
 	}
 	return n, nil
 }
 
-func waitMutations(ctx context.Context, conn driver.Conn, db string) error {
+func waitMutations(ctx context.Context, w *Writer) error {
+	db := w.db
 	deadline := time.Now().Add(MutationTimeout)
 	for {
-		n, err := MutationsRunning(ctx, conn, db)
+		n, err := MutationsRunning(ctx, w)
 		if err != nil {
 			return err
 		}

@@ -44,7 +44,7 @@ func TestRetentionRemovesPerLeadRowsPastThePeriodsAndRecordsIt(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	dry, err := analytics.Retain(ctx, conn, db, analytics.DefaultRetention(), now, true)
+	dry, err := analytics.Retain(ctx, w, analytics.DefaultRetention(), now, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +55,7 @@ func TestRetentionRemovesPerLeadRowsPastThePeriodsAndRecordsIt(t *testing.T) {
 		t.Fatal("a dry run listed no action")
 	}
 
-	actions, err := analytics.Retain(ctx, conn, db, analytics.DefaultRetention(), now, false)
+	actions, err := analytics.Retain(ctx, w, analytics.DefaultRetention(), now, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,7 +112,7 @@ func TestEraseRemovesTheLeadsRowsUnlinksItsEventsAndDecisionsAndGivesAVerifiedRe
 		{EventID: "c3", EventType: "lead", LeadKey: kept, Decision: "accepted", At: at},
 	}))
 	req := analytics.ErasureRequest{LeadKey: erased, KeyVersion: "k1", EventID: "c2", RequestedAt: at.Add(time.Hour)}
-	receipts, err := analytics.Erase(ctx, conn, db, []analytics.ErasureRequest{req}, at)
+	receipts, err := analytics.Erase(ctx, w, []analytics.ErasureRequest{req}, at)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,7 +124,7 @@ func TestEraseRemovesTheLeadsRowsUnlinksItsEventsAndDecisionsAndGivesAVerifiedRe
 		r.BehaviorUnlinked != 1 || r.ClassificationsRemoved != 2 || r.AffinityRemoved != 1 || r.DecisionsUnlinked != 1 || r.LeadsRemoved == 0 {
 		t.Errorf("receipt %+v", r)
 	}
-	if _, err := analytics.Erase(ctx, conn, db, []analytics.ErasureRequest{{LeadKey: "'; DROP TABLE x"}}, at); err == nil {
+	if _, err := analytics.Erase(ctx, w, []analytics.ErasureRequest{{LeadKey: "'; DROP TABLE x"}}, at); err == nil {
 		t.Error("Erase took a key that is not a hex HMAC")
 	}
 	for q, want := range map[string][]string{
@@ -170,7 +170,7 @@ func TestAMutationThatNeverFinishesEndsTheWaitWithAClearError(t *testing.T) {
 	analytics.MutationTimeout = 2 * time.Second
 	t.Cleanup(func() { analytics.MutationTimeout = old })
 	start := time.Now()
-	_, err := analytics.Erase(ctx, conn, db, []analytics.ErasureRequest{{LeadKey: strings.Repeat("ab", 32), KeyVersion: "k1", EventID: "e1", RequestedAt: start}}, start)
+	_, err := analytics.Erase(ctx, analytics.NewWriter(conn, db), []analytics.ErasureRequest{{LeadKey: strings.Repeat("ab", 32), KeyVersion: "k1", EventID: "e1", RequestedAt: start}}, start)
 	if err == nil || !strings.Contains(err.Error(), "system.mutations") {
 		t.Fatalf("erase with a stuck mutation: %v; want an error naming system.mutations", err)
 	}
@@ -192,7 +192,7 @@ func TestEraseOfMoreLeadsThanOneStatementHoldsIsCarriedOutInChunks(t *testing.T)
 		sum := sha256.Sum256([]byte(strconv.Itoa(i)))
 		reqs = append(reqs, analytics.ErasureRequest{LeadKey: hex.EncodeToString(sum[:]), KeyVersion: "k1", EventID: "c" + strconv.Itoa(i), RequestedAt: at})
 	}
-	receipts, err := analytics.Erase(ctx, conn, cfg.Database, reqs, at)
+	receipts, err := analytics.Erase(ctx, analytics.NewWriter(conn, cfg.Database), reqs, at)
 	if err != nil {
 		t.Fatal(err)
 	}

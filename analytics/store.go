@@ -27,12 +27,12 @@ func (w *Writer) InsertRows(ctx context.Context, table string, rows any) error {
 
 // ErasedIDs is ErasedIDs of the Writer's database.
 func (w *Writer) ErasedIDs(ctx context.Context) (map[string]struct{}, error) {
-	return ErasedIDs(ctx, w.conn, w.db)
+	return ErasedIDs(ctx, w)
 }
 
 // Purge is Purge of the Writer's database, now.
 func (w *Writer) Purge(ctx context.Context, reqs []PurgeRequest) error {
-	_, err := Purge(ctx, w.conn, w.db, reqs, time.Now())
+	_, err := Purge(ctx, w, reqs, time.Now())
 	return err
 }
 
@@ -43,10 +43,10 @@ func (w *Writer) QueueErasures(ctx context.Context, reqs []ErasureRequest) error
 
 // ErasePending is ErasePending of the Writer's database, now.
 func (w *Writer) ErasePending(ctx context.Context, deliver func([]ErasureReceipt) error) (int, error) {
-	return ErasePending(ctx, w.conn, w.db, time.Now(), deliver)
+	return ErasePending(ctx, w, time.Now(), deliver)
 }
 
 // MutationsRunning is MutationsRunning of the Writer's database.
 func (w *Writer) MutationsRunning(ctx context.Context) (uint64, error) {
-	return MutationsRunning(ctx, w.conn, w.db)
+	return MutationsRunning(ctx, w)
 }

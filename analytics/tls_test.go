@@ -39,7 +39,7 @@ func TestClickHouseOverTLSWithAPasswordFromAFile(t *testing.T) {
 	if err != nil {
 		t.Fatalf("over TLS with the password file: %v", err)
 	}
-	if _, err := analytics.Migrate(ctx, conn, cfg.Database, cfg.Marketing); err != nil {
+	if _, err := analytics.Migrate(ctx, conn, cfg.Database, cfg.Marketing, cfg.Cluster); err != nil {
 		t.Errorf("migrate over TLS: %v", err)
 	}
 	conn.Close()

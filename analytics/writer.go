@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 )
 
@@ -18,14 +19,65 @@ const (
 	TableDecisions       = "decisions"
 )
 
-// Writer inserts rows into leadpipe's tables.
+// Writer inserts rows into leadpipe's tables, and erases and retains
+// them: leadpipe's handle on its database, on one server or on a cluster.
 type Writer struct {
-	conn driver.Conn
-	db   string
+	conn    driver.Conn
+	db      string
+	cluster string // "" on one server
 }
 
-// NewWriter returns a Writer on database db.
+// NewWriter returns a Writer on database db of one server.
 func NewWriter(conn driver.Conn, db string) *Writer { return &Writer{conn: conn, db: db} }
+
+// NewConfigWriter returns a Writer on c's database, on c's cluster if it
+// names one.
+func NewConfigWriter(conn driver.Conn, c Config) *Writer {
+	return &Writer{conn: conn, db: c.Database, cluster: c.Cluster}
+}
+
+// table is the name to read a table by, and to insert into: on a cluster,
+// its Distributed table.
+func (w *Writer) table(name string) string { return w.db + "." + name }
+
+// alter is the target of an ALTER of a table's rows or partitions: on a
+// cluster, its replicated local tables on every node (ON CLUSTER; each
+// shard's replicas share the mutation through ZooKeeper).
+func (w *Writer) alter(name string) string {
+	if w.cluster == "" {
+		return w.db + "." + name
+	}
+	return w.db + "." + name + localSuffix + " ON CLUSTER " + w.cluster
+}
+
+// local is the name a table's parts and mutations go by in system tables.
+func (w *Writer) local(name string) string {
+	if w.cluster == "" {
+		return name
+	}
+	return name + localSuffix
+}
+
+// system reads a system table: on a cluster, of one replica of every shard.
+func (w *Writer) system(name string) string {
+	if w.cluster == "" {
+		return "system." + name
+	}
+	return "cluster('" + w.cluster + "', system, " + name + ")"
+}
+
+// ctx is the context of a statement: on a cluster, an INSERT into a
+// Distributed table returns once every shard has the rows
+// (insert_distributed_sync), as one server's INSERT does. (The order in
+// which the shards' replicas are chosen, load_balancing, is a string
+// setting, which the native protocol of 18.16 cannot carry per query:
+// deploy/clickhouse/users.xml sets in_order in the writer's profile.)
+func (w *Writer) ctx(ctx context.Context) context.Context {
+	if w.cluster == "" {
+		return ctx
+	}
+	return clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"insert_distributed_sync": 1}))
+}
 
 // Insert writes rows into table with one INSERT that names its columns
 // (ClickHouse 18.16 needs them named). T is one of the row structs. A
@@ -35,7 +87,7 @@ func Insert[T any](ctx context.Context, w *Writer, table string, rows []T) error
 	if len(rows) == 0 {
 		return nil
 	}
-	batch, err := w.conn.PrepareBatch(ctx, "INSERT INTO "+w.db+"."+table+" ("+columnList[T]()+")")
+	batch, err := w.conn.PrepareBatch(w.ctx(ctx), "INSERT INTO "+w.table(table)+" ("+columnList[T]()+")")
 	if err != nil {
 		return fmt.Errorf("insert into %s: %w", table, err)
 	}
@@ -63,7 +115,7 @@ func Insert[T any](ctx context.Context, w *Writer, table string, rows []T) error
 // LandedOffsets returns the Kafka offsets of topic and partition, from
 // offset from on, that have landed in table.
 func (w *Writer) LandedOffsets(ctx context.Context, table, topic string, partition int, from int64) (map[int64]struct{}, error) {
-	rows, err := w.conn.Query(ctx, "SELECT _offset FROM "+w.db+"."+table+" WHERE _topic = ? AND _partition = ? AND _offset >= ?",
+	rows, err := w.conn.Query(w.ctx(ctx), "SELECT _offset FROM "+w.table(table)+" WHERE _topic = ? AND _partition = ? AND _offset >= ?",
 		topic, int32(partition), from)
 	if err != nil {
 		return nil, fmt.Errorf("landed offsets of %s[%d] in %s: %w", topic, partition, table, err)
@@ -91,7 +143,7 @@ func (w *Writer) Landed(ctx context.Context, table, topic string, partition int,
 	if table == TableClassifications {
 		key = "concat(event_id, '\\0', lead_key)"
 	}
-	rows, err := w.conn.Query(ctx, "SELECT _offset, "+key+" FROM "+w.db+"."+table+" WHERE _topic = ? AND _partition = ? AND _offset >= ?",
+	rows, err := w.conn.Query(w.ctx(ctx), "SELECT _offset, "+key+" FROM "+w.table(table)+" WHERE _topic = ? AND _partition = ? AND _offset >= ?",
 		topic, int32(partition), max(0, from-window))
 	if err != nil {
 		return nil, nil, fmt.Errorf("landed rows of %s[%d] in %s: %w", topic, partition, table, err)

@@ -87,7 +87,7 @@ func openClickHouse(ctx context.Context, o *options, db string) (driver.Conn, er
 			return nil, err
 		}
 	}
-	if _, err := analytics.Migrate(ctx, conn, db, db+"_marketing"); err != nil {
+	if _, err := analytics.Migrate(ctx, conn, db, db+"_marketing", ""); err != nil {
 		conn.Close()
 		return nil, err
 	}

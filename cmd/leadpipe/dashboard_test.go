@@ -57,7 +57,7 @@ func leastPrivilege(t *testing.T) (analytics.Config, driver.Conn) {
 		}
 		admin.Close()
 	})
-	if _, err := analytics.Migrate(ctx, admin, cfg.Database, cfg.Marketing); err != nil {
+	if _, err := analytics.Migrate(ctx, admin, cfg.Database, cfg.Marketing, cfg.Cluster); err != nil {
 		t.Fatal(err)
 	}
 	return cfg, admin

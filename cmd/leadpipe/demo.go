@@ -113,12 +113,16 @@ func demo(ctx context.Context, cfg *runConfig, wl workload.Config, log *slog.Log
 		return fmt.Errorf("%w (start one with scripts/clickhouse-up.sh, or point --clickhouse at yours)", err)
 	}
 	defer conn.Close()
+	on := ""
+	if cfg.ch.Cluster != "" {
+		on = " ON CLUSTER " + cfg.ch.Cluster
+	}
 	for _, db := range []string{cfg.ch.Database, cfg.ch.Marketing} {
-		if err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+db); err != nil {
+		if err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+db+on); err != nil {
 			return fmt.Errorf("reset database %s: %w", db, err)
 		}
 	}
-	if _, err := analytics.Migrate(ctx, conn, cfg.ch.Database, cfg.ch.Marketing); err != nil {
+	if _, err := analytics.Migrate(ctx, conn, cfg.ch.Database, cfg.ch.Marketing, cfg.ch.Cluster); err != nil {
 		return err
 	}
 	if _, err := pipeline.CreateTopics(ctx, &cfg.kafka); err != nil {

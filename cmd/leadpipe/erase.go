@@ -136,7 +136,7 @@ func cmdErase(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	}
 	defer conn.Close()
 	for {
-		receipts, err := analytics.Receipts(wctx, conn, f.ch.Database, req.ErasureID)
+		receipts, err := analytics.Receipts(wctx, analytics.NewConfigWriter(conn, f.ch), req.ErasureID)
 		if err != nil && wctx.Err() == nil {
 			return fail(1, "%v", err)
 		}

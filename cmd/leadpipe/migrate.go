@@ -31,7 +31,7 @@ func cmdMigrate(ctx context.Context, args []string, _ io.Reader, stdout, stderr 
 		return 1
 	}
 	defer conn.Close()
-	applied, err := analytics.Migrate(ctx, conn, cfg.Database, cfg.Marketing)
+	applied, err := analytics.Migrate(ctx, conn, cfg.Database, cfg.Marketing, cfg.Cluster)
 	for _, m := range applied {
 		fmt.Fprintf(stdout, "applied %04d_%s (%d statements)\n", m.Version, m.Name, len(m.Statements))
 	}

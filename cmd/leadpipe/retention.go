@@ -56,7 +56,7 @@ func cmdRetention(ctx context.Context, args []string, _ io.Reader, stdout, stder
 		return 1
 	}
 	defer conn.Close()
-	actions, err := analytics.Retain(ctx, conn, cfg.Database, pol, now, *dryRun)
+	actions, err := analytics.Retain(ctx, analytics.NewConfigWriter(conn, cfg), pol, now, *dryRun)
 	tw := tabwriter.NewWriter(stdout, 2, 8, 2, ' ', 0)
 	fmt.Fprintln(tw, "table\taction\tcutoff\trows\tdetail")
 	for _, a := range actions {

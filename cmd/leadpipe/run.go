@@ -214,7 +214,7 @@ func runStages(ctx context.Context, cfg *runConfig, stages []string, keys *pseud
 			return err
 		}
 		defer conn.Close()
-		set.Writer = analytics.NewWriter(conn, cfg.ch.Database)
+		set.Writer = analytics.NewConfigWriter(conn, cfg.ch)
 		if cfg.marketingEvery > 0 {
 			refresh = func(ctx context.Context) error {
 				return refreshMarketing(ctx, conn, &cfg.ch, cfg.marketingEvery, cfg.marketingK, log)

@@ -101,7 +101,7 @@ func ClickHouseAt(t testing.TB, addr string) (analytics.Config, driver.Conn) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := analytics.Migrate(ctx, conn, cfg.Database, cfg.Marketing); err != nil {
+	if _, err := analytics.Migrate(ctx, conn, cfg.Database, cfg.Marketing, cfg.Cluster); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
@@ -112,6 +112,46 @@ func ClickHouseAt(t testing.TB, addr string) (analytics.Config, driver.Conn) {
 		conn.Close()
 	})
 	return cfg, conn
+}
+
+// ClusterName is the cluster scripts/cluster-up.sh starts (remote_servers).
+const ClusterName = "leadpipe"
+
+// Cluster returns a Config on a fresh database migrated ON CLUSTER on the
+// local test cluster, LEADPIPE_TEST_CLUSTER: the native addresses of its
+// nodes, the first the one the Config and the connection use (shard 1, the
+// first replica, then its second replica, then shard 2, as
+// scripts/cluster-up.sh prints them). The databases are dropped ON CLUSTER
+// at the end of the test. It skips the test when the variable is not set.
+func Cluster(t testing.TB) (cfg analytics.Config, conn driver.Conn, nodes []string) {
+	t.Helper()
+	addrs := os.Getenv("LEADPIPE_TEST_CLUSTER")
+	if addrs == "" {
+		t.Skip("skipped: LEADPIPE_TEST_CLUSTER is not set; `make test-cluster` (part of `make test`) starts the cluster and sets it")
+	}
+	nodes = strings.Split(addrs, ",")
+	cfg = analytics.DefaultConfig()
+	cfg.Addr = nodes[0]
+	cfg.Cluster = ClusterName
+	cfg.Database = strings.ReplaceAll(name(t), "-", "_")
+	cfg.Marketing = cfg.Database + "_marketing"
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	conn, err := analytics.Open(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := analytics.Migrate(ctx, conn, cfg.Database, cfg.Marketing, cfg.Cluster); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if os.Getenv("LEADPIPE_TEST_KEEP") == "" {
+			conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+cfg.Database+" ON CLUSTER "+ClusterName)
+			conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+cfg.Marketing+" ON CLUSTER "+ClusterName)
+		}
+		conn.Close()
+	})
+	return cfg, conn, nodes
 }
 
 // name is a short unique identifier for one test's topics and database.

@@ -1,0 +1,202 @@
+package main
+
+// The cluster tests: leadpipe on the local ClickHouse cluster that
+// scripts/cluster-up.sh starts (two shards, the first with two replicas),
+// each compared with what one server holds for the same events.
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/leadpipe/leadpipe/analytics"
+	"github.com/leadpipe/leadpipe/pipeline/pipelinetest"
+)
+
+// clusterRunConfig is testRunConfig with leadpipe's tables on the test
+// cluster; nodes are its nodes' addresses (shard 1's two replicas, then
+// shard 2).
+func clusterRunConfig(t *testing.T) (*runConfig, driver.Conn, []string) {
+	t.Helper()
+	cfg := defaultRunConfig()
+	chCfg, conn, nodes := pipelinetest.Cluster(t)
+	cfg.ch = chCfg
+	cfg.kafka = pipelinetest.Kafka(t)
+	cfg.metricsAddr = ""
+	cfg.sinkAge = 100 * time.Millisecond
+	cfg.erasureEvery = 0
+	return &cfg, conn, nodes
+}
+
+// nodeConns opens a connection to each node of the cluster.
+func nodeConns(t *testing.T, cfg analytics.Config, nodes []string) []driver.Conn {
+	t.Helper()
+	var out []driver.Conn
+	for _, addr := range nodes {
+		c := cfg
+		c.Addr = addr
+		conn, err := analytics.Open(context.Background(), c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { conn.Close() })
+		out = append(out, conn)
+	}
+	return out
+}
+
+// syncReplicas waits until every replica of the local tables of db holds
+// what its shard's other replicas hold.
+func syncReplicas(t *testing.T, conns []driver.Conn, db string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	for _, conn := range conns {
+		for _, table := range pipelinetest.Strings(t, conn, "SELECT name FROM system.tables WHERE database = '"+db+"' AND engine LIKE 'Replicated%'") {
+			if err := conn.Exec(ctx, "SYSTEM SYNC REPLICA "+db+"."+table); err != nil {
+				t.Fatalf("sync replica %s: %v", table, err)
+			}
+		}
+	}
+}
+
+// localRows is what one node's local tables hold: per table, every row
+// as a sorted line.
+func localRows(t *testing.T, conn driver.Conn, db string) landed {
+	t.Helper()
+	out := landed{}
+	for table, cols := range map[string]string{
+		"classifications_local": "event_id, ' ', lead_key, ' ', decision, ' ', toString(version)",
+		"behavior_events_local": "event_id, ' ', lead_key, ' ', visitor_key, ' ', decision",
+		"decisions_local":       "event_id, ' ', lead_key, ' ', decision, ' ', _topic",
+		"leads_local":           "lead_key, ' ', decision, ' ', toString(version)",
+	} {
+		rows := pipelinetest.Strings(t, conn, "SELECT concat("+cols+") FROM "+db+"."+table)
+		slices.Sort(rows)
+		out[table] = rows
+	}
+	return out
+}
+
+func TestClusterLandsTheMarketersNumbersOfOneServer(t *testing.T) {
+	events := chaosWorkload(t)
+	want := referenceRun(t, events)
+
+	cfg, conn, nodes := clusterRunConfig(t)
+	cfg.quarantineDays, cfg.enrichGrace = 0, 2*time.Minute
+	db := cfg.ch.Database
+	runner := startStages(t, cfg, stageNames...)
+	produceChunks(t, &cfg.kafka, events, 12, 0, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	if err := waitDrained(ctx, runner, nil); err != nil {
+		t.Fatal(err)
+	}
+	sameView(t, marketerView(t, conn, db), want)
+	counts := reconcile(t, &cfg.kafka, conn, db)
+	t.Logf("reconciled on the cluster: %v", counts)
+
+	// Each shard holds its part, every lead on one shard only, and the
+	// replicas of shard 1 hold the same rows.
+	conns := nodeConns(t, cfg.ch, nodes)
+	syncReplicas(t, conns, db)
+	first, second, other := localRows(t, conns[0], db), localRows(t, conns[1], db), localRows(t, conns[2], db)
+	for table := range first {
+		if !slices.Equal(first[table], second[table]) {
+			t.Errorf("%s: the two replicas of shard 1 differ (%d rows against %d):\n%s", table, len(first[table]), len(second[table]), firstDiff(first[table], second[table]))
+		}
+		if len(first[table]) == 0 || len(other[table]) == 0 {
+			t.Errorf("%s: a shard holds no row (shard 1: %d, shard 2: %d)", table, len(first[table]), len(other[table]))
+		}
+	}
+	onShard := func(c driver.Conn) map[string]bool {
+		keys := map[string]bool{}
+		for _, k := range pipelinetest.Strings(t, c, "SELECT DISTINCT lead_key FROM "+db+".classifications_local") {
+			keys[k] = true
+		}
+		return keys
+	}
+	one, two := onShard(conns[0]), onShard(conns[2])
+	for k := range one {
+		if two[k] {
+			t.Fatalf("lead %s has classifications on both shards", k[:12])
+		}
+	}
+	t.Logf("shard 1 holds %d leads, shard 2 %d", len(one), len(two))
+}
+
+// TestClusterErasureVerifiesNoRowIsLeftOnAnyShard erases leads whose rows
+// are on both shards' tables and checks, on every node's local tables,
+// that nothing of them is left, as their receipts say.
+func TestClusterErasureVerifiesNoRowIsLeftOnAnyShard(t *testing.T) {
+	cfg, conn, nodes := pipelinetest.Cluster(t)
+	ctx := context.Background()
+	w := analytics.NewConfigWriter(conn, cfg)
+	at := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
+	var reqs []analytics.ErasureRequest
+	var classifications []analytics.ClassificationRow
+	var behavior []analytics.BehaviorRow
+	for i := range 40 {
+		key := fmt.Sprintf("%064x", i+1)
+		reqs = append(reqs, analytics.ErasureRequest{LeadKey: key, KeyVersion: "k1", EventID: fmt.Sprintf("erase-%d", i), RequestedAt: at})
+		classifications = append(classifications, analytics.ClassificationRow{EventID: fmt.Sprintf("lead-%d", i), LeadKey: key, KeyVersion: "k1",
+			Decision: "accepted", Channel: "web_form", FirstSeen: at, OccurredAt: at, Version: 1, Origin: analytics.Origin{Topic: "leads.classified", Offset: int64(i)}})
+		behavior = append(behavior, analytics.BehaviorRow{EventID: fmt.Sprintf("view-%d", i), OccurredAt: at, Action: "product_view",
+			Channel: "web_form", Decision: "accepted", LeadKey: key, KeyVersion: "k1", VisitorKey: fmt.Sprintf("v%d", i), Category: "shoes",
+			Origin: analytics.Origin{Topic: "behavior.enriched", Offset: int64(i)}})
+	}
+	if err := analytics.Insert(ctx, w, analytics.TableClassifications, classifications); err != nil {
+		t.Fatal(err)
+	}
+	if err := analytics.Insert(ctx, w, analytics.TableBehavior, behavior); err != nil {
+		t.Fatal(err)
+	}
+	conns := nodeConns(t, cfg, nodes)
+	syncReplicas(t, conns, cfg.Database)
+	before := map[string]int{}
+	for i, c := range conns {
+		for _, table := range []string{"classifications_local", "leads_local", "behavior_events_local", "category_affinity_local"} {
+			before[fmt.Sprint(i, table)] = countRows(t, c, cfg.Database+"."+table+" WHERE lead_key != ''")
+		}
+	}
+	if before["0classifications_local"] == 0 || before["2classifications_local"] == 0 {
+		t.Fatalf("the leads' rows are not on both shards: %v", before)
+	}
+
+	receipts, err := analytics.Erase(ctx, w, reqs, at.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range receipts {
+		if r.Verified != 1 || r.ClassificationsRemoved != 1 || r.LeadsRemoved != 1 || r.BehaviorUnlinked != 1 || r.AffinityRemoved != 1 {
+			t.Fatalf("receipt %+v: want one row of each table removed or unlinked, verified", r)
+		}
+	}
+	syncReplicas(t, conns, cfg.Database)
+	for i, c := range conns {
+		for _, table := range []string{"classifications_local", "leads_local", "behavior_events_local", "category_affinity_local", "decisions_local"} {
+			if n := countRows(t, c, cfg.Database+"."+table+" WHERE lead_key != ''"); n != 0 {
+				t.Errorf("node %s: %s still holds %d rows with a lead key", nodes[i], table, n)
+			}
+		}
+	}
+	if n := countRows(t, conn, cfg.Database+".behavior_events"); n != len(behavior) {
+		t.Errorf("behavior_events holds %d rows after the erasure, want %d: their lead key goes, the rows stay", n, len(behavior))
+	}
+	if n := countRows(t, conn, cfg.Database+".erasure_receipts FINAL WHERE verified = 1"); n != len(reqs) {
+		t.Errorf("%d verified receipts on the cluster, want %d", n, len(reqs))
+	}
+}
+
+func countRows(t *testing.T, conn driver.Conn, from string) int {
+	t.Helper()
+	var n uint64
+	if err := conn.QueryRow(context.Background(), "SELECT count() FROM "+from).Scan(&n); err != nil {
+		t.Fatalf("count %s: %v", from, err)
+	}
+	return int(n)
+}
