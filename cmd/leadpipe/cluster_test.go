@@ -200,3 +200,12 @@ func countRows(t *testing.T, conn driver.Conn, from string) int {
 	}
 	return int(n)
 }
+
+// TestClusterSinkKilledBetweenInsertAndCommitLandsEveryRowOnce is the
+// crash test of the sink on the cluster: the restarted sink finds what the
+// crashed one inserted into both shards through the Distributed tables and
+// lands nothing twice. The workload's erasures are carried out ON CLUSTER.
+func TestClusterSinkKilledBetweenInsertAndCommitLandsEveryRowOnce(t *testing.T) {
+	cfg, conn, _ := clusterRunConfig(t)
+	sinkKilledBetweenInsertAndCommit(t, cfg, conn)
+}

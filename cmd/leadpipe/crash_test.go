@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/segmentio/kafka-go"
 
 	"github.com/leadpipe/leadpipe/bench/workload"
@@ -64,7 +65,7 @@ func startProcess(t *testing.T, cfg *runConfig, crash string, args ...string) *s
 	full := append([]string{"run", "--dev-key", "--metrics-addr", "",
 		"--brokers", strings.Join(k.Brokers, ","), "--topic-prefix", k.TopicPrefix, "--group-prefix", k.GroupPrefix,
 		"--batch-records", strconv.Itoa(k.BatchRecords), "--batch-age", "20ms", "--session-timeout", "6s", "--erasure-every", "0",
-		"--clickhouse", cfg.ch.Addr, "--clickhouse-db", cfg.ch.Database}, args...)
+		"--clickhouse", cfg.ch.Addr, "--clickhouse-db", cfg.ch.Database, "--clickhouse-cluster", cfg.ch.Cluster}, args...)
 	p := &stageProcess{cmd: exec.Command(binary(t), full...), done: make(chan error, 1)}
 	p.cmd.Env = append(os.Environ(), "LEADPIPE_TEST_CRASH="+crash)
 	p.cmd.Stderr = &p.stderr
@@ -211,6 +212,13 @@ func eventIDFrom(t *testing.T, v []byte) string {
 
 func TestSinkKilledBetweenInsertAndCommitLandsEveryRowOnce(t *testing.T) {
 	cfg, conn := testRunConfig(t)
+	sinkKilledBetweenInsertAndCommit(t, cfg, conn)
+}
+
+// sinkKilledBetweenInsertAndCommit runs a sink that crashes right after
+// its second batch's inserts, before their commit, then another, and
+// checks that every row landed once, the aggregates with them.
+func sinkKilledBetweenInsertAndCommit(t *testing.T, cfg *runConfig, conn driver.Conn) {
 	k := &cfg.kafka
 	db := cfg.ch.Database
 	ctx := context.Background()
