@@ -7,7 +7,13 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -208,4 +214,94 @@ func countRows(t *testing.T, conn driver.Conn, from string) int {
 func TestClusterSinkKilledBetweenInsertAndCommitLandsEveryRowOnce(t *testing.T) {
 	cfg, conn, _ := clusterRunConfig(t)
 	sinkKilledBetweenInsertAndCommit(t, cfg, conn)
+}
+
+// TestClusterReplicaStoppedUnderLoadLosesNothingAndCatchesUp kills the
+// first replica of shard 1 while events flow, and starts it again later.
+// Meanwhile the Distributed tables send shard 1's rows to its other
+// replica; what marketers read equals a run on one server without the
+// fault, and once back, the stopped replica holds what its twin holds.
+func TestClusterReplicaStoppedUnderLoadLosesNothingAndCatchesUp(t *testing.T) {
+	events := chaosWorkload(t)
+	want := referenceRun(t, events)
+
+	cfg, _, nodes := clusterRunConfig(t)
+	cfg.quarantineDays, cfg.enrichGrace = 0, 2*time.Minute
+	db := cfg.ch.Database
+	// The sink and the test talk to shard 2's node: the node stopped is
+	// shard 1's first replica, the one inserts and reads go to first.
+	cfg.ch.Addr = nodes[2]
+	conn := nodeConns(t, cfg.ch, nodes[2:])[0]
+	t.Cleanup(func() { startClusterNodes(t) }) // whatever happens, the cluster is whole for the next test
+	runner := startStages(t, cfg, stageNames...)
+	var downFor time.Duration
+	var down time.Time
+	produceChunks(t, &cfg.kafka, events, 12, time.Second, func(i int) {
+		switch i {
+		case 2:
+			killClusterNode(t, 0)
+			down = time.Now()
+		case 8:
+			startClusterNodes(t)
+			downFor = time.Since(down)
+		}
+	})
+	t.Logf("shard 1's first replica was down for %s, under load", downFor.Round(100*time.Millisecond))
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	if err := waitDrained(ctx, runner, nil); err != nil {
+		t.Fatal(err)
+	}
+	sameView(t, marketerView(t, conn, db), want)
+	t.Logf("reconciled on the cluster: %v", reconcile(t, &cfg.kafka, conn, db))
+
+	conns := nodeConns(t, cfg.ch, nodes)
+	syncReplicas(t, conns, db)
+	first, second := localRows(t, conns[0], db), localRows(t, conns[1], db)
+	for table := range first {
+		if len(first[table]) == 0 || !slices.Equal(first[table], second[table]) {
+			t.Errorf("%s: the stopped replica holds %d rows, its twin %d:\n%s", table, len(first[table]), len(second[table]), firstDiff(second[table], first[table]))
+		}
+	}
+}
+
+// clusterNodeDir is the folder of node i (0 to 2) of the local test
+// cluster, as scripts/cluster-up.sh lays it out.
+func clusterNodeDir(i int) string {
+	run := os.Getenv("LEADPIPE_RUN")
+	if run == "" {
+		run = "/tmp/leadpipe-run"
+	}
+	return filepath.Join(run, "cluster", "ch"+strconv.Itoa(i+1))
+}
+
+// killClusterNode ends node i of the local test cluster with SIGKILL and
+// waits until it is gone.
+func killClusterNode(t *testing.T, i int) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(clusterNodeDir(i), "pid"))
+	if err != nil {
+		t.Fatalf("the pid of cluster node %d: %v", i+1, err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		t.Fatalf("the pid file of cluster node %d: %v", i+1, err)
+	}
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatalf("kill cluster node %d (pid %d): %v", i+1, pid, err)
+	}
+	pipelinetest.Eventually(t, 30*time.Second, "the killed node did not exit", func() bool {
+		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		return err != nil || strings.Contains(string(stat), ") Z ") // gone, or a zombie
+	})
+}
+
+// startClusterNodes starts the nodes of the local test cluster that do not
+// answer, as `make cluster` does.
+func startClusterNodes(t *testing.T) {
+	t.Helper()
+	out, err := exec.Command("../../scripts/cluster-up.sh").CombinedOutput()
+	if err != nil {
+		t.Fatalf("scripts/cluster-up.sh: %v\n%s", err, out)
+	}
 }
