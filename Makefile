@@ -10,6 +10,7 @@ export LEADPIPE_TEST_BROKERS    ?= $(BROKERS)
 export LEADPIPE_TEST_CLICKHOUSE ?= $(CLICKHOUSE)
 # the local ClickHouse cluster of scripts/cluster-up.sh: shard 1 on the first two nodes, shard 2 on the third
 CLUSTER_BASE = $(or $(CLUSTER_PORT_BASE),19200)
+export LEADPIPE_TEST_ZOOKEEPER ?= 127.0.0.1:$(or $(CLUSTER_ZK_PORT),19181)
 export LEADPIPE_TEST_CLUSTER ?= 127.0.0.1:$(shell expr $(CLUSTER_BASE) + 1),127.0.0.1:$(shell expr $(CLUSTER_BASE) + 2),127.0.0.1:$(shell expr $(CLUSTER_BASE) + 3)
 # the jars scripts/kafka-up.sh fetches: the SASL_SSL test starts a broker of its own with them
 export LEADPIPE_TEST_KAFKA_JARS ?= $(or $(LEADPIPE_CACHE),$(HOME)/.cache/leadpipe)/kafka-$(or $(KAFKA_VERSION),4.1.1)/jars
@@ -55,10 +56,13 @@ cluster:
 cluster-down:
 	scripts/cluster-down.sh
 
-## chdb: apply every migration on a current ClickHouse engine, in process.
-chdb:
+## chdb: apply every migration on a current ClickHouse engine, in process, as on one server
+## and in cluster mode (its replicated tables on the local cluster's ZooKeeper).
+chdb: cluster
 	python3 -c 'import chdb' 2>/dev/null || python3 -m pip install --quiet --disable-pip-version-check chdb
 	python3 analytics/chdb/apply_migrations.py
+	$(GO) run ./cmd/leadpipe migrate --print --clickhouse-cluster leadpipe --clickhouse-db chdb_cluster --marketing-db chdb_cluster_marketing \
+		| python3 analytics/chdb/apply_cluster_migrations.py chdb_cluster chdb_cluster_marketing
 
 ## fuzz: every decoder of outside bytes, FUZZTIME each (briefly in make test; make fuzz FUZZTIME=10m for long):
 ## events (schemas), state changelog records and classification records (classify, enrich's reader).

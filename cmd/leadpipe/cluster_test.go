@@ -305,3 +305,28 @@ func startClusterNodes(t *testing.T) {
 		t.Fatalf("scripts/cluster-up.sh: %v\n%s", err, out)
 	}
 }
+
+// `leadpipe migrate --print` shows the statements a migration would run,
+// on one server or rendered for a cluster, without a server.
+func TestMigratePrintShowsTheStatementsForOneServerOrACluster(t *testing.T) {
+	var out, errs strings.Builder
+	if code := cmdMigrate(context.Background(), []string{"--print", "--clickhouse-cluster", "prod", "--clickhouse-db", "lp"}, nil, &out, &errs); code != 0 {
+		t.Fatalf("migrate --print exited %d: %s", code, errs.String())
+	}
+	for _, want := range []string{"-- 0001_tables\n", "CREATE TABLE IF NOT EXISTS lp.leads_local ON CLUSTER prod (",
+		"ENGINE = Distributed(prod, lp, leads_local, cityHash64(lead_key));\n", "-- 0007_pending_erasures\n"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("migrate --print --clickhouse-cluster prod lacks %q", want)
+		}
+	}
+	out.Reset()
+	if code := cmdMigrate(context.Background(), []string{"--print"}, nil, &out, &errs); code != 0 || strings.Contains(out.String(), "ON CLUSTER") ||
+		!strings.Contains(out.String(), "CREATE TABLE IF NOT EXISTS leadpipe.leads (") {
+		t.Errorf("migrate --print on one server exited %d:\n%.300s", code, out.String())
+	}
+	errs.Reset()
+	if code := cmdMigrate(context.Background(), []string{"--print", "--clickhouse-cluster", "a b"}, nil, &out, &errs); code != 2 ||
+		!strings.Contains(errs.String(), "--clickhouse-cluster") {
+		t.Errorf("a cluster name that is no identifier: exit %d, %q; want 2 naming the flag", code, errs.String())
+	}
+}
