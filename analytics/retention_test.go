@@ -10,15 +10,26 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
 	"github.com/leadpipe/leadpipe/analytics"
 	"github.com/leadpipe/leadpipe/pipeline/pipelinetest"
 )
 
 func TestRetentionRemovesPerLeadRowsPastThePeriodsAndRecordsIt(t *testing.T) {
 	cfg, conn := pipelinetest.ClickHouse(t)
+	retentionRemovesRowsPastThePeriods(t, conn, analytics.NewWriter(conn, cfg.Database), cfg.Database)
+}
+
+// On a cluster, old months are dropped and old rows deleted on every shard
+// (ON CLUSTER), the partitions listed across the shards.
+func TestClusterRetentionRemovesPerLeadRowsPastThePeriodsOnEveryShard(t *testing.T) {
+	cfg, conn, _ := pipelinetest.Cluster(t)
+	retentionRemovesRowsPastThePeriods(t, conn, analytics.NewConfigWriter(conn, cfg), cfg.Database)
+}
+
+func retentionRemovesRowsPastThePeriods(t *testing.T, conn driver.Conn, w *analytics.Writer, db string) {
 	ctx := context.Background()
-	db := cfg.Database
-	w := analytics.NewWriter(conn, db)
 	now := time.Date(2026, 11, 15, 12, 0, 0, 0, time.UTC)
 	ago := func(months int) time.Time { return now.AddDate(0, -months, 0) }
 
