@@ -259,6 +259,14 @@ func produceChunks(t *testing.T, k *pipeline.Config, events []workload.Event, n 
 // topics and a database of its own, and returns what marketers read.
 func referenceRun(t *testing.T, events []workload.Event) landed {
 	t.Helper()
+	cfg, conn := referenceStages(t, events)
+	return marketerView(t, conn, cfg.ch.Database)
+}
+
+// referenceStages is referenceRun, returning the run's configuration and
+// connection rather than what it landed.
+func referenceStages(t *testing.T, events []workload.Event) (*runConfig, driver.Conn) {
+	t.Helper()
 	cfg, conn := testRunConfig(t)
 	cfg.quarantineDays, cfg.enrichGrace = 0, 2*time.Minute
 	runner := startStages(t, cfg, stageNames...)
@@ -268,7 +276,7 @@ func referenceRun(t *testing.T, events []workload.Event) landed {
 	if err := waitDrained(ctx, runner, nil); err != nil {
 		t.Fatal(err)
 	}
-	return marketerView(t, conn, cfg.ch.Database)
+	return cfg, conn
 }
 
 // marketerView is what the fault tests compare between runs: the leads,
