@@ -465,3 +465,42 @@ func TestComposeDockerfileBuildsTheCLI(t *testing.T) {
 		}
 	})
 }
+
+// The cluster profile runs ZooKeeper and three ClickHouse nodes with the
+// overlay that defines the cluster migrate-cluster and sink-cluster name,
+// and the second sink consumes in a group of its own.
+func TestComposeClusterProfileNamesTheClusterItDefines(t *testing.T) {
+	f := loadCompose(t)
+	mounts := composeMounts(t)
+	overlay, err := os.ReadFile(filepath.Join(repoRoot, "deploy/clickhouse/compose-cluster.xml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"zookeeper", "ch-1", "ch-2", "ch-3", "migrate-cluster", "sink-cluster"} {
+		s, ok := f.Services[name]
+		if !ok {
+			t.Fatalf("docker-compose.yml has no service %q", name)
+		}
+		if !slices.Equal(s.Profiles, []string{"cluster"}) {
+			t.Errorf("%s is in profiles %v, want [cluster]", name, s.Profiles)
+		}
+		if strings.HasPrefix(name, "ch-") {
+			if got := mountedAt(mounts[name], "/etc/clickhouse-server/config.d/cluster.xml"); got != "deploy/clickhouse/compose-cluster.xml" {
+				t.Errorf("%s mounts %q as its cluster overlay", name, got)
+			}
+			if !strings.Contains(string(overlay), "<host>"+name+"</host>") {
+				t.Errorf("%s is not a replica of the overlay's remote_servers", name)
+			}
+		}
+	}
+	for _, name := range []string{"migrate-cluster", "sink-cluster"} {
+		cmd := f.Services[name].Command
+		i := slices.Index(cmd, "--clickhouse-cluster")
+		if i < 0 || i+1 == len(cmd) || !strings.Contains(string(overlay), "<"+cmd[i+1]+">") {
+			t.Errorf("%s runs %q: it must name the cluster of compose-cluster.xml with --clickhouse-cluster", name, cmd)
+		}
+	}
+	if cmd := f.Services["sink-cluster"].Command; !slices.Contains(cmd, "--group-prefix") {
+		t.Errorf("sink-cluster runs %q: in the sink's group it would split the records with it rather than land them all", cmd)
+	}
+}

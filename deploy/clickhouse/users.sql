@@ -36,8 +36,12 @@ CREATE SETTINGS PROFILE IF NOT EXISTS marketer_profile SETTINGS
     max_result_rows = 100000,
     result_overflow_mode = 'throw';
 
+-- load_balancing: on a cluster, each shard's replicas in the order of
+-- remote_servers, so the sink reads back what landed from the replica it
+-- wrote to (DESIGN.md, "On a ClickHouse cluster").
 CREATE SETTINGS PROFILE IF NOT EXISTS leadpipe_writer_profile SETTINGS
-    max_memory_usage = 4000000000;
+    max_memory_usage = 4000000000,
+    load_balancing = 'in_order';
 
 -- What a marketer may read.
 CREATE ROLE IF NOT EXISTS marketing_reader;
@@ -51,6 +55,11 @@ GRANT SELECT, INSERT, ALTER DELETE, ALTER UPDATE ON leadpipe.* TO leadpipe_sink;
 GRANT SELECT, INSERT, ALTER DELETE ON marketing.* TO leadpipe_sink;
 GRANT SELECT ON system.parts TO leadpipe_sink;
 GRANT SELECT ON system.mutations TO leadpipe_sink;
+-- On a cluster only (--clickhouse-cluster): erasures and retention run
+-- ON CLUSTER, and read system.parts and system.mutations of every shard
+-- through the cluster() table function.
+GRANT CLUSTER ON *.* TO leadpipe_sink;
+GRANT REMOTE ON *.* TO leadpipe_sink;
 
 CREATE USER IF NOT EXISTS marketer
     IDENTIFIED WITH sha256_password BY 'marketer-dev-password'
