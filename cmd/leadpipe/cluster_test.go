@@ -25,11 +25,15 @@ import (
 
 // clusterRunConfig is testRunConfig with leadpipe's tables on the test
 // cluster; nodes are its nodes' addresses (shard 1's two replicas, then
-// shard 2).
-func clusterRunConfig(t *testing.T) (*runConfig, driver.Conn, []string) {
+// shard 2). A test that stops nodes has the cluster alone.
+func clusterRunConfig(t *testing.T, stopsNodes bool) (*runConfig, driver.Conn, []string) {
 	t.Helper()
 	cfg := defaultRunConfig()
-	chCfg, conn, nodes := pipelinetest.Cluster(t)
+	open := pipelinetest.Cluster
+	if stopsNodes {
+		open = pipelinetest.ClusterAlone
+	}
+	chCfg, conn, nodes := open(t)
 	cfg.ch = chCfg
 	cfg.kafka = pipelinetest.Kafka(t)
 	cfg.metricsAddr = ""
@@ -125,7 +129,7 @@ func TestClusterLandsTheMarketersNumbersOfOneServer(t *testing.T) {
 	want := marketerView(t, refConn, refCfg.ch.Database)
 	wantMarketing := marketingAnswers(t, refConn, refCfg.ch)
 
-	cfg, conn, nodes := clusterRunConfig(t)
+	cfg, conn, nodes := clusterRunConfig(t, false)
 	cfg.quarantineDays, cfg.enrichGrace = 0, 2*time.Minute
 	db := cfg.ch.Database
 	runner := startStages(t, cfg, stageNames...)
@@ -246,7 +250,7 @@ func countRows(t *testing.T, conn driver.Conn, from string) int {
 // crashed one inserted into both shards through the Distributed tables and
 // lands nothing twice. The workload's erasures are carried out ON CLUSTER.
 func TestClusterSinkKilledBetweenInsertAndCommitLandsEveryRowOnce(t *testing.T) {
-	cfg, conn, _ := clusterRunConfig(t)
+	cfg, conn, _ := clusterRunConfig(t, false)
 	sinkKilledBetweenInsertAndCommit(t, cfg, conn)
 }
 
@@ -259,7 +263,7 @@ func TestClusterReplicaStoppedUnderLoadLosesNothingAndCatchesUp(t *testing.T) {
 	events := chaosWorkload(t)
 	want := referenceRun(t, events)
 
-	cfg, _, nodes := clusterRunConfig(t)
+	cfg, _, nodes := clusterRunConfig(t, true)
 	cfg.quarantineDays, cfg.enrichGrace = 0, 2*time.Minute
 	db := cfg.ch.Database
 	// The sink and the test talk to shard 2's node: the node stopped is

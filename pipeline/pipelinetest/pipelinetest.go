@@ -11,7 +11,9 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"os"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -123,12 +125,35 @@ const ClusterName = "leadpipe"
 // first replica, then its second replica, then shard 2, as
 // scripts/cluster-up.sh prints them). The databases are dropped ON CLUSTER
 // at the end of the test. It skips the test when the variable is not set.
+// Tests of several packages (processes) share the cluster: each holds a
+// shared lock on it, and ClusterAlone waits for them all.
 func Cluster(t testing.TB) (cfg analytics.Config, conn driver.Conn, nodes []string) {
+	t.Helper()
+	return cluster(t, syscall.LOCK_SH)
+}
+
+// ClusterAlone is Cluster for a test that stops the cluster's nodes: it
+// waits until no other test uses the cluster, and no other starts until it
+// ends.
+func ClusterAlone(t testing.TB) (cfg analytics.Config, conn driver.Conn, nodes []string) {
+	t.Helper()
+	return cluster(t, syscall.LOCK_EX)
+}
+
+func cluster(t testing.TB, lock int) (cfg analytics.Config, conn driver.Conn, nodes []string) {
 	t.Helper()
 	addrs := os.Getenv("LEADPIPE_TEST_CLUSTER")
 	if addrs == "" {
 		t.Skip("skipped: LEADPIPE_TEST_CLUSTER is not set; `make test-cluster` (part of `make test`) starts the cluster and sets it")
 	}
+	f, err := os.OpenFile(filepath.Join(os.TempDir(), "leadpipe-test-cluster.lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Flock(int(f.Fd()), lock); err != nil {
+		t.Fatalf("lock the test cluster: %v", err)
+	}
+	t.Cleanup(func() { f.Close() }) // after the databases are dropped: cleanups run last-in first-out
 	nodes = strings.Split(addrs, ",")
 	cfg = analytics.DefaultConfig()
 	cfg.Addr = nodes[0]
@@ -137,7 +162,7 @@ func Cluster(t testing.TB) (cfg analytics.Config, conn driver.Conn, nodes []stri
 	cfg.Marketing = cfg.Database + "_marketing"
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	conn, err := analytics.Open(ctx, cfg)
+	conn, err = analytics.Open(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
