@@ -9,18 +9,12 @@ port=${CLICKHOUSE_PORT:-19000}
 http_port=${CLICKHOUSE_HTTP_PORT:-19123}
 dir=$LEADPIPE_RUN/clickhouse
 
-# ch_ready: the server answers a query (bounded: a foreign listener must not hang the check).
-ch_ready() {
-  timeout 10 clickhouse-client --host 127.0.0.1 --port "$port" --connect_timeout=2 \
-    --receive_timeout=5 --send_timeout=5 -q 'SELECT 1'
-}
-
 lock clickhouse
 if ! command -v clickhouse-server >/dev/null || ! command -v clickhouse-client >/dev/null; then
   apt_install clickhouse-server clickhouse-client
 fi
 
-if ch_ready >/dev/null 2>&1; then
+if ch_ready "$port" >/dev/null 2>&1; then
   # ClickHouse rereads users.xml by itself: a reused server gets the users of this checkout.
   [[ -d $dir ]] && cp "$LEADPIPE_ROOT/deploy/clickhouse/users.xml" "$dir/users.xml"
   log "ClickHouse already answers on 127.0.0.1:$port, reusing it"
@@ -40,7 +34,7 @@ else
   echo $! >"$dir/pid"
 fi
 
-wait_started 60 "$dir/pid" clickhouse-server ch_ready ||
+wait_started 60 "$dir/pid" clickhouse-server ch_ready "$port" ||
   fail_with_log "ClickHouse did not come up on 127.0.0.1:$port (no answer to SELECT 1)" \
     "$dir/log/stdout.log" "$dir/log/clickhouse-server.err.log"
 log "ClickHouse $(clickhouse-client --host 127.0.0.1 --port "$port" -q 'SELECT version()') is up on 127.0.0.1:$port"

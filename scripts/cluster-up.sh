@@ -18,10 +18,6 @@ zk_ready() {
   local r
   r=$( (exec 3<>"/dev/tcp/127.0.0.1/$zk_port" && printf ruok >&3 && timeout 2 cat <&3) 2>/dev/null) && [[ $r == imok ]]
 }
-ch_ready() {
-  timeout 10 clickhouse-client --host 127.0.0.1 --port "$1" --connect_timeout=2 \
-    --receive_timeout=5 --send_timeout=5 -q 'SELECT 1'
-}
 
 lock cluster
 if ! command -v clickhouse-server >/dev/null || ! command -v clickhouse-client >/dev/null; then

@@ -42,6 +42,13 @@ wait_started() {
   done
 }
 
+# ch_ready PORT: the ClickHouse on 127.0.0.1:PORT answers a query (bounded: a foreign listener
+# must not hang the check).
+ch_ready() {
+  timeout 10 clickhouse-client --host 127.0.0.1 --port "$1" --connect_timeout=2 \
+    --receive_timeout=5 --send_timeout=5 -q 'SELECT 1'
+}
+
 # lock NAME: serialize the up/down scripts of one service; held on fd 9 until the script exits
 # (start servers with 9>&- so that they do not keep it).
 lock() {

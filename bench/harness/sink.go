@@ -29,11 +29,7 @@ func runSink(ctx context.Context, o *options, r *report) error {
 	if _, err := exec.LookPath("clickhouse-client"); err != nil {
 		return fmt.Errorf("clickhouse-client is not installed: %w", err)
 	}
-	events, err := corpus(o.leads, true)
-	if err != nil {
-		return err
-	}
-	rows, err := behaviorRows(events)
+	rows, err := behaviorRows(o)
 	if err != nil {
 		return err
 	}
@@ -137,9 +133,14 @@ func exportNative(ctx context.Context, host, port, query, path string) error {
 
 func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
 
-// behaviorRows enriches the corpus's behavior events as the enrich stage
-// would (unknown leads: anonymous) and maps them to rows as the sink does.
-func behaviorRows(events []workload.Event) ([]analytics.BehaviorRow, error) {
+// behaviorRows enriches the behavior events of the corpus of o.leads as
+// the enrich stage would (unknown leads: anonymous) and maps them to rows
+// as the sink does.
+func behaviorRows(o *options) ([]analytics.BehaviorRow, error) {
+	events, err := corpus(o.leads, true)
+	if err != nil {
+		return nil, err
+	}
 	leads := enrich.NewLeads(1)
 	keys := pseudonym.Development()
 	var rows []analytics.BehaviorRow

@@ -268,6 +268,15 @@ func referenceRun(t *testing.T, events []workload.Event) landed {
 func referenceStages(t *testing.T, events []workload.Event) (*runConfig, driver.Conn) {
 	t.Helper()
 	cfg, conn := testRunConfig(t)
+	landEvents(t, cfg, events)
+	return cfg, conn
+}
+
+// landEvents runs every stage in process on cfg, without the purge and
+// with a long grace for enrich, produces events in 12 chunks and waits
+// until everything landed.
+func landEvents(t *testing.T, cfg *runConfig, events []workload.Event) {
+	t.Helper()
 	cfg.quarantineDays, cfg.enrichGrace = 0, 2*time.Minute
 	runner := startStages(t, cfg, stageNames...)
 	produceChunks(t, &cfg.kafka, events, 12, 0, nil)
@@ -276,7 +285,6 @@ func referenceStages(t *testing.T, events []workload.Event) (*runConfig, driver.
 	if err := waitDrained(ctx, runner, nil); err != nil {
 		t.Fatal(err)
 	}
-	return cfg, conn
 }
 
 // marketerView is what the fault tests compare between runs: the leads,

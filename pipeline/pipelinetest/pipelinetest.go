@@ -95,25 +95,37 @@ func ClickHouseAt(t testing.TB, addr string) (analytics.Config, driver.Conn) {
 	t.Helper()
 	cfg := analytics.DefaultConfig()
 	cfg.Addr = addr
+	return cfg, migrated(t, &cfg, time.Minute)
+}
+
+// migrated gives cfg fresh databases named after the test, migrated (ON
+// CLUSTER when cfg names a cluster) and dropped at the end of the test,
+// and returns a connection to them.
+func migrated(t testing.TB, cfg *analytics.Config, timeout time.Duration) driver.Conn {
+	t.Helper()
 	cfg.Database = strings.ReplaceAll(name(t), "-", "_")
 	cfg.Marketing = cfg.Database + "_marketing"
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	conn, err := analytics.Open(ctx, cfg)
+	conn, err := analytics.Open(ctx, *cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := analytics.Migrate(ctx, conn, cfg.Database, cfg.Marketing, cfg.Cluster); err != nil {
 		t.Fatal(err)
 	}
+	on := ""
+	if cfg.Cluster != "" {
+		on = " ON CLUSTER " + cfg.Cluster
+	}
 	t.Cleanup(func() {
 		if os.Getenv("LEADPIPE_TEST_KEEP") == "" {
-			conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+cfg.Database)
-			conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+cfg.Marketing)
+			conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+cfg.Database+on)
+			conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+cfg.Marketing+on)
 		}
 		conn.Close()
 	})
-	return cfg, conn
+	return conn
 }
 
 // ClusterName is the cluster scripts/cluster-up.sh starts (remote_servers).
@@ -158,25 +170,7 @@ func cluster(t testing.TB, lock int) (cfg analytics.Config, conn driver.Conn, no
 	cfg = analytics.DefaultConfig()
 	cfg.Addr = nodes[0]
 	cfg.Cluster = ClusterName
-	cfg.Database = strings.ReplaceAll(name(t), "-", "_")
-	cfg.Marketing = cfg.Database + "_marketing"
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	conn, err = analytics.Open(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := analytics.Migrate(ctx, conn, cfg.Database, cfg.Marketing, cfg.Cluster); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if os.Getenv("LEADPIPE_TEST_KEEP") == "" {
-			conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+cfg.Database+" ON CLUSTER "+ClusterName)
-			conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+cfg.Marketing+" ON CLUSTER "+ClusterName)
-		}
-		conn.Close()
-	})
-	return cfg, conn, nodes
+	return cfg, migrated(t, &cfg, 3*time.Minute), nodes
 }
 
 // name is a short unique identifier for one test's topics and database.
