@@ -85,9 +85,9 @@ vet:
 
 ## bench: the in-process benchmarks of bench/ on one core, then the harness through the
 ## real Kafka and ClickHouse, which rewrites its section of bench/RESULTS.md.
-bench: services build
+bench: services cluster build
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 1s -count 5 -cpu 1 ./bench/
-	$(GO) run ./bench/harness --brokers $(BROKERS) --clickhouse $(CLICKHOUSE)
+	$(GO) run ./bench/harness --brokers $(BROKERS) --clickhouse $(CLICKHOUSE) --cluster $(LEADPIPE_TEST_CLUSTER)
 
 ## soak: the three stages as processes at a steady rate for SOAK_DURATION (an hour),
 ## memory, lag and counts sampled to bench/out/soak/soak.csv and soak.png, then reconciled.

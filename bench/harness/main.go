@@ -25,6 +25,7 @@ import (
 type options struct {
 	brokers    []string
 	clickhouse string
+	cluster    []string
 	runs       int
 	leads      int
 	partitions int
@@ -36,14 +37,16 @@ func main() {
 	var o options
 	brokers := flag.String("brokers", "127.0.0.1:19092", "Kafka brokers, comma separated")
 	flag.StringVar(&o.clickhouse, "clickhouse", "127.0.0.1:19000", "ClickHouse native address")
+	cluster := flag.String("cluster", "127.0.0.1:19201,127.0.0.1:19202,127.0.0.1:19203", "the local ClickHouse cluster's nodes (scripts/cluster-up.sh): shard 1's two replicas, then shard 2")
 	flag.IntVar(&o.runs, "runs", 5, "runs of each variant; each figure is their median")
 	flag.IntVar(&o.leads, "leads", 8000, "leads of the workload (about 22 events each)")
 	flag.IntVar(&o.partitions, "partitions", 4, "partitions of every topic, for every variant")
 	flag.StringVar(&o.out, "out", "bench/RESULTS.md", "results file whose harness section is rewritten ('' prints only)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
-	only := flag.String("only", "", "comma-separated scenarios to run: e2e, latency, classify, reader, sink, scaling (default all)")
+	only := flag.String("only", "", "comma-separated scenarios to run: e2e, latency, classify, reader, sink, scaling, cluster (default all)")
 	flag.Parse()
 	o.brokers = strings.Split(*brokers, ",")
+	o.cluster = strings.Split(*cluster, ",")
 	if *only != "" {
 		o.only = map[string]bool{}
 		for _, s := range strings.Split(*only, ",") {
@@ -82,6 +85,7 @@ var scenarios = []scenario{
 	{"e2e", runEndToEnd},
 	{"latency", runLatency},
 	{"scaling", runScaling},
+	{"cluster", runCluster},
 }
 
 func run(ctx context.Context, o *options) error {
