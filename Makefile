@@ -84,8 +84,9 @@ vet:
 		test -z "$$big" || { echo "tracked files over 1 MiB (build outputs and data do not go into git):"; echo "$$big"; exit 1; }
 
 ## bench: the in-process benchmarks of bench/ on one core, then the harness through the
-## real Kafka and ClickHouse, which rewrites its section of bench/RESULTS.md.
-bench: services cluster build
+## real Kafka and ClickHouse, which rewrites its section of bench/RESULTS.md (its last
+## scenario starts the local ClickHouse cluster if it is down, and stops it after).
+bench: services build
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 1s -count 5 -cpu 1 ./bench/
 	$(GO) run ./bench/harness --brokers $(BROKERS) --clickhouse $(CLICKHOUSE) --cluster $(LEADPIPE_TEST_CLUSTER)
 

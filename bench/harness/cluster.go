@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log"
+	"os/exec"
 	"strconv"
 	"sync"
 	"time"
@@ -20,10 +21,24 @@ import (
 // inserting the same rows straight into each shard's local table, split by
 // the sharding key in the client, both shards at once: what a sink writing
 // to the shards itself would do. The materialized views of
-// behavior_events_local run in both.
+// behavior_events_local run in both. When the cluster does not answer, it
+// starts it (scripts/cluster-up.sh) and stops it after: the scenario runs
+// last, and the other scenarios run without its servers beside them (they
+// cost the latency scenario about a tenth).
 func runCluster(ctx context.Context, o *options, r *report) error {
 	if len(o.cluster) != 3 {
 		return fmt.Errorf("--cluster names %d nodes, want 3 (shard 1's two replicas, then shard 2)", len(o.cluster))
+	}
+	if !answers(ctx, o.cluster[0]) {
+		log.Printf("  starting the local cluster (scripts/cluster-up.sh), stopped after the scenario")
+		if out, err := exec.CommandContext(ctx, "scripts/cluster-up.sh").CombinedOutput(); err != nil {
+			return fmt.Errorf("scripts/cluster-up.sh: %v\n%s", err, out)
+		}
+		defer func() {
+			if out, err := exec.Command("scripts/cluster-down.sh").CombinedOutput(); err != nil {
+				log.Printf("scripts/cluster-down.sh: %v\n%s", err, out)
+			}
+		}()
 	}
 	rows, err := behaviorRows(o)
 	if err != nil {
@@ -144,6 +159,20 @@ func insertByShard(ctx context.Context, shards [2]*analytics.Writer, rows []anal
 		return errs[0]
 	}
 	return errs[1]
+}
+
+// answers reports whether the ClickHouse at addr answers.
+func answers(ctx context.Context, addr string) bool {
+	cfg := analytics.DefaultConfig()
+	cfg.Addr = addr
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	conn, err := analytics.Open(ctx, cfg)
+	if err != nil {
+		return false
+	}
+	conn.Close()
+	return true
 }
 
 func countAll(ctx context.Context, conn driver.Conn, table string) (uint64, error) {
