@@ -76,6 +76,25 @@ func SplitStatements(sql string) []string {
 	return out
 }
 
+// MigrationsOn is Migrations with each statement as Migrate applies it:
+// rendered by ClusterStatements when cluster is set. Every migration is
+// rendered, applied or not: a later one may drop a table an earlier one
+// created.
+func MigrationsOn(db, marketing, cluster string) ([]Migration, error) {
+	ms, err := Migrations(db, marketing)
+	if err != nil || cluster == "" {
+		return ms, err
+	}
+	stmts, err := ClusterStatements(ms, db, marketing, cluster)
+	if err != nil {
+		return nil, err
+	}
+	for i := range ms {
+		ms[i].Statements = stmts[i]
+	}
+	return ms, nil
+}
+
 // Migrate creates the databases db (leadpipe's) and marketing, and applies
 // every migration not yet recorded in db's schema_migrations table, in
 // order. Applied versions are skipped, so running it again changes
@@ -120,20 +139,9 @@ func Migrate(ctx context.Context, conn driver.Conn, db, marketing, cluster strin
 	}
 	rows.Close()
 
-	ms, err := Migrations(db, marketing)
+	ms, err := MigrationsOn(db, marketing, cluster)
 	if err != nil {
 		return nil, err
-	}
-	if cluster != "" {
-		// Rendered from every migration, applied or not: a later one may
-		// drop a table an earlier one created.
-		stmts, err := ClusterStatements(ms, db, marketing, cluster)
-		if err != nil {
-			return nil, err
-		}
-		for i := range ms {
-			ms[i].Statements = stmts[i]
-		}
 	}
 	var done []Migration
 	for _, m := range ms {

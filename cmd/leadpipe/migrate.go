@@ -59,22 +59,13 @@ func cmdMigrate(ctx context.Context, args []string, _ io.Reader, stdout, stderr 
 // printMigrations writes every migration's statements for cfg, each ended
 // by a semicolon and a newline, under a comment naming its migration.
 func printMigrations(w io.Writer, cfg analytics.Config) error {
-	ms, err := analytics.Migrations(cfg.Database, cfg.Marketing)
+	ms, err := analytics.MigrationsOn(cfg.Database, cfg.Marketing, cfg.Cluster)
 	if err != nil {
 		return err
 	}
-	stmts := make([][]string, len(ms))
-	for i, m := range ms {
-		stmts[i] = m.Statements
-	}
-	if cfg.Cluster != "" {
-		if stmts, err = analytics.ClusterStatements(ms, cfg.Database, cfg.Marketing, cfg.Cluster); err != nil {
-			return err
-		}
-	}
-	for i, m := range ms {
+	for _, m := range ms {
 		fmt.Fprintf(w, "-- %04d_%s\n", m.Version, m.Name)
-		for _, s := range stmts[i] {
+		for _, s := range m.Statements {
 			fmt.Fprintf(w, "%s;\n\n", s)
 		}
 	}
