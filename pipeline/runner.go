@@ -524,10 +524,16 @@ func (s *stageRun) consume(ctx, gctx context.Context, gen *kafka.Generation, log
 					return finish("stopped", nil)
 				}
 				if b.records == 1 {
+					// When its first output was made, not when the round
+					// began: Process may have waited since (enrich).
+					b.started = time.Now()
 					timer.Reset(s.limits.BatchAge)
-					b.started = now
 				}
-				if b.records >= s.limits.BatchRecords || b.bytes >= s.limits.BatchBytes {
+				// A batch is cut at its age here too, not only when the input
+				// pauses: a stage that waits in Process (enrich waiting for
+				// classify) keeps the loop busy, and its batch would
+				// otherwise grow to its size limit however long that takes.
+				if b.records >= s.limits.BatchRecords || b.bytes >= s.limits.BatchBytes || time.Since(b.started) >= s.limits.BatchAge {
 					timer.Stop()
 					if err := cut(); err != nil {
 						if errors.Is(err, errGenerationGone) || ctx.Err() != nil {

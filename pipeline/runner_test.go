@@ -327,3 +327,55 @@ func TestAStageWhoseDeadLetterTopicIsGoneStopsRatherThanDropping(t *testing.T) {
 		t.Errorf("leads.classified = %d records, want the good lead", len(classified))
 	}
 }
+
+// slowStage copies records as PassthroughStage does, taking its time over
+// each, as enrich does when it waits for classify.
+type slowStage struct {
+	*pipeline.PassthroughStage
+	per time.Duration
+}
+
+func (s slowStage) Process(ctx context.Context, m *kafka.Message, out *pipeline.Outputs) (pipeline.Outcome, error) {
+	time.Sleep(s.per)
+	return s.PassthroughStage.Process(ctx, m, out)
+}
+
+func TestAStageSlowOverEachRecordFlushesAtTheBatchAgeNotWhenItsInputIsDone(t *testing.T) {
+	cfg := pipelinetest.Kafka(t)
+	cfg.BatchAge = 50 * time.Millisecond
+	in := make([]kafka.Message, 100)
+	for i := range in {
+		in[i] = kafka.Message{Key: []byte("one key, one partition"), Value: []byte(strconv.Itoa(i))}
+	}
+	pipelinetest.Produce(t, &cfg, pipeline.TopicBehaviorRaw, in...)
+	r := pipeline.NewRunner(cfg, nil, nil)
+	stage := slowStage{pipeline.NewPassthroughStage("slow", []string{cfg.Topic(pipeline.TopicBehaviorRaw)}, cfg.Topic(pipeline.TopicBehaviorEnriched)), 20 * time.Millisecond}
+	if err := r.Add(stage, nil); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	// 100 records of 20 ms each take 2 s. A batch is cut at 50 ms, with
+	// two or three records in it, and its flush takes a few tens of ms: the
+	// first outputs are produced a few records in, not once a pause in the
+	// input (a fetch) or the end of it lets the loop look at the clock.
+	var c pipeline.Counts
+	pipelinetest.Eventually(t, 60*time.Second, "nothing produced", func() bool {
+		c = r.Counts("slow")
+		return c.Produced > 0
+	})
+	if c.Consumed >= 20 {
+		t.Errorf("the first outputs were produced after %d records were consumed (%v of processing), with a batch age of %v",
+			c.Consumed, time.Duration(c.Consumed)*stage.per, cfg.BatchAge)
+	}
+	dctx, dcancel := context.WithTimeout(ctx, 60*time.Second)
+	defer dcancel()
+	if err := r.WaitDrained(dctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := len(pipelinetest.ReadAll(t, &cfg, pipeline.TopicBehaviorEnriched)); got != len(in) {
+		t.Errorf("copied %d records, want %d", got, len(in))
+	}
+}
