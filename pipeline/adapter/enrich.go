@@ -371,48 +371,77 @@ func (s *Enrich) followClassify(ctx context.Context) {
 		if err != nil {
 			continue
 		}
-		if n := len(checkpoints); n == 0 || w.After(checkpoints[n-1].w) {
-			if n == maxCheckpoints {
-				checkpoints[n-1].w = w // coarser, never wrong: the last waits for the latest ends
-				checkpoints[n-1].need = supEnds
-			} else {
-				checkpoints = append(checkpoints, checkpoint{w: w, need: supEnds})
-			}
-		}
-		// Each checkpoint goes through its steps in order; the commits only
-		// grow, so a later one never passes an earlier one.
-		for len(checkpoints) > 0 {
-			c := &checkpoints[0]
-			// A step's need is the ends read after the commits that passed
-			// the step before; commits already past those ends in the same
-			// look pass the next step too (the notices of the next hop were
-			// written before the commits that were read).
-			stuck := false
-			for c.step < 2 && !stuck {
-				if stuck = !reached(supCommitted, c.need); !stuck {
-					c.step++
-					c.need = supEnds
-				}
-			}
-			if stuck {
-				break
-			}
-			if !complete(c.ends) {
-				// The ends seen once step 2 is reached; read again when a
-				// look failed (the broker away).
-				c.ends = s.classificationEnds(ctx, client)
-			}
-			if !s.followersHave(c.ends) {
-				break
-			}
+		checkpoints = addCheckpoint(checkpoints, w, supEnds)
+		var published time.Time
+		checkpoints, published = advance(checkpoints, supCommitted, supEnds,
+			func() map[string]map[int]int64 { return s.classificationEnds(ctx, client) }, s.followersHave)
+		if !published.IsZero() {
 			s.wmu.Lock()
-			if c.w.After(s.watermark) {
-				s.watermark = c.w
+			if published.After(s.watermark) {
+				s.watermark = published
 			}
 			s.wmu.Unlock()
-			checkpoints = checkpoints[1:]
 		}
 	}
+}
+
+// addCheckpoint appends a checkpoint for the candidate watermark w, whose
+// first step waits for classify's commits on leadpipe.suppressions to reach
+// supEnds. A candidate no later than the last checkpoint's adds nothing; a
+// full list has its last checkpoint replaced by the later one, from its
+// first step: coarser, never wrong.
+func addCheckpoint(checkpoints []checkpoint, w time.Time, supEnds map[int]int64) []checkpoint {
+	n := len(checkpoints)
+	switch {
+	case n > 0 && !w.After(checkpoints[n-1].w):
+		return checkpoints
+	case n == maxCheckpoints:
+		checkpoints[n-1] = checkpoint{w: w, need: supEnds}
+		return checkpoints
+	default:
+		return append(checkpoints, checkpoint{w: w, need: supEnds})
+	}
+}
+
+// advance moves every checkpoint through as many notice hops as one look's
+// commits on leadpipe.suppressions (committed, read before ends) allow, and
+// returns the checkpoints left and the latest watermark now published (zero
+// when none).
+//
+// A step's need is the ends read after the commits that passed the step
+// before; commits already past those ends in the same look pass the next
+// step too (the notices of the next hop were written before the commits
+// that were read). Every checkpoint moves in every look, not only the
+// oldest: checkpoints begun a look apart then pass each hop together, and
+// the watermark trails classify by the hops, not by one hop per checkpoint.
+// Once through both hops, a checkpoint takes the ends of the classification
+// topics of that look (classificationEnds, read at most once per look), and
+// it is published when the followers have read to them (followersHave).
+// The watermark only grows: checkpoints are published oldest first.
+func advance(checkpoints []checkpoint, committed, ends map[int]int64,
+	classificationEnds func() map[string]map[int]int64, followersHave func(map[string]map[int]int64) bool) ([]checkpoint, time.Time) {
+	var look map[string]map[int]int64
+	for i := range checkpoints {
+		c := &checkpoints[i]
+		for c.step < 2 && reached(committed, c.need) {
+			c.step++
+			c.need = ends
+		}
+		if c.step == 2 && !complete(c.ends) {
+			// The ends seen once step 2 is reached; read again when a look
+			// failed (the broker away).
+			if look == nil {
+				look = classificationEnds()
+			}
+			c.ends = look
+		}
+	}
+	var published time.Time
+	for len(checkpoints) > 0 && checkpoints[0].step == 2 && followersHave(checkpoints[0].ends) {
+		published = checkpoints[0].w
+		checkpoints = checkpoints[1:]
+	}
+	return checkpoints, published
 }
 
 // maxCheckpoints bounds the watermarks in flight through the notice hops.
