@@ -20,7 +20,9 @@ import (
 // sustainable end-to-end rate, for lead, consent and behavior events.
 func runLatency(ctx context.Context, o *options, r *report) error {
 	rate := e2eRate / 2
-	if rate == 0 {
+	if o.latencyRate > 0 {
+		rate = o.latencyRate
+	} else if rate == 0 {
 		rate = 10_000
 		r.note("latency: the end-to-end scenario did not run, so the rate is a fixed 10,000 events/s")
 	}
