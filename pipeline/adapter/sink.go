@@ -10,6 +10,7 @@ import (
 	json "github.com/goccy/go-json" // the hot paths' codec, chosen in bench/RESULTS.md
 	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/segmentio/kafka-go"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/leadpipe/leadpipe/analytics"
 	"github.com/leadpipe/leadpipe/pipeline"
@@ -76,7 +77,8 @@ type Sink struct {
 // Store is what the sink needs of ClickHouse: *analytics.Writer, or a
 // fake in the tests that run without a server.
 type Store interface {
-	// InsertRows inserts a batch of one table's rows.
+	// InsertRows inserts a batch of one table's rows. The sink inserts
+	// into its tables at once: it is called from several goroutines.
 	InsertRows(ctx context.Context, table string, rows any) error
 	// Landed returns the offsets of a topic partition from from on that
 	// landed in table, and the dedupe keys of its rows from from-window on
@@ -451,7 +453,7 @@ func (s *Sink) Discard() {
 }
 
 // Flush carries out the batch's purges, inserts the buffered rows, one
-// INSERT per table, then carries out the batch's erasures and adds their
+// INSERT per table, the three at once, then carries out the batch's erasures and adds their
 // receipts to out, for leadpipe.audit.
 // A table whose insert succeeded is not inserted again when a later table
 // fails and the runtime retries; after a failed insert, rows that landed
@@ -481,21 +483,10 @@ func (s *Sink) Flush(ctx context.Context, out *pipeline.Outputs) error {
 		}
 		s.toPurge = s.toPurge[:0]
 	}
-	if err := s.w.InsertRows(ctx, analytics.TableClassifications, s.classifications); err != nil {
+	if err := s.insert(ctx); err != nil {
 		s.uncertain = true
 		return err
 	}
-	s.classifications = s.classifications[:0]
-	if err := s.w.InsertRows(ctx, analytics.TableBehavior, s.behavior); err != nil {
-		s.uncertain = true
-		return err
-	}
-	s.behavior = s.behavior[:0]
-	if err := s.w.InsertRows(ctx, analytics.TableDecisions, s.decisions); err != nil {
-		s.uncertain = true
-		return err
-	}
-	s.decisions = s.decisions[:0]
 	// Art. 17: what already landed for an erased lead goes too. The
 	// erasure is queued with the batch, and carried out now (ErasureEvery
 	// zero) or with every other queued one by the loop.
@@ -516,6 +507,37 @@ func (s *Sink) Flush(ctx context.Context, out *pipeline.Outputs) error {
 		s.queued = false
 	}
 	return nil
+}
+
+// insert inserts the buffered rows of each table, the tables at once: an
+// INSERT's time is mostly ClickHouse's, writing its parts and those of the
+// table's materialized views, and a flush waits for the slowest table
+// rather than for the sum. The rows of a table whose insert succeeded are
+// dropped from the buffer; a failed one keeps its rows for the retry.
+func (s *Sink) insert(ctx context.Context) error {
+	var g errgroup.Group
+	g.Go(func() error {
+		if err := s.w.InsertRows(ctx, analytics.TableClassifications, s.classifications); err != nil {
+			return err
+		}
+		s.classifications = s.classifications[:0]
+		return nil
+	})
+	g.Go(func() error {
+		if err := s.w.InsertRows(ctx, analytics.TableBehavior, s.behavior); err != nil {
+			return err
+		}
+		s.behavior = s.behavior[:0]
+		return nil
+	})
+	g.Go(func() error {
+		if err := s.w.InsertRows(ctx, analytics.TableDecisions, s.decisions); err != nil {
+			return err
+		}
+		s.decisions = s.decisions[:0]
+		return nil
+	})
+	return g.Wait()
 }
 
 // unlanded returns the rows whose offsets have not landed in table.

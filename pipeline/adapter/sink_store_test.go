@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -31,6 +32,7 @@ type landed struct {
 }
 
 type fakeStore struct {
+	mu         sync.Mutex // InsertRows runs for the tables at once
 	tables     map[string][]landed
 	failNext   map[string]bool // the next insert into the table fails
 	landAnyway bool            // ... after its rows landed
@@ -44,6 +46,8 @@ func newFakeStore() *fakeStore {
 }
 
 func (f *fakeStore) InsertRows(_ context.Context, table string, rows any) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	var in []landed
 	switch rs := rows.(type) {
 	case []analytics.ClassificationRow:
