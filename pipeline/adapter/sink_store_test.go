@@ -264,6 +264,21 @@ func TestTheSinkLandsEachRecordOnceWithoutClickHouse(t *testing.T) {
 			want: map[string][]string{analytics.TableDecisions: {"0:k1"}},
 		},
 		{
+			name: "one table's insert fails beside two that land: the retry lands it, and the others once",
+			run: func(t *testing.T, f *fakeStore) {
+				f.failNext[analytics.TableBehavior] = true
+				feed(t, newSink(f),
+					rec{behaviorTopic, 0, behavior("b0", "")},
+					rec{auditTopic, 0, classify.Audit{EventID: "a0", EventType: "lead", LeadKey: "k1", Decision: "accepted"}},
+					rec{classTopic, 0, record("c0", "k1", classify.DecisionAccepted)})
+			},
+			want: map[string][]string{
+				analytics.TableBehavior:        {"0:"},
+				analytics.TableDecisions:       {"0:k1"},
+				analytics.TableClassifications: {"0:k1"},
+			},
+		},
+		{
 			name: "an erasure: the lead's rows of the batch lose their key or do not land, and it is queued and carried out",
 			run: func(t *testing.T, f *fakeStore) {
 				got := feed(t, newSink(f),
