@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
@@ -55,10 +56,17 @@ func addSink(cfg *pipeline.Config, conn driver.Conn, db string) func(*pipeline.R
 	}
 }
 
+// produceDelay, when set (--enrich-produce-delay), replaces wire's
+// default for enrich.
+var produceDelay time.Duration
+
 // settings are wire's defaults with the development key.
 func settings(w *analytics.Writer) wire.Settings {
 	s := wire.Defaults()
 	s.Keys, s.Writer = pseudonym.Development(), w
+	if produceDelay > 0 {
+		s.EnrichProduceDelay = produceDelay
+	}
 	return s
 }
 

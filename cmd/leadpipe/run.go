@@ -38,6 +38,7 @@ type runConfig struct {
 	metricsAddr    string
 	maxLeads       int
 	enrichGrace    time.Duration
+	produceDelay   time.Duration
 	sinkRows       int
 	sinkBytes      int
 	sinkAge        time.Duration
@@ -60,6 +61,7 @@ func defaultRunConfig() runConfig {
 		metricsAddr:    ":9464",
 		maxLeads:       d.EnrichMaxLeads,
 		enrichGrace:    d.EnrichGrace,
+		produceDelay:   d.EnrichProduceDelay,
 		sinkRows:       d.Sink.BatchRecords,
 		sinkBytes:      d.Sink.BatchBytes,
 		sinkAge:        d.Sink.BatchAge,
@@ -81,6 +83,7 @@ func (c *runConfig) register(fs *pflag.FlagSet) {
 	fs.IntVar(&c.limits.MaxDepth, "max-depth", c.limits.MaxDepth, "deepest accepted JSON nesting")
 	fs.IntVar(&c.maxLeads, "enrich-max-leads", c.maxLeads, "leads the enrich stage holds in memory; an evicted lead's events are anonymous until it is classified again")
 	fs.DurationVar(&c.enrichGrace, "enrich-grace", c.enrichGrace, "longest a behavior event waits for classify to have applied its lead's events up to the event's time (then it goes on with what is known)")
+	fs.DurationVar(&c.produceDelay, "enrich-produce-delay", c.produceDelay, "how long after its timestamp a lead or consent record may reach the broker and still count for the behavior stamped after it (later ones are late); every identified behavior event waits at least this long")
 	fs.IntVar(&c.sinkRows, "sink-batch-rows", c.sinkRows, "rows the sink buffers before it inserts and commits")
 	fs.IntVar(&c.sinkBytes, "sink-batch-bytes", c.sinkBytes, "consumed bytes the sink buffers before it inserts and commits")
 	fs.DurationVar(&c.sinkAge, "sink-batch-age", c.sinkAge, "longest the sink buffers a row before it inserts and commits")
@@ -108,6 +111,9 @@ func (c *runConfig) validate(stages []string) error {
 	}
 	if c.enrichGrace < 0 {
 		return fmt.Errorf("--enrich-grace must not be negative")
+	}
+	if c.produceDelay < 0 {
+		return fmt.Errorf("--enrich-produce-delay must not be negative")
 	}
 	if c.sinkRows < 1 || c.sinkAge <= 0 {
 		return fmt.Errorf("--sink-batch-rows and --sink-batch-age must be positive")
@@ -195,7 +201,7 @@ func runStages(ctx context.Context, cfg *runConfig, stages []string, keys *pseud
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	runner := pipeline.NewRunner(cfg.kafka, log, reg)
 	set := wire.Settings{
-		Keys: keys, Limits: cfg.limits, EnrichMaxLeads: cfg.maxLeads, EnrichGrace: cfg.enrichGrace,
+		Keys: keys, Limits: cfg.limits, EnrichMaxLeads: cfg.maxLeads, EnrichGrace: cfg.enrichGrace, EnrichProduceDelay: cfg.produceDelay,
 		QuarantineRetention: time.Duration(cfg.quarantineDays) * 24 * time.Hour,
 		Sink:                pipeline.StageOptions{BatchRecords: cfg.sinkRows, BatchBytes: cfg.sinkBytes, BatchAge: cfg.sinkAge},
 		ErasureEvery:        cfg.erasureEvery, Log: log,

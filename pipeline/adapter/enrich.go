@@ -47,6 +47,12 @@ type Enrich struct {
 	mu    sync.Mutex // guards tasks; Process runs on one goroutine
 	tasks map[int]*enrichTask
 
+	// ProduceDelay is how long after its timestamp a lead or consent
+	// record may reach the broker (partitionWatermark). A record later
+	// than that (a client batching for longer, a retry after an outage) is
+	// late: behavior enriched meanwhile keeps what enrich knew (DESIGN.md).
+	ProduceDelay time.Duration
+
 	waitingSince time.Time // start of the current wait for classify; zero when not waiting
 	expired      atomic.Int64
 
@@ -68,7 +74,8 @@ type enrichTask struct {
 func NewEnrich(cfg *pipeline.Config, keys *pseudonym.Keyer, limits schemas.Limits, maxLeads int, grace time.Duration) *Enrich {
 	return &Enrich{
 		cfg: cfg, keys: keys, limits: limits, maxLeads: maxLeads, grace: grace,
-		tasks: map[int]*enrichTask{},
+		ProduceDelay: DefaultProduceDelay,
+		tasks:        map[int]*enrichTask{},
 	}
 }
 
@@ -265,13 +272,33 @@ func (s *Enrich) classified(ts time.Time) bool {
 	return !s.watermark.IsZero() && !ts.After(s.watermark)
 }
 
-// maxProduceDelay is how long after its timestamp a lead or consent record
-// may reach the broker: a partition classify has read to its end is
-// classified up to the time it looked, less this. A producer that stamps
-// records and holds them longer (a client batching for seconds, a retry
-// after an outage) makes them late: behavior enriched meanwhile keeps what
-// enrich knew (DESIGN.md).
-const maxProduceDelay = 500 * time.Millisecond
+// DefaultProduceDelay is Enrich.ProduceDelay unless set.
+const DefaultProduceDelay = 500 * time.Millisecond
+
+// partitionWatermark is the time up to which classify has classified
+// every record of one input partition, given its committed offset, the
+// end the partition had when the commits were read (observed), and the
+// timestamp of the last committed record (lastCommitted; zero if unknown).
+//
+// A record may reach the broker up to delay after its timestamp, so a
+// record stamped before another can follow it on the partition. A
+// partition read to its end is classified up to when it was looked at,
+// less delay: every record stamped before that was there. One read to an
+// offset is classified up to the timestamp of the last record committed,
+// less delay: a record stamped earlier than that by more than delay would
+// have reached the broker before it. (Without the delay in the second
+// case, as before, a record up to delay late was waited for only on a
+// partition read to its end: under load, behavior went ahead of it.)
+func partitionWatermark(committed, end int64, observed, lastCommitted time.Time, delay time.Duration) time.Time {
+	switch {
+	case committed >= end:
+		return observed.Add(-delay)
+	case committed <= 0 || lastCommitted.IsZero():
+		return time.Time{}
+	default:
+		return lastCommitted.Add(-delay)
+	}
+}
 
 // followClassify keeps classify's watermark: the timestamp up to which
 // every record of leads.raw and consents.raw, on every partition, is
@@ -331,27 +358,20 @@ func (s *Enrich) followClassify(ctx context.Context) {
 		for t, ps := range committed.Topics {
 			for _, c := range ps {
 				id := t + "/" + strconv.Itoa(c.Partition)
-				var w time.Time
-				switch e := end[id]; {
-				case c.CommittedOffset >= e:
-					// Everything on the partition when the ends were read is
-					// classified: every record stamped up to maxProduceDelay
-					// before the commits were read was there by then.
-					w = observed.Add(-maxProduceDelay)
-				case c.CommittedOffset <= 0:
-					w = time.Time{}
-				default:
+				e := end[id]
+				var at time.Time
+				if c.CommittedOffset > 0 && c.CommittedOffset < e {
 					key := id + "/" + strconv.FormatInt(c.CommittedOffset-1, 10)
-					at, ok := lastTime[key]
-					if !ok {
+					var ok bool
+					if at, ok = lastTime[key]; !ok {
 						at = recordTime(ctx, client, t, c.Partition, c.CommittedOffset-1)
 						if len(lastTime) > 4096 {
 							clear(lastTime)
 						}
 						lastTime[key] = at
 					}
-					w = at
 				}
+				w := partitionWatermark(c.CommittedOffset, e, observed, at, s.ProduceDelay)
 				if cur, ok := ws[c.Partition]; !ok || w.Before(cur) {
 					ws[c.Partition] = w
 				}

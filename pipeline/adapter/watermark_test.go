@@ -85,3 +85,25 @@ func TestAFullListOfCheckpointsRestartsItsLastFromTheFirstHop(t *testing.T) {
 		t.Errorf("last checkpoint %+v of %d: want the later candidate from the first hop, needing 9", last, len(cps))
 	}
 }
+
+func TestAPartitionIsClassifiedUpToItsLastCommittedRecordLessTheProduceDelay(t *testing.T) {
+	observed := time.Date(2026, 12, 2, 4, 0, 0, 0, time.UTC)
+	last := observed.Add(-100 * time.Millisecond)
+	delay := 500 * time.Millisecond
+	for _, c := range []struct {
+		name                string
+		committed, end      int64
+		lastCommitted, want time.Time
+	}{
+		{"read to its end", 10, 10, last, observed.Add(-delay)},
+		// A record stamped before the last committed one, up to delay
+		// earlier, may still be on its way to the broker.
+		{"read to an offset", 7, 10, last, last.Add(-delay)},
+		{"nothing committed", 0, 10, time.Time{}, time.Time{}},
+		{"the last committed record unreadable", 7, 10, time.Time{}, time.Time{}},
+	} {
+		if got := partitionWatermark(c.committed, c.end, observed, c.lastCommitted, delay); !got.Equal(c.want) {
+			t.Errorf("%s: classified up to %v, want %v", c.name, got, c.want)
+		}
+	}
+}

@@ -36,6 +36,9 @@ type Settings struct {
 	EnrichMaxLeads int
 	// EnrichGrace is the longest a behavior event waits for classify.
 	EnrichGrace time.Duration
+	// EnrichProduceDelay is how long after its timestamp a lead or consent
+	// record may reach the broker and still be waited for by enrich.
+	EnrichProduceDelay time.Duration
 	// Sink are the sink's batch limits: it inserts fewer, larger batches
 	// than the Kafka stages.
 	Sink pipeline.StageOptions
@@ -56,6 +59,7 @@ func Defaults() Settings {
 		QuarantineRetention: 30 * 24 * time.Hour,
 		EnrichMaxLeads:      1_000_000,
 		EnrichGrace:         5 * time.Second,
+		EnrichProduceDelay:  adapter.DefaultProduceDelay,
 		Sink:                pipeline.StageOptions{BatchRecords: 50_000, BatchBytes: 64 << 20, BatchAge: time.Second},
 		ErasureEvery:        time.Minute,
 	}
@@ -75,7 +79,9 @@ func Add(r *pipeline.Runner, cfg *pipeline.Config, s Settings, stages ...string)
 			e.QuarantineRetention = s.QuarantineRetention
 			err = r.Add(adapter.NewClassify(cfg, e, s.Limits), nil)
 		case "enrich":
-			err = r.Add(adapter.NewEnrich(cfg, s.Keys, s.Limits, s.EnrichMaxLeads, s.EnrichGrace), nil)
+			e := adapter.NewEnrich(cfg, s.Keys, s.Limits, s.EnrichMaxLeads, s.EnrichGrace)
+			e.ProduceDelay = s.EnrichProduceDelay
+			err = r.Add(e, nil)
 		case "sink":
 			if s.Writer == nil {
 				return fmt.Errorf("the sink needs a ClickHouse writer")
