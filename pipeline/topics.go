@@ -52,6 +52,26 @@ func (c *Config) Topic(name string) string { return c.TopicPrefix + name }
 // Group returns the consumer group id of a stage.
 func (c *Config) Group(stage string) string { return c.GroupPrefix + stage }
 
+// DeleteTopics deletes every topic of c (its TopicPrefix's): the
+// benchmarks and tests remove what they created, since a broker holding
+// hundreds of topics answers every client's metadata request more slowly.
+func DeleteTopics(ctx context.Context, c *Config) error {
+	var names []string
+	for _, t := range AllTopics {
+		names = append(names, c.Topic(t.Name))
+	}
+	resp, err := c.Client(30*time.Second).DeleteTopics(ctx, &kafka.DeleteTopicsRequest{Topics: names})
+	if err != nil {
+		return fmt.Errorf("delete topics: %w", err)
+	}
+	for name, err := range resp.Errors {
+		if err != nil && !errors.Is(err, kafka.UnknownTopicOrPartition) {
+			return fmt.Errorf("delete topic %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
 // CreateTopics creates every topic that does not exist yet, with c's
 // partition count and replication factor. Existing topics are left as they
 // are. It returns the names it created.

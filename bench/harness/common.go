@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"log"
 	"os"
 	"path/filepath"
 	"slices"
@@ -46,12 +47,9 @@ func withTopics(ctx context.Context, cfg *pipeline.Config, fn func() error) erro
 }
 
 func deleteTopics(cfg *pipeline.Config) {
-	var names []string
-	for _, t := range pipeline.AllTopics {
-		names = append(names, cfg.Topic(t.Name))
+	if err := pipeline.DeleteTopics(context.Background(), cfg); err != nil {
+		log.Printf("  %v", err)
 	}
-	client := cfg.Client(30 * time.Second)
-	client.DeleteTopics(context.Background(), &kafka.DeleteTopicsRequest{Topics: names})
 }
 
 var (

@@ -74,6 +74,17 @@ func kafkaConfig(t testing.TB, brokers []string) pipeline.Config {
 	if _, err := pipeline.CreateTopics(ctx, &cfg); err != nil {
 		t.Fatalf("create topics: %v", err)
 	}
+	// The topics go with the test: a broker left with the hundreds that
+	// `make test` creates answered every metadata request of a later
+	// `make bench` more slowly. Best effort: a test may have stopped its
+	// broker.
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := pipeline.DeleteTopics(ctx, &cfg); err != nil {
+			t.Logf("topics of the test left on the broker: %v", err)
+		}
+	})
 	return cfg
 }
 
