@@ -233,9 +233,7 @@ func TestReadyOnlyWithPartitionsToConsume(t *testing.T) {
 	cfg := pipelinetest.Kafka(t)
 	cfg.Partitions = 1
 	cfg.TopicPrefix += "one."
-	if _, err := pipeline.CreateTopics(context.Background(), &cfg); err != nil {
-		t.Fatal(err)
-	}
+	pipelinetest.Topics(t, &cfg)
 	start := func() (*pipeline.Runner, func()) {
 		r := pipeline.NewRunner(cfg, nil, nil)
 		if err := r.Add(adapter.NewClassify(&cfg, classify.New(classify.DefaultPolicy(), pseudonym.Development()), schemas.DefaultLimits()), nil); err != nil {

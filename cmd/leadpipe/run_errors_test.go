@@ -29,9 +29,7 @@ func TestRunEndsWithOneClearLineWhenKafkaIsNotReady(t *testing.T) {
 	odd := k
 	odd.TopicPrefix = k.TopicPrefix + "odd."
 	odd.Partitions = k.Partitions + 1
-	if _, err := pipeline.CreateTopics(ctx, &odd); err != nil {
-		t.Fatal(err)
-	}
+	pipelinetest.Topics(t, &odd)
 	conn, err := kafka.DialContext(ctx, "tcp", k.Brokers[0])
 	if err != nil {
 		t.Fatal(err)

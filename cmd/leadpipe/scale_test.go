@@ -40,10 +40,7 @@ func TestClassifyScalesOutAndHandsOverPartitionsWithEveryDecisionKept(t *testing
 	cfg.kafka.TopicPrefix += "twelve."
 	cfg.kafka.Partitions = 12
 	k := &cfg.kafka
-	ctx := context.Background()
-	if _, err := pipeline.CreateTopics(ctx, k); err != nil {
-		t.Fatal(err)
-	}
+	pipelinetest.Topics(t, k)
 	events := orderWorkload(t, 1200, 0)
 	slices.SortStableFunc(events, func(a, b workload.Event) int {
 		return strings.Compare(string(occurredAt(a.Value)), string(occurredAt(b.Value)))

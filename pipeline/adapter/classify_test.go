@@ -112,9 +112,7 @@ func TestAnObjectionReachesALeadOfTheSameEmailOwnedByAnotherProcess(t *testing.T
 	cfg.Partitions = 2 // created by pipelinetest with 3; use topics of our own
 	cfg.TopicPrefix += "two."
 	ctx := context.Background()
-	if _, err := pipeline.CreateTopics(ctx, &cfg); err != nil {
-		t.Fatal(err)
-	}
+	pipelinetest.Topics(t, &cfg)
 	objector := leadOnPartition(t, "lead-a", 0, 2)
 	accepted := leadOnPartition(t, "lead-b", 1, 2)
 
@@ -189,9 +187,7 @@ func TestAStopInTheMiddleOfABatchsWritesCommitsNoLaterBatchBeforeIt(t *testing.T
 	cfg.Partitions, cfg.BatchRecords = 1, 20
 	cfg.TopicPrefix += "one."
 	ctx := context.Background()
-	if _, err := pipeline.CreateTopics(ctx, &cfg); err != nil {
-		t.Fatal(err)
-	}
+	pipelinetest.Topics(t, &cfg)
 	var leads []kafka.Message
 	for i := range 300 {
 		id := fmt.Sprintf("lead-%03d", i)

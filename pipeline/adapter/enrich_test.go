@@ -54,9 +54,7 @@ func TestEnrichHoldsTheLeadsOfItsPartitionsOnly(t *testing.T) {
 	cfg.Partitions = 4
 	cfg.TopicPrefix += "four."
 	ctx := context.Background()
-	if _, err := pipeline.CreateTopics(ctx, &cfg); err != nil {
-		t.Fatal(err)
-	}
+	pipelinetest.Topics(t, &cfg)
 	const leads = 400
 	keys := pseudonym.Development()
 	from := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)

@@ -69,23 +69,30 @@ func kafkaConfig(t testing.TB, brokers []string) pipeline.Config {
 	cfg.BatchRecords = 50
 	cfg.BatchAge = 20 * time.Millisecond
 	cfg.SessionTimeout = 10 * time.Second
+	Topics(t, &cfg)
+	return cfg
+}
+
+// Topics creates the topics of cfg (its TopicPrefix's, with its partition
+// count), and deletes them when the test ends: a broker left with the
+// hundreds that `make test` creates answered every metadata request of a
+// later `make bench` more slowly. The deletion is best effort: a test may
+// have stopped its broker.
+func Topics(t testing.TB, cfg *pipeline.Config) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if _, err := pipeline.CreateTopics(ctx, &cfg); err != nil {
+	if _, err := pipeline.CreateTopics(ctx, cfg); err != nil {
 		t.Fatalf("create topics: %v", err)
 	}
-	// The topics go with the test: a broker left with the hundreds that
-	// `make test` creates answered every metadata request of a later
-	// `make bench` more slowly. Best effort: a test may have stopped its
-	// broker.
+	c := *cfg
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		if err := pipeline.DeleteTopics(ctx, &cfg); err != nil {
+		if err := pipeline.DeleteTopics(ctx, &c); err != nil {
 			t.Logf("topics of the test left on the broker: %v", err)
 		}
 	})
-	return cfg
 }
 
 // ClickHouse returns a Config on a fresh, migrated database of the server
