@@ -124,6 +124,20 @@ func TestUndecodableRecordsAreDeadLetteredWithProvenanceWhileTheStageGoesOn(t *t
 	}
 }
 
+// waitCopied waits until r has consumed and committed its input, then
+// checks that want records were copied to behavior.enriched.
+func waitCopied(ctx context.Context, t *testing.T, r *pipeline.Runner, cfg *pipeline.Config, want int) {
+	t.Helper()
+	dctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	if err := r.WaitDrained(dctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := len(pipelinetest.ReadAll(t, cfg, pipeline.TopicBehaviorEnriched)); got != want {
+		t.Errorf("copied %d records, want %d", got, want)
+	}
+}
+
 func TestABatchOfOutputsOverTheBrokersMessageLimitLands(t *testing.T) {
 	cfg := pipelinetest.Kafka(t)
 	cfg.BatchRecords = 3000
@@ -142,14 +156,7 @@ func TestABatchOfOutputsOverTheBrokersMessageLimitLands(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- r.Run(ctx) }()
 	defer func() { cancel(); <-done }()
-	dctx, dcancel := context.WithTimeout(ctx, 60*time.Second)
-	defer dcancel()
-	if err := r.WaitDrained(dctx); err != nil {
-		t.Fatal(err)
-	}
-	if got := len(pipelinetest.ReadAll(t, &cfg, pipeline.TopicBehaviorEnriched)); got != len(in) {
-		t.Errorf("copied %d records, want %d", got, len(in))
-	}
+	waitCopied(ctx, t, r, &cfg, len(in))
 }
 
 func TestADuplicateEventWritesOnlyItsAuditAndAReusedEventIDIsDeadLettered(t *testing.T) {
@@ -368,12 +375,5 @@ func TestAStageSlowOverEachRecordFlushesAtTheBatchAgeNotWhenItsInputIsDone(t *te
 		t.Errorf("the first outputs were produced after %d records were consumed (%v of processing), with a batch age of %v",
 			c.Consumed, time.Duration(c.Consumed)*stage.per, cfg.BatchAge)
 	}
-	dctx, dcancel := context.WithTimeout(ctx, 60*time.Second)
-	defer dcancel()
-	if err := r.WaitDrained(dctx); err != nil {
-		t.Fatal(err)
-	}
-	if got := len(pipelinetest.ReadAll(t, &cfg, pipeline.TopicBehaviorEnriched)); got != len(in) {
-		t.Errorf("copied %d records, want %d", got, len(in))
-	}
+	waitCopied(ctx, t, r, &cfg, len(in))
 }
