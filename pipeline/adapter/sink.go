@@ -453,9 +453,9 @@ func (s *Sink) Discard() {
 }
 
 // Flush carries out the batch's purges, inserts the buffered rows, one
-// INSERT per table, the three at once, then carries out the batch's erasures and adds their
-// receipts to out, for leadpipe.audit.
-// A table whose insert succeeded is not inserted again when a later table
+// INSERT per table, the three at once, then carries out the batch's
+// erasures and adds their receipts to out, for leadpipe.audit.
+// A table whose insert succeeded is not inserted again when another table
 // fails and the runtime retries; after a failed insert, rows that landed
 // anyway are dropped from the retry.
 func (s *Sink) Flush(ctx context.Context, out *pipeline.Outputs) error {
@@ -516,28 +516,21 @@ func (s *Sink) Flush(ctx context.Context, out *pipeline.Outputs) error {
 // dropped from the buffer; a failed one keeps its rows for the retry.
 func (s *Sink) insert(ctx context.Context) error {
 	var g errgroup.Group
-	g.Go(func() error {
-		if err := s.w.InsertRows(ctx, analytics.TableClassifications, s.classifications); err != nil {
-			return err
-		}
-		s.classifications = s.classifications[:0]
-		return nil
-	})
-	g.Go(func() error {
-		if err := s.w.InsertRows(ctx, analytics.TableBehavior, s.behavior); err != nil {
-			return err
-		}
-		s.behavior = s.behavior[:0]
-		return nil
-	})
-	g.Go(func() error {
-		if err := s.w.InsertRows(ctx, analytics.TableDecisions, s.decisions); err != nil {
-			return err
-		}
-		s.decisions = s.decisions[:0]
-		return nil
-	})
+	g.Go(insertInto(ctx, s.w, analytics.TableClassifications, &s.classifications))
+	g.Go(insertInto(ctx, s.w, analytics.TableBehavior, &s.behavior))
+	g.Go(insertInto(ctx, s.w, analytics.TableDecisions, &s.decisions))
 	return g.Wait()
+}
+
+// insertInto inserts *rows into table and empties *rows once they landed.
+func insertInto[T any](ctx context.Context, w Store, table string, rows *[]T) func() error {
+	return func() error {
+		if err := w.InsertRows(ctx, table, *rows); err != nil {
+			return err
+		}
+		*rows = (*rows)[:0]
+		return nil
+	}
 }
 
 // unlanded returns the rows whose offsets have not landed in table.
