@@ -277,21 +277,26 @@ const DefaultProduceDelay = 500 * time.Millisecond
 
 // partitionWatermark is the time up to which classify has classified
 // every record of one input partition, given its committed offset, the
-// end the partition had when the commits were read (observed), and the
-// timestamp of the last committed record (lastCommitted; zero if unknown).
+// offsets its records span when the commits were read (start, the first
+// one kept, and end; observed), and the timestamp of the last committed
+// record (lastCommitted; zero if unknown).
 //
 // A record may reach the broker up to delay after its timestamp, so a
 // record stamped before another can follow it on the partition. A
 // partition read to its end is classified up to when it was looked at,
-// less delay: every record stamped before that was there. One read to an
-// offset is classified up to the timestamp of the last record committed,
-// less delay: a record stamped earlier than that by more than delay would
-// have reached the broker before it. (Without the delay in the second
-// case, as before, a record up to delay late was waited for only on a
-// partition read to its end: under load, behavior went ahead of it.)
-func partitionWatermark(committed, end int64, observed, lastCommitted time.Time, delay time.Duration) time.Time {
+// less delay: every record stamped before that was there. So is one that
+// holds no record, never written to or emptied by retention, though
+// classify never committed on it (before, such a partition held the
+// watermark at zero, and every identified behavior event waited for the
+// grace and then went on unattributed). One read to an offset is
+// classified up to the timestamp of the last record committed, less
+// delay: a record stamped earlier than that by more than delay would have
+// reached the broker before it. (Without the delay in that case, as
+// before, a record up to delay late was waited for only on a partition
+// read to its end: under load, behavior went ahead of it.)
+func partitionWatermark(committed, start, end int64, observed, lastCommitted time.Time, delay time.Duration) time.Time {
 	switch {
-	case committed >= end:
+	case max(committed, start) >= end:
 		return observed.Add(-delay)
 	case committed <= 0 || lastCommitted.IsZero():
 		return time.Time{}
@@ -354,6 +359,10 @@ func (s *Enrich) followClassify(ctx context.Context) {
 				end[t+"/"+strconv.Itoa(po.Partition)] = po.LastOffset
 			}
 		}
+		start, err := neverCommittedStarts(ctx, client, committed, end)
+		if err != nil {
+			continue
+		}
 		ws := map[int]time.Time{}
 		for t, ps := range committed.Topics {
 			for _, c := range ps {
@@ -371,7 +380,7 @@ func (s *Enrich) followClassify(ctx context.Context) {
 						lastTime[key] = at
 					}
 				}
-				w := partitionWatermark(c.CommittedOffset, e, observed, at, s.ProduceDelay)
+				w := partitionWatermark(c.CommittedOffset, start[id], e, observed, at, s.ProduceDelay)
 				if cur, ok := ws[c.Partition]; !ok || w.Before(cur) {
 					ws[c.Partition] = w
 				}
@@ -403,6 +412,38 @@ func (s *Enrich) followClassify(ctx context.Context) {
 			s.wmu.Unlock()
 		}
 	}
+}
+
+// neverCommittedStarts returns the first offset kept of every partition
+// (keyed "topic/partition", as end) on which classify has committed
+// nothing while it has been written to: such a partition is classified if
+// retention has emptied it. Other partitions are not asked for (zero).
+func neverCommittedStarts(ctx context.Context, client *kafka.Client, committed *kafka.OffsetFetchResponse, end map[string]int64) (map[string]int64, error) {
+	req := &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{}}
+	for t, ps := range committed.Topics {
+		for _, c := range ps {
+			if c.CommittedOffset < 0 && end[t+"/"+strconv.Itoa(c.Partition)] > 0 {
+				req.Topics[t] = append(req.Topics[t], kafka.FirstOffsetOf(c.Partition))
+			}
+		}
+	}
+	start := map[string]int64{}
+	if len(req.Topics) == 0 {
+		return start, nil
+	}
+	resp, err := client.ListOffsets(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	for t, ps := range resp.Topics {
+		for _, po := range ps {
+			if po.Error != nil {
+				return nil, po.Error
+			}
+			start[t+"/"+strconv.Itoa(po.Partition)] = po.FirstOffset
+		}
+	}
+	return start, nil
 }
 
 // addCheckpoint appends a checkpoint for the candidate watermark w, whose

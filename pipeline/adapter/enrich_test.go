@@ -119,3 +119,46 @@ func TestEnrichHoldsTheLeadsOfItsPartitionsOnly(t *testing.T) {
 		t.Errorf("%d enriched events, %d without their lead's key; want %d, all keyed", len(keyed), anonymous, leads)
 	}
 }
+
+// A lead and its behavior on one partition, and nothing ever written to
+// consents.raw or to the other partitions of leads.raw: classify never
+// commits on those partitions, and they hold nothing to wait for.
+func TestABehaviorEventIsAttributedAtOnceBesidePartitionsNeverWrittenTo(t *testing.T) {
+	cfg := pipelinetest.Kafka(t)
+	keys := pseudonym.Development()
+	r := pipeline.NewRunner(cfg, nil, nil)
+	if err := r.Add(adapter.NewClassify(&cfg, classify.New(classify.DefaultPolicy(), keys), schemas.DefaultLimits()), nil); err != nil {
+		t.Fatal(err)
+	}
+	const grace = time.Minute
+	if err := r.Add(adapter.NewEnrich(&cfg, keys, schemas.DefaultLimits(), 1_000_000, grace), nil); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	now := time.Now()
+	pipelinetest.Produce(t, &cfg, pipeline.TopicLeadsRaw, kafka.Message{Key: []byte("lead-0a1"), Time: now, Value: []byte(
+		`{"type":"lead","event_id":"lead-a","occurred_at":"2026-03-02T09:00:00Z","lead_id":"lead-0a1",` +
+			`"contact":{"email":"giulia.verdi@example.com","country":"IT"},"source":{"kind":"web_form","referrer":"https://www.google.it/"},` +
+			`"consents":[{"purpose":"profiling","status":"granted","at":"2026-03-02T09:00:00Z","method":"checkbox","collection_point":"signup-form","text_version":"v3","proof_ref":"proof-a"}]}`)})
+	pipelinetest.Produce(t, &cfg, pipeline.TopicBehaviorRaw, kafka.Message{Key: []byte("lead-0a1"), Time: now.Add(time.Millisecond), Value: []byte(
+		`{"type":"behavior","event_id":"beh-1","occurred_at":"2026-03-02T09:10:00Z","lead_id":"lead-0a1","action":"page_view","url":"https://shop.example.com/"}`)})
+
+	// Well inside the grace: an event that waited for it would come later,
+	// and without its lead key.
+	var got []kafka.Message
+	pipelinetest.Eventually(t, grace/3, "the behavior event was not enriched: enrich waits for classify on partitions with nothing to classify", func() bool {
+		got = pipelinetest.ReadAll(t, &cfg, pipeline.TopicBehaviorEnriched)
+		return len(got) > 0
+	})
+	var e enrich.Event
+	if err := json.Unmarshal(got[0].Value, &e); err != nil {
+		t.Fatal(err)
+	}
+	if want := keys.LeadKey("lead-0a1"); e.LeadKey != want {
+		t.Errorf("lead key %q, want %q: the event went on without what classify knew", e.LeadKey, want)
+	}
+}

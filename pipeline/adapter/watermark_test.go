@@ -91,18 +91,22 @@ func TestAPartitionIsClassifiedUpToItsLastCommittedRecordLessTheProduceDelay(t *
 	last := observed.Add(-100 * time.Millisecond)
 	delay := 500 * time.Millisecond
 	for _, c := range []struct {
-		name                string
-		committed, end      int64
-		lastCommitted, want time.Time
+		name                  string
+		committed, start, end int64
+		lastCommitted, want   time.Time
 	}{
-		{"read to its end", 10, 10, last, observed.Add(-delay)},
+		{"read to its end", 10, 0, 10, last, observed.Add(-delay)},
 		// A record stamped before the last committed one, up to delay
 		// earlier, may still be on its way to the broker.
-		{"read to an offset", 7, 10, last, last.Add(-delay)},
-		{"nothing committed", 0, 10, time.Time{}, time.Time{}},
-		{"the last committed record unreadable", 7, 10, time.Time{}, time.Time{}},
+		{"read to an offset", 7, 0, 10, last, last.Add(-delay)},
+		{"nothing committed", -1, 0, 10, time.Time{}, time.Time{}},
+		{"the last committed record unreadable", 7, 0, 10, time.Time{}, time.Time{}},
+		// Nothing to classify, though classify never committed on it.
+		{"never written to", -1, 0, 0, time.Time{}, observed.Add(-delay)},
+		{"emptied by retention", -1, 12, 12, time.Time{}, observed.Add(-delay)},
+		{"written to since retention emptied it", -1, 12, 13, time.Time{}, time.Time{}},
 	} {
-		if got := partitionWatermark(c.committed, c.end, observed, c.lastCommitted, delay); !got.Equal(c.want) {
+		if got := partitionWatermark(c.committed, c.start, c.end, observed, c.lastCommitted, delay); !got.Equal(c.want) {
 			t.Errorf("%s: classified up to %v, want %v", c.name, got, c.want)
 		}
 	}
