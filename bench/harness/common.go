@@ -34,6 +34,9 @@ func kafkaConfig(o *options, tag string) pipeline.Config {
 	cfg.TopicPrefix = id + "."
 	cfg.GroupPrefix = id + "-"
 	cfg.Partitions = o.partitions
+	if batchAge > 0 {
+		cfg.BatchAge = batchAge
+	}
 	return cfg
 }
 

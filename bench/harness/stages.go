@@ -57,8 +57,9 @@ func addSink(cfg *pipeline.Config, conn driver.Conn, db string) func(*pipeline.R
 }
 
 // produceDelay, when set (--enrich-produce-delay), replaces wire's
-// default for enrich.
-var produceDelay time.Duration
+// default for enrich; batchAge (--batch-age), the Kafka stages' default
+// batch age.
+var produceDelay, batchAge time.Duration
 
 // settings are wire's defaults with the development key.
 func settings(w *analytics.Writer) wire.Settings {
