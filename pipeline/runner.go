@@ -295,6 +295,50 @@ func wholeTasks(s Stage, tasks map[int]*task) error {
 	return nil
 }
 
+// learnEnds lists the first and end offsets of every assigned partition,
+// so that a task does not wait up to MaxIdle at the start of a generation
+// for an input that has nothing to give. Without it the end of an input is
+// known only once a record of it is fetched, and an empty one (the
+// suppressions topic until an objection is written to it) holds its task
+// for MaxIdle in every generation. A listing that fails costs only that
+// wait.
+func (s *stageRun) learnEnds(ctx context.Context, assignments map[string][]kafka.PartitionAssignment, tasks map[int]*task, log *slog.Logger) {
+	req := &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{}}
+	for topic, as := range assignments {
+		for _, a := range as {
+			req.Topics[topic] = append(req.Topics[topic], kafka.FirstOffsetOf(a.ID), kafka.LastOffsetOf(a.ID))
+		}
+	}
+	if len(req.Topics) == 0 {
+		return
+	}
+	lctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	resp, err := s.r.cfg.Client(5*time.Second).ListOffsets(lctx, req)
+	if err != nil {
+		log.Warn("listing the assigned partitions' offsets failed; a task waits up to max-idle for an input it has fetched nothing of", "err", err)
+		return
+	}
+	for topic, as := range assignments {
+		for _, a := range as {
+			for _, po := range resp.Topics[topic] {
+				if po.Partition != a.ID || po.Error != nil {
+					continue
+				}
+				start := a.Offset
+				if start < 0 { // nothing committed: consumed from the first offset
+					start = po.FirstOffset
+				}
+				for _, in := range tasks[a.ID].inputs {
+					if in.topic == topic {
+						in.known(start, po.LastOffset)
+					}
+				}
+			}
+		}
+	}
+}
+
 // errGenerationGone is a commit refused because the generation is over:
 // the records are processed again by the partitions' next owner.
 var errGenerationGone = errors.New("the consumer group generation is over")
@@ -338,6 +382,11 @@ func (s *stageRun) consume(ctx, gctx context.Context, gen *kafka.Generation, log
 		case <-ctx.Done():
 		}
 		return nil
+	}
+	if maxIdle := cfg.MaxIdle; maxIdle > 0 {
+		if _, ok := s.stage.(CoPartitioned); ok {
+			s.learnEnds(gctx, gen.Assignments, tasks, log)
+		}
 	}
 	order := make([]*task, 0, len(tasks))
 	for _, p := range partitions {

@@ -377,3 +377,21 @@ func TestAStageSlowOverEachRecordFlushesAtTheBatchAgeNotWhenItsInputIsDone(t *te
 	}
 	waitCopied(ctx, t, r, &cfg, len(in))
 }
+
+func TestATaskDoesNotWaitForAnInputThatIsEmptyOnTheBroker(t *testing.T) {
+	cfg := pipelinetest.Kafka(t)
+	// consents.raw and the suppressions topic hold nothing. Known to be at
+	// their end from the start of the generation, they hold no task: with
+	// their ends unknown until a record of theirs is fetched (never), the
+	// lead would wait the whole max-idle.
+	cfg.MaxIdle = time.Minute
+	pipelinetest.Produce(t, &cfg, pipeline.TopicLeadsRaw, kafka.Message{Key: []byte("lead-good"), Value: []byte(goodLead)})
+	start := time.Now()
+	r := runClassify(t, cfg)
+	pipelinetest.Eventually(t, 30*time.Second, "the lead is not classified", func() bool {
+		return r.Counts("classify").Produced+r.Counts("classify").Quarantined > 0
+	})
+	if d := time.Since(start); d >= cfg.MaxIdle/2 {
+		t.Errorf("the lead was classified after %v, with a max-idle of %v", d, cfg.MaxIdle)
+	}
+}

@@ -59,6 +59,19 @@ func (t *task) dry(now time.Time, maxIdle time.Duration) bool {
 	return true
 }
 
+// known records what a listing of the partition's offsets told before
+// anything was fetched: the input starts at start and the broker's high
+// watermark is end. An input that starts at its end is caught up at once,
+// rather than waited for up to maxIdle as one whose end is unknown: an
+// internal topic nothing has been written to yet (the suppressions), or a
+// partition consumed to its end before a rebalance.
+func (in *input) known(start, end int64) {
+	if in.fetched {
+		return
+	}
+	in.fetched, in.next, in.hwm = true, start, end
+}
+
 // fill takes the next fetched record into head, if there is one.
 func (in *input) fill() {
 	if in.head != nil {
