@@ -4,13 +4,20 @@ import (
 	"context"
 	"fmt"
 	"log"
+	"slices"
 	"time"
+
+	"github.com/segmentio/kafka-go"
 
 	"github.com/leadpipe/leadpipe/pipeline"
 )
 
 // runClassify: consume → classify → produce through Kafka, against the
-// same runtime copying the records without classifying them.
+// same runtime copying the records without classifying them. A third
+// variant writes, per record consumed, as many records and bytes to each
+// output topic as classify wrote in its first run, without classifying:
+// what classify's outputs cost the runtime and the broker alone, the part
+// of the gap no faster engine can close.
 func runClassify(ctx context.Context, o *options, r *report) error {
 	events, err := corpus(o.leads*5, false)
 	if err != nil {
@@ -18,41 +25,134 @@ func runClassify(ctx context.Context, o *options, r *report) error {
 	}
 	c := comparison{scenario: "classify stage through Kafka", what: "events/s", unit: "lead and consent events",
 		variant: "classify", baseline: "passthrough", goal: "≥ 0.6× passthrough", goalRatio: 0.6}
+	fc := comparison{scenario: "classify's outputs without classifying", what: "events/s", unit: "lead and consent events",
+		variant: "fan-out", baseline: "passthrough"}
+	var volume []topicVolume // classify's outputs per record consumed, from its first run
 	for run := range o.runs {
-		for i := range 2 {
-			passthrough := (run+i)%2 == 1 // alternate which goes first
+		variants := []string{"passthrough", "classify", "fan-out"}
+		if run%2 == 1 { // alternate which goes first
+			slices.Reverse(variants)
+		}
+		if volume == nil {
+			variants = []string{"classify", "passthrough", "fan-out"} // the fan-out needs classify's volume
+		}
+		rates := map[string]float64{}
+		for _, variant := range variants {
 			cfg := kafkaConfig(o, "classify")
 			var rate float64
 			err := withTopics(ctx, &cfg, func() error {
 				if err := produce(ctx, &cfg, events); err != nil {
 					return err
 				}
+				inputs := []string{cfg.Topic(pipeline.TopicLeadsRaw), cfg.Topic(pipeline.TopicConsentsRaw)}
 				add := addClassify(&cfg)
-				name := "classify"
-				if passthrough {
-					name = "passthrough"
+				switch variant {
+				case "passthrough":
 					add = func(rn *pipeline.Runner) error {
-						return rn.Add(pipeline.NewPassthroughStage(name,
-							[]string{cfg.Topic(pipeline.TopicLeadsRaw), cfg.Topic(pipeline.TopicConsentsRaw)},
-							cfg.Topic(pipeline.TopicLeadsClassified)), nil)
+						return rn.Add(pipeline.NewPassthroughStage(variant, inputs, cfg.Topic(pipeline.TopicLeadsClassified)), nil)
+					}
+				case "fan-out":
+					add = func(rn *pipeline.Runner) error {
+						return rn.Add(&fanOutStage{name: variant, topics: inputs, volume: volume, prefix: cfg.TopicPrefix}, nil)
 					}
 				}
-				rate, err = drainRate(ctx, &cfg, add, name, len(events))
+				var err error
+				if rate, err = drainRate(ctx, &cfg, add, variant, len(events)); err != nil {
+					return err
+				}
+				if variant == "classify" && volume == nil {
+					volume, err = outputVolume(ctx, &cfg, len(events))
+				}
 				return err
 			})
 			if err != nil {
 				return err
 			}
-			if passthrough {
-				c.bs = append(c.bs, rate)
-			} else {
-				c.vs = append(c.vs, rate)
-			}
-			log.Printf("  run %d %s: %.0f events/s", run+1, map[bool]string{true: "passthrough", false: "classify"}[passthrough], rate)
+			rates[variant] = rate
+			log.Printf("  run %d %s: %.0f events/s", run+1, variant, rate)
 		}
+		c.vs, c.bs = append(c.vs, rates["classify"]), append(c.bs, rates["passthrough"])
+		fc.vs, fc.bs = append(fc.vs, rates["fan-out"]), append(fc.bs, rates["passthrough"])
 	}
 	r.add(c)
+	r.add(fc)
+	var recs, bytes float64
+	for _, v := range volume {
+		recs += v.records
+		bytes += v.records * v.size
+	}
+	r.note(fmt.Sprintf("Classify wrote %.2f records and %.0f bytes per lead or consent event consumed, to %d topics; "+
+		"the passthrough writes one record of the event's size (the fan-out variant writes classify's records and bytes, without classifying).",
+		recs, bytes, len(volume)))
 	return nil
+}
+
+// topicVolume is what classify writes to one output topic per record it
+// consumes.
+type topicVolume struct {
+	topic   string  // the name without the prefix (pipeline.Topic*)
+	records float64 // records per record consumed
+	size    float64 // bytes (key and value) per record
+}
+
+// outputVolume reads classify's output topics whole and returns their
+// records and bytes per consumed record (n of them).
+func outputVolume(ctx context.Context, cfg *pipeline.Config, n int) ([]topicVolume, error) {
+	var vs []topicVolume
+	for _, t := range []string{pipeline.TopicLeadsClassified, pipeline.TopicLeadsQuarantine, pipeline.TopicAudit,
+		pipeline.TopicState, pipeline.TopicSuppressions} {
+		var recs, bytes int
+		for p := range cfg.Partitions {
+			err := pipeline.ScanPartition(ctx, cfg, cfg.Topic(t), p, func(m *kafka.Message) error {
+				recs++
+				bytes += len(m.Key) + len(m.Value)
+				return nil
+			})
+			if err != nil {
+				return nil, fmt.Errorf("read %s: %w", cfg.Topic(t), err)
+			}
+		}
+		if recs > 0 {
+			vs = append(vs, topicVolume{topic: t, records: float64(recs) / float64(n), size: float64(bytes) / float64(recs)})
+		}
+	}
+	return vs, nil
+}
+
+// fanOutStage writes, for every record it consumes, volume's records of
+// volume's sizes to each topic (fractions carried over to the next
+// record), keyed by the record's key, and decides nothing.
+type fanOutStage struct {
+	name, prefix string
+	topics       []string
+	volume       []topicVolume
+	credit       []float64
+	buf          []byte
+}
+
+func (s *fanOutStage) Name() string     { return s.name }
+func (s *fanOutStage) Topics() []string { return s.topics }
+
+func (s *fanOutStage) Process(_ context.Context, m *kafka.Message, out *pipeline.Outputs) (pipeline.Outcome, error) {
+	if s.credit == nil {
+		s.credit = make([]float64, len(s.volume))
+	}
+	for i, v := range s.volume {
+		s.credit[i] += v.records
+		for ; s.credit[i] >= 1; s.credit[i]-- {
+			size := max(int(v.size)-len(m.Key), 1)
+			for len(s.buf) < size {
+				s.buf = append(s.buf, m.Value...)
+			}
+			value := append([]byte(nil), s.buf[:size]...)
+			if v.topic == pipeline.TopicState {
+				out.AddTo(s.prefix+v.topic, m.Partition, m.Key, value)
+			} else {
+				out.Add(s.prefix+v.topic, m.Key, value)
+			}
+		}
+	}
+	return pipeline.Produced, nil
 }
 
 // drainRate runs the stages add adds until stage has consumed n records
