@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -101,16 +102,64 @@ func produce(ctx context.Context, cfg *pipeline.Config, events []workload.Event)
 	return nil
 }
 
-// cpuClock reads CPU time: this process's, and the whole machine's.
+// cpuClock reads CPU time: this process's, the Kafka broker's and the
+// ClickHouse server's (when they run on this machine), and the whole
+// machine's.
 type cpuClock struct {
-	self, machine time.Duration
+	self, broker, clickhouse, machine time.Duration
 }
 
 func readCPU() cpuClock {
 	var ru syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	self := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-	return cpuClock{self: self, machine: machineCPU()}
+	broker, clickhouse := serviceCPU()
+	return cpuClock{self: self, broker: broker, clickhouse: clickhouse, machine: machineCPU()}
+}
+
+// serviceCPU sums the CPU time of this machine's Kafka brokers (a java
+// process running kafka.Kafka) and of its ClickHouse servers other than
+// the local cluster's (scripts/cluster-up.sh), from /proc.
+func serviceCPU() (broker, clickhouse time.Duration) {
+	dirs, _ := os.ReadDir("/proc")
+	for _, d := range dirs {
+		if d.Name()[0] < '0' || d.Name()[0] > '9' {
+			continue
+		}
+		cmd, err := os.ReadFile("/proc/" + d.Name() + "/cmdline")
+		if err != nil {
+			continue
+		}
+		var into *time.Duration
+		switch c := string(cmd); {
+		case strings.Contains(c, "kafka.Kafka"):
+			into = &broker
+		case strings.HasPrefix(c, "clickhouse-server") && !strings.Contains(c, "/cluster/"):
+			into = &clickhouse
+		default:
+			continue
+		}
+		*into += processCPU(d.Name())
+	}
+	return broker, clickhouse
+}
+
+// processCPU is the user and system time of process pid, from
+// /proc/pid/stat.
+func processCPU(pid string) time.Duration {
+	b, err := os.ReadFile("/proc/" + pid + "/stat")
+	if err != nil {
+		return 0
+	}
+	// The command name, in parentheses, may hold spaces: the fields
+	// counted are those after it, utime and stime the 12th and 13th.
+	fields := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	if len(fields) < 13 {
+		return 0
+	}
+	utime, _ := strconv.ParseInt(fields[11], 10, 64)
+	stime, _ := strconv.ParseInt(fields[12], 10, 64)
+	return time.Duration(utime+stime) * (time.Second / 100) // USER_HZ
 }
 
 // machineCPU is the busy time of every core since boot, from /proc/stat.
@@ -136,7 +185,9 @@ func machineCPU() time.Duration {
 	return time.Duration(busy) * (time.Second / 100) // USER_HZ
 }
 
-func (c cpuClock) sub(d cpuClock) cpuClock { return cpuClock{c.self - d.self, c.machine - d.machine} }
+func (c cpuClock) sub(d cpuClock) cpuClock {
+	return cpuClock{c.self - d.self, c.broker - d.broker, c.clickhouse - d.clickhouse, c.machine - d.machine}
+}
 
 // firstConsumed waits until the runner's stage has consumed a record and
 // returns that moment: group joins are left out of the timings.
