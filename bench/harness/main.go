@@ -48,6 +48,7 @@ func main() {
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	flag.DurationVar(&batchAge, "batch-age", 0, "the Kafka stages' --batch-age (default: leadpipe's)")
 	flag.DurationVar(&produceDelay, "enrich-produce-delay", 0, "enrich's --enrich-produce-delay (default: leadpipe's)")
+	flag.DurationVar(&sinkBatchAge, "sink-batch-age", 0, "the sink's --sink-batch-age (default: leadpipe's)")
 	flag.Float64Var(&o.latencyRate, "latency-rate", 0, "events/s of the latency scenario (default: half the end-to-end rate measured before it, else 10,000)")
 	only := flag.String("only", "", "comma-separated scenarios to run: e2e, latency, classify, reader, sink, scaling, cluster (default all)")
 	flag.Parse()

@@ -58,8 +58,8 @@ func addSink(cfg *pipeline.Config, conn driver.Conn, db string) func(*pipeline.R
 
 // produceDelay, when set (--enrich-produce-delay), replaces wire's
 // default for enrich; batchAge (--batch-age), the Kafka stages' default
-// batch age.
-var produceDelay, batchAge time.Duration
+// batch age; sinkBatchAge (--sink-batch-age), the sink's.
+var produceDelay, batchAge, sinkBatchAge time.Duration
 
 // settings are wire's defaults with the development key.
 func settings(w *analytics.Writer) wire.Settings {
@@ -67,6 +67,9 @@ func settings(w *analytics.Writer) wire.Settings {
 	s.Keys, s.Writer = pseudonym.Development(), w
 	if produceDelay > 0 {
 		s.EnrichProduceDelay = produceDelay
+	}
+	if sinkBatchAge > 0 {
+		s.Sink.BatchAge = sinkBatchAge
 	}
 	return s
 }
