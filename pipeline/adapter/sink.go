@@ -3,6 +3,7 @@ package adapter
 import (
 	"context"
 	"fmt"
+	"hash/maphash"
 	"log/slog"
 	"sync/atomic"
 	"time"
@@ -70,8 +71,12 @@ type Sink struct {
 
 	// seen holds the event ids that recently landed, per table: a record
 	// produced twice upstream (a classify or enrich replay after a crash,
-	// a client that sent an event again) lands once.
-	seen *lru.Cache[string, struct{}]
+	// a client that sent an event again) lands once. It holds 128-bit
+	// hashes of them (seenKey) rather than the strings: no pointers in
+	// the keys for the GC to follow, a cheaper lookup, and 30 % less
+	// memory (23 MB against 33 for 200,000 ids of 40 bytes).
+	seen  *lru.Cache[[2]uint64, struct{}]
+	seeds [2]maphash.Seed
 }
 
 // Store is what the sink needs of ClickHouse: *analytics.Writer, or a
@@ -112,9 +117,9 @@ const landedWindow = 20_000
 // NewSink returns the sink stage writing through w.
 func NewSink(cfg *pipeline.Config, w Store) *Sink {
 	erased, _ := lru.New[string, struct{}](100_000)
-	seen, _ := lru.New[string, struct{}](seenEvents)
+	seen, _ := lru.New[[2]uint64, struct{}](seenEvents)
 	return &Sink{
-		cfg: cfg, w: w, erased: erased, seen: seen,
+		cfg: cfg, w: w, erased: erased, seen: seen, seeds: [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()},
 		skip: map[partitionKey]map[int64]struct{}{}, lastSeen: map[partitionKey]int64{},
 	}
 }
@@ -153,7 +158,7 @@ func (s *Sink) landed(ctx context.Context, table, topic string, partition int, f
 		s.blocked.Store(err != nil)
 		if err == nil {
 			for _, k := range keys {
-				s.seen.Add(table+"\x00"+k, struct{}{})
+				s.seen.Add(s.seenKey(table, k), struct{}{})
 			}
 			return offs, nil
 		}
@@ -262,8 +267,26 @@ func (s *Sink) duplicate(table, eventID string) bool {
 	if eventID == "" {
 		return false
 	}
-	found, _ := s.seen.ContainsOrAdd(table+"\x00"+eventID, struct{}{})
+	found, _ := s.seen.ContainsOrAdd(s.seenKey(table, eventID), struct{}{})
 	return found
+}
+
+// seenKey is the key of an event id of table in seen: two 64-bit hashes
+// of them under two random seeds of this process. Two different ids share
+// a key with a chance of about one in 2^128 per pair, far below that of a
+// corrupted record; and with the seeds unknown outside the process, ids
+// cannot be chosen to collide.
+func (s *Sink) seenKey(table, eventID string) [2]uint64 {
+	var k [2]uint64
+	for i, seed := range s.seeds {
+		var h maphash.Hash
+		h.SetSeed(seed)
+		h.WriteString(table)
+		h.WriteByte(0)
+		h.WriteString(eventID)
+		k[i] = h.Sum64()
+	}
+	return k
 }
 
 // Start reads the erasure ids of every receipt, so that rows of a lead
@@ -437,13 +460,13 @@ func (s *Sink) Discard() {
 	// The dropped rows' event ids are forgotten, or their replay would be
 	// taken for a duplicate and lost.
 	for _, r := range s.classifications {
-		s.seen.Remove(analytics.TableClassifications + "\x00" + r.EventID + "\x00" + r.LeadKey)
+		s.seen.Remove(s.seenKey(analytics.TableClassifications, r.EventID+"\x00"+r.LeadKey))
 	}
 	for _, r := range s.behavior {
-		s.seen.Remove(analytics.TableBehavior + "\x00" + r.EventID)
+		s.seen.Remove(s.seenKey(analytics.TableBehavior, r.EventID))
 	}
 	for _, r := range s.decisions {
-		s.seen.Remove(analytics.TableDecisions + "\x00" + r.EventID)
+		s.seen.Remove(s.seenKey(analytics.TableDecisions, r.EventID))
 	}
 	s.classifications, s.behavior, s.decisions, s.toErase = s.classifications[:0], s.behavior[:0], s.decisions[:0], s.toErase[:0]
 	s.toPurge = s.toPurge[:0]
