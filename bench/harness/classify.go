@@ -28,6 +28,7 @@ func runClassify(ctx context.Context, o *options, r *report) error {
 	fc := comparison{scenario: "classify's outputs without classifying", what: "events/s", unit: "lead and consent events",
 		variant: "fan-out", baseline: "passthrough"}
 	var volume []topicVolume // classify's outputs per record consumed, from its first run
+	cpu := map[string][][2]float64{} // per variant and run: leadpipe's and the broker's CPU-s per million events
 	for run := range o.runs {
 		variants := []string{"passthrough", "classify", "fan-out"}
 		if run%2 == 1 { // alternate which goes first
@@ -57,9 +58,12 @@ func runClassify(ctx context.Context, o *options, r *report) error {
 					}
 				}
 				var err error
-				if rate, err = drainRate(ctx, &cfg, add, variant, len(events)); err != nil {
+				var used cpuClock
+				if rate, used, err = drainRateCPU(ctx, &cfg, add, variant, len(events)); err != nil {
 					return err
 				}
+				perM := func(c time.Duration) float64 { return c.Seconds() / (float64(len(events)) / 1e6) }
+				cpu[variant] = append(cpu[variant], [2]float64{perM(used.self), perM(used.broker)})
 				if variant == "classify" && volume == nil {
 					volume, err = outputVolume(ctx, &cfg, len(events))
 				}
@@ -76,6 +80,22 @@ func runClassify(ctx context.Context, o *options, r *report) error {
 	}
 	r.add(c)
 	r.add(fc)
+	for i, who := range []string{"leadpipe process", "Kafka broker"} {
+		col := func(variant string) []float64 {
+			var xs []float64
+			for _, run := range cpu[variant] {
+				xs = append(xs, run[i])
+			}
+			return xs
+		}
+		if median(col("passthrough")) == 0 {
+			continue // a broker on another machine
+		}
+		r.add(comparison{scenario: "classify stage through Kafka", what: who + " CPU-s per million events", unit: "its process",
+			variant: "classify", baseline: "passthrough", vs: col("classify"), bs: col("passthrough"), lowerIsBetter: true})
+		r.add(comparison{scenario: "classify's outputs without classifying", what: who + " CPU-s per million events", unit: "its process",
+			variant: "fan-out", baseline: "passthrough", vs: col("fan-out"), bs: col("passthrough"), lowerIsBetter: true})
+	}
 	var recs, bytes float64
 	for _, v := range volume {
 		recs += v.records
@@ -159,23 +179,30 @@ func (s *fanOutStage) Process(_ context.Context, m *kafka.Message, out *pipeline
 // and everything is committed, and returns records per second from the
 // first record consumed.
 func drainRate(ctx context.Context, cfg *pipeline.Config, add func(*pipeline.Runner) error, stage string, n int) (float64, error) {
+	rate, _, err := drainRateCPU(ctx, cfg, add, stage, n)
+	return rate, err
+}
+
+// drainRateCPU is drainRate, and the CPU time used meanwhile.
+func drainRateCPU(ctx context.Context, cfg *pipeline.Config, add func(*pipeline.Runner) error, stage string, n int) (float64, cpuClock, error) {
 	x, err := startRunner(ctx, cfg, add)
 	if err != nil {
-		return 0, err
+		return 0, cpuClock{}, err
 	}
 	defer x.stop()
 	t0, c0, err := firstConsumed(ctx, x.r, stage)
 	if err != nil {
-		return 0, err
+		return 0, cpuClock{}, err
 	}
+	cpu0 := readCPU()
 	dctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
 	if err := x.r.WaitDrained(dctx); err != nil {
-		return 0, err
+		return 0, cpuClock{}, err
 	}
-	d := time.Since(t0)
+	d, used := time.Since(t0), readCPU().sub(cpu0)
 	if got := x.r.Counts(stage).Consumed; got < int64(n) {
-		return 0, fmt.Errorf("%s consumed %d of %d records", stage, got, n)
+		return 0, cpuClock{}, fmt.Errorf("%s consumed %d of %d records", stage, got, n)
 	}
-	return float64(int64(n)-c0) / d.Seconds(), nil
+	return float64(int64(n)-c0) / d.Seconds(), used, nil
 }
