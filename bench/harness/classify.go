@@ -27,7 +27,7 @@ func runClassify(ctx context.Context, o *options, r *report) error {
 		variant: "classify", baseline: "passthrough", goal: "≥ 0.6× passthrough", goalRatio: 0.6}
 	fc := comparison{scenario: "classify's outputs without classifying", what: "events/s", unit: "lead and consent events",
 		variant: "fan-out", baseline: "passthrough"}
-	var volume []topicVolume // classify's outputs per record consumed, from its first run
+	var volume []topicVolume         // classify's outputs per record consumed, from its first run
 	cpu := map[string][][2]float64{} // per variant and run: leadpipe's and the broker's CPU-s per million events
 	for run := range o.runs {
 		variants := []string{"passthrough", "classify", "fan-out"}
