@@ -383,10 +383,8 @@ func (s *stageRun) consume(ctx, gctx context.Context, gen *kafka.Generation, log
 		}
 		return nil
 	}
-	if maxIdle := cfg.MaxIdle; maxIdle > 0 {
-		if _, ok := s.stage.(CoPartitioned); ok {
-			s.learnEnds(gctx, gen.Assignments, tasks, log)
-		}
+	if _, ok := s.stage.(CoPartitioned); ok && cfg.MaxIdle > 0 {
+		s.learnEnds(gctx, gen.Assignments, tasks, log)
 	}
 	order := make([]*task, 0, len(tasks))
 	for _, p := range partitions {
