@@ -10,14 +10,18 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/leadpipe/leadpipe/pipeline"
+	"github.com/leadpipe/leadpipe/pipeline/adapter"
+	"github.com/leadpipe/leadpipe/stages/classify"
 )
 
 // runClassify: consume → classify → produce through Kafka, against the
-// same runtime copying the records without classifying them. A third
-// variant writes, per record consumed, as many records and bytes to each
-// output topic as classify wrote in its first run, without classifying:
-// what classify's outputs cost the runtime and the broker alone, the part
-// of the gap no faster engine can close.
+// same runtime copying the records without classifying them. Two more
+// variants take classify apart. The fan-out writes, per record consumed,
+// as many records and bytes to each output topic as classify wrote in its
+// first run, without classifying: what classify's outputs cost the
+// runtime and the broker alone. The silent classify classifies and
+// writes nothing (so no notice comes back to it either): what the engine
+// costs with the runtime's reads and commits alone.
 func runClassify(ctx context.Context, o *options, r *report) error {
 	events, err := corpus(o.leads*5, false)
 	if err != nil {
@@ -27,15 +31,17 @@ func runClassify(ctx context.Context, o *options, r *report) error {
 		variant: "classify", baseline: "passthrough", goal: "≥ 0.6× passthrough", goalRatio: 0.6}
 	fc := comparison{scenario: "classify's outputs without classifying", what: "events/s", unit: "lead and consent events",
 		variant: "fan-out", baseline: "passthrough"}
+	sc := comparison{scenario: "classifying without outputs", what: "events/s", unit: "lead and consent events",
+		variant: "silent classify", baseline: "passthrough"}
 	var volume []topicVolume         // classify's outputs per record consumed, from its first run
 	cpu := map[string][][2]float64{} // per variant and run: leadpipe's and the broker's CPU-s per million events
 	for run := range o.runs {
-		variants := []string{"passthrough", "classify", "fan-out"}
+		variants := []string{"passthrough", "classify", "fan-out", "silent classify"}
 		if run%2 == 1 { // alternate which goes first
 			slices.Reverse(variants)
 		}
 		if volume == nil {
-			variants = []string{"classify", "passthrough", "fan-out"} // the fan-out needs classify's volume
+			variants = []string{"classify", "passthrough", "fan-out", "silent classify"} // the fan-out needs classify's volume
 		}
 		rates := map[string]float64{}
 		for _, variant := range variants {
@@ -46,7 +52,7 @@ func runClassify(ctx context.Context, o *options, r *report) error {
 					return err
 				}
 				inputs := []string{cfg.Topic(pipeline.TopicLeadsRaw), cfg.Topic(pipeline.TopicConsentsRaw)}
-				add := addClassify(&cfg)
+				add, stage := addClassify(&cfg), variant
 				switch variant {
 				case "passthrough":
 					add = func(rn *pipeline.Runner) error {
@@ -56,10 +62,18 @@ func runClassify(ctx context.Context, o *options, r *report) error {
 					add = func(rn *pipeline.Runner) error {
 						return rn.Add(&fanOutStage{name: variant, topics: inputs, volume: volume, prefix: cfg.TopicPrefix}, nil)
 					}
+				case "silent classify":
+					stage = "classify"
+					add = func(rn *pipeline.Runner) error {
+						st := settings(nil)
+						e := classify.New(classify.DefaultPolicy(), st.Keys)
+						e.QuarantineRetention = st.QuarantineRetention
+						return rn.Add(silentStage{adapter.NewClassify(&cfg, e, st.Limits)}, nil)
+					}
 				}
 				var err error
 				var used cpuClock
-				if rate, used, err = drainRateCPU(ctx, &cfg, add, variant, len(events)); err != nil {
+				if rate, used, err = drainRateCPU(ctx, &cfg, add, stage, len(events)); err != nil {
 					return err
 				}
 				perM := func(c time.Duration) float64 { return c.Seconds() / (float64(len(events)) / 1e6) }
@@ -77,9 +91,11 @@ func runClassify(ctx context.Context, o *options, r *report) error {
 		}
 		c.vs, c.bs = append(c.vs, rates["classify"]), append(c.bs, rates["passthrough"])
 		fc.vs, fc.bs = append(fc.vs, rates["fan-out"]), append(fc.bs, rates["passthrough"])
+		sc.vs, sc.bs = append(sc.vs, rates["silent classify"]), append(sc.bs, rates["passthrough"])
 	}
 	r.add(c)
 	r.add(fc)
+	r.add(sc)
 	for i, who := range []string{"leadpipe process", "Kafka broker"} {
 		col := func(variant string) []float64 {
 			var xs []float64
@@ -95,6 +111,8 @@ func runClassify(ctx context.Context, o *options, r *report) error {
 			variant: "classify", baseline: "passthrough", vs: col("classify"), bs: col("passthrough"), lowerIsBetter: true})
 		r.add(comparison{scenario: "classify's outputs without classifying", what: who + " CPU-s per million events", unit: "its process",
 			variant: "fan-out", baseline: "passthrough", vs: col("fan-out"), bs: col("passthrough"), lowerIsBetter: true})
+		r.add(comparison{scenario: "classifying without outputs", what: who + " CPU-s per million events", unit: "its process",
+			variant: "silent classify", baseline: "passthrough", vs: col("silent classify"), bs: col("passthrough"), lowerIsBetter: true})
 	}
 	var recs, bytes float64
 	for _, v := range volume {
@@ -173,6 +191,15 @@ func (s *fanOutStage) Process(_ context.Context, m *kafka.Message, out *pipeline
 		}
 	}
 	return pipeline.Produced, nil
+}
+
+// silentStage is a stage whose outputs are dropped: it processes each
+// record, and what it would write goes nowhere.
+type silentStage struct{ *adapter.Classify }
+
+func (s silentStage) Process(ctx context.Context, m *kafka.Message, _ *pipeline.Outputs) (pipeline.Outcome, error) {
+	var dropped pipeline.Outputs
+	return s.Classify.Process(ctx, m, &dropped)
 }
 
 // drainRate runs the stages add adds until stage has consumed n records
