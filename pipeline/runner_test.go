@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -393,5 +394,66 @@ func TestATaskDoesNotWaitForAnInputThatIsEmptyOnTheBroker(t *testing.T) {
 	})
 	if d := time.Since(start); d >= cfg.MaxIdle/2 {
 		t.Errorf("the lead was classified after %v, with a max-idle of %v", d, cfg.MaxIdle)
+	}
+}
+
+// slowFlusher consumes without outputs of its own to Kafka and flushes
+// like the sink: its Flush takes a while, as an INSERT does, and gives up
+// when its context ends, leaving the outcome unknown.
+type slowFlusher struct {
+	*pipeline.PassthroughStage
+	inFlush              chan struct{}
+	flushed, interrupted atomic.Int32
+}
+
+func (s *slowFlusher) Flush(ctx context.Context, _ *pipeline.Outputs) error {
+	select {
+	case s.inFlush <- struct{}{}:
+	default:
+	}
+	select {
+	case <-time.After(500 * time.Millisecond):
+		s.flushed.Add(1)
+		return nil
+	case <-ctx.Done():
+		s.interrupted.Add(1)
+		return ctx.Err()
+	}
+}
+
+func TestAFlushUnderWayWhenTheStageStopsIsFinishedNotCutOff(t *testing.T) {
+	cfg := pipelinetest.Kafka(t)
+	in := make([]kafka.Message, 50)
+	for i := range in {
+		in[i] = kafka.Message{Key: []byte(strconv.Itoa(i)), Value: []byte(strconv.Itoa(i))}
+	}
+	pipelinetest.Produce(t, &cfg, pipeline.TopicBehaviorEnriched, in...)
+	r := pipeline.NewRunner(cfg, nil, nil)
+	stage := &slowFlusher{PassthroughStage: pipeline.NewPassthroughStage("slow-sink", []string{cfg.Topic(pipeline.TopicBehaviorEnriched)}, ""),
+		inFlush: make(chan struct{}, 1)}
+	if err := r.Add(stage, &pipeline.StageOptions{BatchAge: 50 * time.Millisecond}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	select {
+	case <-stage.inFlush:
+	case <-time.After(60 * time.Second):
+		cancel()
+		t.Fatal("no flush began")
+	}
+	cancel() // SIGTERM in the middle of an INSERT
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if n := stage.interrupted.Load(); n > 0 {
+		t.Errorf("%d flushes were cut off by the stop: an INSERT cut off has an unknown outcome, and the batch's retry may land it twice", n)
+	}
+	if stage.flushed.Load() == 0 {
+		t.Error("the flush under way did not finish")
+	}
+	if c := r.Counts("slow-sink"); c.Consumed == 0 || c.InFlight != 0 || c.Produced != c.Consumed {
+		t.Errorf("counts %+v after the stop: every record consumed should be flushed and counted", c)
 	}
 }
