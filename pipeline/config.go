@@ -36,6 +36,10 @@ type Config struct {
 	// the broker but none fetched, before it goes on with the others
 	// (Kafka Streams' max.task.idle.ms).
 	MaxIdle time.Duration
+	// FlushGrace is how long a flush attempt under way (a ClickHouse
+	// INSERT, a Kafka write) goes on once the stage is told to stop: cut
+	// off, an INSERT has an unknown outcome (Runner's flush).
+	FlushGrace time.Duration
 	// Security is TLS and SASL towards the brokers.
 	Security Security
 
@@ -55,6 +59,7 @@ func DefaultConfig() Config {
 		BatchAge:          50 * time.Millisecond,
 		SessionTimeout:    30 * time.Second,
 		MaxIdle:           500 * time.Millisecond,
+		FlushGrace:        5 * time.Second,
 		net:               new(network),
 	}
 }
@@ -92,6 +97,7 @@ func (c *Config) RegisterConsumerFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&c.BatchAge, "batch-age", c.BatchAge, "longest a consumed record waits for its batch to be flushed and committed")
 	fs.DurationVar(&c.SessionTimeout, "session-timeout", c.SessionTimeout, "consumer group session timeout")
 	fs.DurationVar(&c.MaxIdle, "max-idle", c.MaxIdle, "longest a task waits for an input partition that lags, so that records are processed in timestamp order across inputs")
+	fs.DurationVar(&c.FlushGrace, "flush-grace", c.FlushGrace, "on SIGTERM, how long a flush under way (a ClickHouse INSERT, a Kafka write) may go on before it is cut off")
 }
 
 // Validate reports every setting that cannot work, each as a sentence
@@ -123,6 +129,9 @@ func (c *Config) Validate() error {
 	}
 	if c.BatchAge <= 0 {
 		errs = append(errs, errors.New("--batch-age must be positive"))
+	}
+	if c.FlushGrace < 0 {
+		errs = append(errs, errors.New("--flush-grace must not be negative"))
 	}
 	if _, err := c.Security.tlsConfig(); err != nil {
 		errs = append(errs, err)

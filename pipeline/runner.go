@@ -261,10 +261,6 @@ func (s *stageRun) generation(ctx context.Context, gen *kafka.Generation, log *s
 	return <-done
 }
 
-// flushGrace is how long a flush attempt under way goes on once its
-// stage is told to stop (flush).
-const flushGrace = 5 * time.Second
-
 // dryFlushAge is how old a batch must be to be flushed as soon as every
 // input has run dry, before its age limit.
 const dryFlushAge = 100 * time.Millisecond
@@ -734,7 +730,7 @@ type batch struct {
 // counted.
 //
 // An attempt under way when ctx ends (the process stops) goes on for up to
-// flushGrace: cut off, a ClickHouse INSERT has an unknown outcome. The
+// Config.FlushGrace: cut off, a ClickHouse INSERT has an unknown outcome. The
 // server may still be writing its parts when the sink, resuming the batch,
 // reads back which offsets landed; it then finds them missing and inserts
 // them again, and the materialized views count them twice (a sink stopped
@@ -746,7 +742,7 @@ func (s *stageRun) flush(ctx context.Context, gen *kafka.Generation, b *batch, l
 	}
 	actx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
-	defer context.AfterFunc(ctx, func() { time.AfterFunc(flushGrace, cancel) })()
+	defer context.AfterFunc(ctx, func() { time.AfterFunc(s.r.cfg.FlushGrace, cancel) })()
 	backoff := 100 * time.Millisecond
 	for {
 		err := s.flushOnce(actx, gen, b)
