@@ -11,7 +11,7 @@ import (
 
 	"github.com/leadpipe/leadpipe/pipeline"
 	"github.com/leadpipe/leadpipe/pipeline/adapter"
-	"github.com/leadpipe/leadpipe/stages/classify"
+	"github.com/leadpipe/leadpipe/pipeline/wire"
 )
 
 // runClassify: consume → classify → produce through Kafka, against the
@@ -65,10 +65,11 @@ func runClassify(ctx context.Context, o *options, r *report) error {
 				case "silent classify":
 					stage = "classify"
 					add = func(rn *pipeline.Runner) error {
-						st := settings(nil)
-						e := classify.New(classify.DefaultPolicy(), st.Keys)
-						e.QuarantineRetention = st.QuarantineRetention
-						return rn.Add(silentStage{adapter.NewClassify(&cfg, e, st.Limits)}, nil)
+						st, opts, err := wire.Stage(&cfg, settings(nil), "classify")
+						if err != nil {
+							return err
+						}
+						return rn.Add(silentStage{st.(*adapter.Classify)}, opts)
 					}
 				}
 				var err error

@@ -68,34 +68,42 @@ func Defaults() Settings {
 // Add builds the named stages (of Stages) and adds them to r.
 func Add(r *pipeline.Runner, cfg *pipeline.Config, s Settings, stages ...string) error {
 	for _, name := range stages {
-		var err error
-		switch name {
-		case "classify":
-			p := s.Policy
-			if p == nil {
-				p = classify.DefaultPolicy()
-			}
-			e := classify.New(p, s.Keys)
-			e.QuarantineRetention = s.QuarantineRetention
-			err = r.Add(adapter.NewClassify(cfg, e, s.Limits), nil)
-		case "enrich":
-			e := adapter.NewEnrich(cfg, s.Keys, s.Limits, s.EnrichMaxLeads, s.EnrichGrace)
-			e.ProduceDelay = s.EnrichProduceDelay
-			err = r.Add(e, nil)
-		case "sink":
-			if s.Writer == nil {
-				return fmt.Errorf("the sink needs a ClickHouse writer")
-			}
-			opts := s.Sink
-			sk := adapter.NewSink(cfg, s.Writer)
-			sk.ErasureEvery, sk.Log = s.ErasureEvery, s.Log
-			err = r.Add(sk, &opts)
-		default:
-			return fmt.Errorf("no stage %q: the stages are %v", name, Stages)
-		}
+		st, opts, err := Stage(cfg, s, name)
 		if err != nil {
+			return err
+		}
+		if err := r.Add(st, opts); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// Stage builds one named stage (of Stages) and the batch limits it is
+// added with (nil: the Config's).
+func Stage(cfg *pipeline.Config, s Settings, name string) (pipeline.Stage, *pipeline.StageOptions, error) {
+	switch name {
+	case "classify":
+		p := s.Policy
+		if p == nil {
+			p = classify.DefaultPolicy()
+		}
+		e := classify.New(p, s.Keys)
+		e.QuarantineRetention = s.QuarantineRetention
+		return adapter.NewClassify(cfg, e, s.Limits), nil, nil
+	case "enrich":
+		e := adapter.NewEnrich(cfg, s.Keys, s.Limits, s.EnrichMaxLeads, s.EnrichGrace)
+		e.ProduceDelay = s.EnrichProduceDelay
+		return e, nil, nil
+	case "sink":
+		if s.Writer == nil {
+			return nil, nil, fmt.Errorf("the sink needs a ClickHouse writer")
+		}
+		opts := s.Sink
+		sk := adapter.NewSink(cfg, s.Writer)
+		sk.ErasureEvery, sk.Log = s.ErasureEvery, s.Log
+		return sk, &opts, nil
+	default:
+		return nil, nil, fmt.Errorf("no stage %q: the stages are %v", name, Stages)
+	}
 }
