@@ -215,6 +215,35 @@ var channelRE = identRE
 // 2000, whose Monday a ClickHouse Date can hold, to 2100).
 var AllTime = Filter{From: time.Date(2000, 1, 3, 0, 0, 0, 0, time.UTC), To: time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC)}
 
+// FirstDay and LastDay bound the days a filter can ask for. The queries
+// compare weeks by their Monday, and ClickHouse's Date holds no day before
+// 1970-01-01: FirstDay is the first Monday it holds (toMonday of any day
+// before it falls outside Date and reads as 0000-00-00, which empties
+// every answer). LastDay is far inside Date's end on every version.
+var (
+	FirstDay = time.Date(1970, 1, 5, 0, 0, 0, 0, time.UTC)
+	LastDay  = time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC)
+)
+
+// Clamped returns f with its range cut to FirstDay..LastDay, and whether
+// it had to be cut.
+func (f Filter) Clamped() (Filter, bool) {
+	cut := false
+	if f.From.Before(FirstDay) {
+		f.From, cut = FirstDay, true
+	}
+	if f.To.After(LastDay) {
+		f.To, cut = LastDay, true
+	}
+	if f.To.Before(FirstDay) {
+		f.To, cut = FirstDay, true
+	}
+	if f.From.After(LastDay) {
+		f.From, cut = LastDay, true
+	}
+	return f, cut
+}
+
 // Validate reports a filter that cannot be put into a query.
 func (f Filter) Validate() error {
 	if f.To.Before(f.From) {
@@ -236,6 +265,7 @@ func (q Query) Bind(marketing string, f Filter) (string, error) {
 	if err := f.Validate(); err != nil {
 		return "", err
 	}
+	f, _ = f.Clamped()
 	return strings.NewReplacer(
 		"{marketing}", marketing,
 		"{from}", "toDate('"+f.From.Format(time.DateOnly)+"')",

@@ -221,3 +221,33 @@ func TestARefreshKeepsTheLastTwoSnapshotsOnly(t *testing.T) {
 		t.Errorf("Latest = %+v, %v, %v; want snapshot %d with k 5", latest, ok, err, last)
 	}
 }
+
+// ClickHouse's Date holds no day before 1970: toMonday of a day before
+// 1970-01-05 falls out of it and empties every answer. Bind cuts a range
+// to the days it holds.
+func TestARangeBeforeWhatADateHoldsIsCutToItsFirstMonday(t *testing.T) {
+	q, ok := analytics.QueryByName("lead_volume")
+	if !ok {
+		t.Fatal("no lead_volume query")
+	}
+	for _, from := range []time.Time{
+		time.Date(1927, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(1970, 1, 2, 0, 0, 0, 0, time.UTC),
+	} {
+		f := analytics.Filter{From: from, To: time.Date(2300, 1, 1, 0, 0, 0, 0, time.UTC)}
+		sql, err := q.Bind("marketing", f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(sql, "toDate('1970-01-05')") || !strings.Contains(sql, "toDate('2100-01-01')") {
+			t.Errorf("from %s: the range is not cut to 1970-01-05..2100-01-01:\n%s", from.Format(time.DateOnly), sql)
+		}
+		if _, cut := f.Clamped(); !cut {
+			t.Errorf("from %s: Clamped says nothing was cut", from.Format(time.DateOnly))
+		}
+	}
+	if _, cut := (analytics.Filter{From: analytics.FirstDay, To: analytics.LastDay}).Clamped(); cut {
+		t.Error("a range inside what a Date holds is cut")
+	}
+}

@@ -69,6 +69,7 @@ type view struct {
 	Reload        int
 	Answers       []answer
 	NothingInView bool
+	Clamped       string // why the range shown is not the one asked for
 }
 
 func (s *Server) now() time.Time {
@@ -83,6 +84,15 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	v := view{Reload: int(s.Reload / time.Second)}
 	f, err := s.filter(r)
+	if err == nil {
+		// A range before 1970 (the demo's --days 36500 reaches 1927) is cut
+		// to the days ClickHouse's Date holds, and the page says so.
+		if c, cut := f.Clamped(); cut {
+			f = c
+			v.Clamped = fmt.Sprintf("ClickHouse holds days from %s to %s: the range was cut to them.",
+				analytics.FirstDay.Format(time.DateOnly), analytics.LastDay.Format(time.DateOnly))
+		}
+	}
 	v.Filter = f
 	v.From, v.To = f.From.Format(time.DateOnly), f.To.Format(time.DateOnly)
 	if err != nil {

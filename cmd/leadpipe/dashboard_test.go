@@ -278,6 +278,30 @@ func TestTheDashboardShowsInABrowserWhatTheQueriesAnswer(t *testing.T) {
 	web.Channel = "web"
 	check(t, web, base+"?from=2026-11-01&to=2026-11-30&channel=web")
 
+	// A range from before 1970 (make demo's default starts in 1927) is cut
+	// to the first Monday ClickHouse's Date holds: every question is
+	// answered, as from that Monday, and the page says it cut the range.
+	for _, from := range []string{"1927-01-01", "1970-01-01"} {
+		t.Run("from "+from, func(t *testing.T) {
+			f := fixtureFilter
+			f.From = analytics.FirstDay
+			check(t, f, base+"?from="+from+"&to=2026-11-30")
+			got, err := chromedp.Run(bctx, chromedp.Evaluate[map[string][][]string](pageTables))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, q := range analytics.Queries() {
+				if len(got[q.Name]) == 0 {
+					t.Errorf("%s: no answer on the page from %s", q.Name, from)
+				}
+			}
+			note, err := chromedp.Run(bctx, chromedp.Text("#clamped"))
+			if err != nil || !strings.Contains(note, "1970-01-05") {
+				t.Errorf("the page does not say the range was cut: %q, %v", note, err)
+			}
+		})
+	}
+
 	// The channel list offers the channels that have leads.
 	options, err := chromedp.Run(bctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('select[name=channel] option')].map(o => o.value)`))
 	if err != nil {
