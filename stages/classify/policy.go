@@ -27,7 +27,7 @@ func DefaultPolicyYAML() []byte { return bytes.Clone(defaultPolicyYAML) }
 type Policy struct {
 	// Extends is "default" in a file that extends the default policy.
 	Extends string `yaml:"extends,omitempty"`
-	// Version identifies the policy in every record ("2026-11.1").
+	// Version identifies the policy in every record ("2026-12.1").
 	Version string `yaml:"policy_version"`
 	// Age is the age of digital consent (GDPR Art. 8).
 	Age AgeTable `yaml:"age_of_digital_consent"`

@@ -163,7 +163,7 @@ func TestLoadPolicy(t *testing.T) {
 
 func TestDefaultPolicyIsTheEmbeddedFile(t *testing.T) {
 	p := DefaultPolicy()
-	if p.Version != "2026-11.1" || p.ClockSkew.Minutes() != 5 || p.AgeOfConsent("BE") != 13 || p.AgeOfConsent("ES") != 14 {
+	if p.Version != "2026-12.1" || p.ClockSkew.Minutes() != 5 || p.AgeOfConsent("BE") != 13 || p.AgeOfConsent("ES") != 14 {
 		t.Errorf("default policy: version %s skew %v BE %d", p.Version, p.ClockSkew, p.AgeOfConsent("BE"))
 	}
 	if len(DefaultPolicyYAML()) == 0 {
