@@ -65,7 +65,17 @@ type DecisionRow struct {
 	ConsentProofs   []string  `ch:"consent_proofs"`
 	IgnoredConsents []string  `ch:"ignored_consents"`
 	At              time.Time `ch:"at"`
+	// EventAt is the time of the event decided on (its entry in
+	// decisions_landed); not a column of decisions.
+	EventAt time.Time `ch:"-"`
 	Origin
+}
+
+// DecisionLandedRow is a row of decisions_landed: the event of a
+// decisions row, by its time (Writer.LandedEvents).
+type DecisionLandedRow struct {
+	OccurredAt time.Time `ch:"occurred_at"`
+	EventID    string    `ch:"event_id"`
 }
 
 // Origin is where a row came from in Kafka: the sink reads back the exact

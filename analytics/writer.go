@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/ext"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 )
 
@@ -17,6 +18,9 @@ const (
 	TableLeads           = "leads"
 	TableBehavior        = "behavior_events"
 	TableDecisions       = "decisions"
+	// TableDecisionsLanded holds the event id and time of every decision
+	// that landed: the sink's lookup of audit records (LandedEvents).
+	TableDecisionsLanded = "decisions_landed"
 )
 
 // Writer inserts rows into leadpipe's tables, and erases and retains
@@ -163,6 +167,85 @@ func (w *Writer) Landed(ctx context.Context, table, topic string, partition int,
 		keys = append(keys, k)
 	}
 	return offsets, keys, rows.Err()
+}
+
+// EventKey names an event's row in a table by the columns the table is
+// ordered by, so that looking it up reads a granule, not the table: the
+// event's time (its occurred_at, in Unix seconds) and id, and for
+// classifications the lead key (one event re-classifies several leads).
+type EventKey struct {
+	LeadKey string
+	At      int64
+	ID      string
+}
+
+// landedLookups are the queries of LandedEvents: each finds the keys of
+// the external table _keys (lead_key, at, id) in a table by a prefix of its
+// ORDER BY. %[2]s is IN on one server; GLOBAL IN on a cluster, where the
+// Distributed table sends _keys to every shard. (ClickHouse 18.16 reads the
+// whole table for a GLOBAL IN on a local table: its primary key is used
+// for a plain IN only. On a shard, the GLOBAL IN arrives as a plain IN.)
+var landedLookups = map[string]string{
+	TableBehavior:        "SELECT '', toUInt32(occurred_at), event_id FROM %[1]s WHERE (occurred_at, event_id) %[2]s (SELECT at, id FROM _keys)",
+	TableDecisions:       "SELECT '', toUInt32(occurred_at), event_id FROM %[1]s WHERE (occurred_at, event_id) %[2]s (SELECT at, id FROM _keys)",
+	TableClassifications: "SELECT lead_key, toUInt32(occurred_at), event_id FROM %[1]s WHERE (lead_key, occurred_at, event_id) %[2]s (SELECT lead_key, at, id FROM _keys)",
+}
+
+// LandedEvents returns which of keys already landed in table
+// (behavior_events, classifications, or decisions through
+// decisions_landed), wherever they are in the table: a copy of an event
+// replayed from far back is found as surely as one from the last batch.
+// Each key is looked up by the table's primary key.
+func (w *Writer) LandedEvents(ctx context.Context, table string, keys []EventKey) (map[EventKey]struct{}, error) {
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	query, ok := landedLookups[table]
+	if !ok {
+		return nil, fmt.Errorf("landed events: table %s has no event key", table)
+	}
+	from := w.table(table)
+	if table == TableDecisions {
+		from = w.table(TableDecisionsLanded)
+	}
+	in := "IN"
+	if w.cluster != "" {
+		in = "GLOBAL IN"
+	}
+	ext, err := externalKeys(keys)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := w.conn.Query(clickhouse.Context(w.ctx(ctx), clickhouse.WithExternalTable(ext)), fmt.Sprintf(query, from, in))
+	if err != nil {
+		return nil, fmt.Errorf("landed events of %d rows in %s: %w", len(keys), table, err)
+	}
+	defer rows.Close()
+	out := make(map[EventKey]struct{})
+	for rows.Next() {
+		var k EventKey
+		var at uint32
+		if err := rows.Scan(&k.LeadKey, &at, &k.ID); err != nil {
+			return nil, fmt.Errorf("landed events in %s: %w", table, err)
+		}
+		k.At = int64(at)
+		out[k] = struct{}{}
+	}
+	return out, rows.Err()
+}
+
+// externalKeys is keys as the external table _keys of a query.
+func externalKeys(keys []EventKey) (*ext.Table, error) {
+	t, err := ext.NewTable("_keys", ext.Column("lead_key", "String"), ext.Column("at", "DateTime"), ext.Column("id", "String"))
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range keys {
+		if err := t.Append(k.LeadKey, time.Unix(k.At, 0).UTC(), k.ID); err != nil {
+			return nil, fmt.Errorf("landed events: %w", err)
+		}
+	}
+	return t, nil
 }
 
 // Conn is the connection the Writer writes through.

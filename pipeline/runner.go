@@ -771,6 +771,12 @@ func (s *stageRun) flush(ctx context.Context, gen *kafka.Generation, b *batch, l
 	}
 	s.counters.ready.Store(true)
 	s.counters.flushes.Add(1)
+	if rc, ok := s.stage.(Recounter); ok {
+		for o, n := range rc.Recount() {
+			b.outcomes[o] -= n
+			b.outcomes[Skipped] += n
+		}
+	}
 	for o := range b.outcomes {
 		s.counters.outcomes[o].Add(b.outcomes[o])
 	}

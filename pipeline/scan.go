@@ -13,7 +13,7 @@ import (
 // a task restores its state from a changelog partition, and how the
 // subject-access and erasure commands find a lead's records.
 func ScanPartition(ctx context.Context, cfg *Config, topic string, partition int, fn func(*kafka.Message) error) error {
-	first, end, err := partitionBounds(ctx, cfg, topic, partition)
+	first, end, err := PartitionBounds(ctx, cfg, topic, partition)
 	if err != nil || end <= first {
 		return err
 	}
@@ -25,11 +25,13 @@ func ScanPartition(ctx context.Context, cfg *Config, topic string, partition int
 // EndOffset returns the offset the next record of a topic partition will
 // have.
 func EndOffset(ctx context.Context, cfg *Config, topic string, partition int) (int64, error) {
-	_, end, err := partitionBounds(ctx, cfg, topic, partition)
+	_, end, err := PartitionBounds(ctx, cfg, topic, partition)
 	return end, err
 }
 
-func partitionBounds(ctx context.Context, cfg *Config, topic string, partition int) (first, end int64, err error) {
+// PartitionBounds returns the first offset a topic partition holds and the
+// offset its next record will have.
+func PartitionBounds(ctx context.Context, cfg *Config, topic string, partition int) (first, end int64, err error) {
 	client := cfg.Client(10 * time.Second)
 	ends, err := endOffsets(ctx, client, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{
 		topic: {kafka.FirstOffsetOf(partition), kafka.LastOffsetOf(partition)},

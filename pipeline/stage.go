@@ -47,6 +47,16 @@ type Flusher interface {
 	Flush(ctx context.Context, out *Outputs) error
 }
 
+// Recounter is implemented by Flushers that learn only when they flush
+// that some of the batch's records had been written before (the sink finds
+// a replayed event already in ClickHouse). Recount returns how many of the
+// batch's records counted under each outcome were skipped instead, and
+// forgets them; the runtime calls it after a Flush that succeeded, so the
+// outcomes keep adding up to the records consumed.
+type Recounter interface {
+	Recount() map[Outcome]int64
+}
+
 // Discarder is implemented by Flushers: Discard drops the outputs buffered
 // since the last Flush, when the runtime leaves a batch unwritten to the
 // partitions' next owner (a rebalance), and forgets what it knew of the

@@ -55,6 +55,9 @@ GRANT SELECT, INSERT, ALTER DELETE, ALTER UPDATE ON leadpipe.* TO leadpipe_sink;
 GRANT SELECT, INSERT, ALTER DELETE ON marketing.* TO leadpipe_sink;
 GRANT SELECT ON system.parts TO leadpipe_sink;
 GRANT SELECT ON system.mutations TO leadpipe_sink;
+-- The sink looks each batch's event ids up in its tables with the ids sent as an external
+-- table (Writer.LandedEvents), which current ClickHouse counts as a temporary table.
+GRANT CREATE TEMPORARY TABLE ON *.* TO leadpipe_sink;
 -- On a cluster only (--clickhouse-cluster): erasures and retention run
 -- ON CLUSTER, and read system.parts and system.mutations of every shard
 -- through the cluster() table function.

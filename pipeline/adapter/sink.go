@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"hash/maphash"
 	"log/slog"
+	"maps"
 	"sync/atomic"
 	"time"
 
 	json "github.com/goccy/go-json" // the hot paths' codec, chosen in bench/RESULTS.md
 	lru "github.com/hashicorp/golang-lru/v2"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
 	"golang.org/x/sync/errgroup"
 
@@ -69,14 +71,27 @@ type Sink struct {
 	Log          *slog.Logger
 	queued       bool // erasures queued by a Flush, to be carried out by it (ErasureEvery zero)
 
-	// seen holds the event ids that recently landed, per table: a record
-	// produced twice upstream (a classify or enrich replay after a crash,
-	// a client that sent an event again) lands once. It holds 128-bit
-	// hashes of them (seenKey) rather than the strings: no pointers in
-	// the keys for the GC to follow, a cheaper lookup, and 30 % less
-	// memory (23 MB against 33 for 200,000 ids of 40 bytes).
-	seen  *lru.Cache[[2]uint64, struct{}]
+	// seen holds the event ids that recently landed, one memory per
+	// table, so that the many behavior rows never push out the ids of
+	// the audit trail: a copy that comes while its original is
+	// remembered (within one batch, or soon after) is dropped without
+	// asking ClickHouse. It holds 128-bit hashes of them (seenKey) rather
+	// than the strings: no pointers in the keys for the GC to follow, a
+	// cheaper lookup, and 30 % less memory (23 MB against 33 for 200,000
+	// ids of 40 bytes). Whatever it has forgotten, Flush finds in
+	// ClickHouse (dropLanded).
+	seen  map[string]*lru.Cache[[2]uint64, struct{}]
 	seeds [2]maphash.Seed
+
+	// decisionsLanded are the batch's entries of decisions_landed, one
+	// per audit record read: inserted once the decisions rows landed.
+	decisionsLanded []analytics.DecisionLandedRow
+	// recount holds the records Flush found landed before, by the
+	// outcome Process had counted them under (pipeline.Recounter).
+	recount map[pipeline.Outcome]int64
+	// Replayed counts, per table, the rows Flush found in ClickHouse
+	// already and did not land again (leadpipe_sink_replayed_rows_total).
+	Replayed *prometheus.CounterVec
 }
 
 // Store is what the sink needs of ClickHouse: *analytics.Writer, or a
@@ -89,6 +104,9 @@ type Store interface {
 	// landed in table, and the dedupe keys of its rows from from-window on
 	// (analytics.Writer.Landed).
 	Landed(ctx context.Context, table, topic string, partition int, from, window int64) (map[int64]struct{}, []string, error)
+	// LandedEvents returns which of keys landed in table, at any distance
+	// (analytics.Writer.LandedEvents).
+	LandedEvents(ctx context.Context, table string, keys []analytics.EventKey) (map[analytics.EventKey]struct{}, error)
 	// LandedOffsets returns the offsets from from on that landed in table.
 	LandedOffsets(ctx context.Context, table, topic string, partition int, from int64) (map[int64]struct{}, error)
 	// ErasedIDs returns the erasure id of every receipt.
@@ -103,9 +121,13 @@ type Store interface {
 	MutationsRunning(ctx context.Context) (uint64, error)
 }
 
-// seenEvents bounds the event ids the sink remembers; a replay upstream
-// covers one uncommitted batch, far fewer.
+// seenEvents bounds the event ids the sink remembers per table; a replay
+// upstream covers one uncommitted batch, far fewer. A copy further away
+// is found in ClickHouse.
 const seenEvents = 200_000
+
+// sinkTables are the tables the sink lands rows in.
+var sinkTables = []string{analytics.TableClassifications, analytics.TableBehavior, analytics.TableDecisions}
 
 // landedWindow is how many offsets of a partition before the first record
 // a sink reads have their event ids read back from ClickHouse, when it
@@ -117,12 +139,23 @@ const landedWindow = 20_000
 // NewSink returns the sink stage writing through w.
 func NewSink(cfg *pipeline.Config, w Store) *Sink {
 	erased, _ := lru.New[string, struct{}](100_000)
-	seen, _ := lru.New[[2]uint64, struct{}](seenEvents)
+	seen := map[string]*lru.Cache[[2]uint64, struct{}]{}
+	for _, t := range sinkTables {
+		seen[t], _ = lru.New[[2]uint64, struct{}](seenEvents)
+	}
 	return &Sink{
 		cfg: cfg, w: w, erased: erased, seen: seen, seeds: [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()},
 		skip: map[partitionKey]map[int64]struct{}{}, lastSeen: map[partitionKey]int64{},
+		recount: map[pipeline.Outcome]int64{},
+		Replayed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "leadpipe_sink_replayed_rows_total",
+			Help: "Rows the sink found in ClickHouse already when it flushed (a copy of an event replayed upstream), per table, and did not land again.",
+		}, []string{"table"}),
 	}
 }
+
+// Collectors are the sink's own metrics (pipeline.Observed).
+func (s *Sink) Collectors() []prometheus.Collector { return []prometheus.Collector{s.Replayed} }
 
 func (s *Sink) Name() string { return "sink" }
 func (s *Sink) Topics() []string {
@@ -158,7 +191,7 @@ func (s *Sink) landed(ctx context.Context, table, topic string, partition int, f
 		s.blocked.Store(err != nil)
 		if err == nil {
 			for _, k := range keys {
-				s.seen.Add(s.seenKey(table, k), struct{}{})
+				s.seen[table].Add(s.seenKey(k), struct{}{})
 			}
 			return offs, nil
 		}
@@ -213,17 +246,22 @@ func (s *Sink) Process(ctx context.Context, m *kafka.Message, _ *pipeline.Output
 		}
 		s.behavior = append(s.behavior, row)
 	case analytics.TableDecisions:
-		if landed {
-			return pipeline.Skipped, nil
-		}
 		var a classify.Audit
 		if err := json.Unmarshal(m.Value, &a); err != nil {
+			if landed {
+				return pipeline.Skipped, nil
+			}
 			return 0, fmt.Errorf("decode audit record: %w", err)
 		}
-		if s.duplicate(table, a.EventID) {
+		// Every audit record read is entered in decisions_landed, those
+		// that landed before too: a sink stopped between the two inserts
+		// of a flush leaves decisions rows that only this entry lets a
+		// far copy find.
+		row := sink.Decision(&a, o)
+		s.decisionsLanded = append(s.decisionsLanded, analytics.DecisionLandedRow{OccurredAt: row.EventAt, EventID: row.EventID})
+		if landed || s.duplicate(table, a.EventID) {
 			return pipeline.Skipped, nil
 		}
-		row := sink.Decision(&a, o)
 		if row.LeadKey != "" && (s.isErased(row.LeadKey) || a.EventType == classify.EventTypeRetention) {
 			row.LeadKey = "" // a purge's own audit lands without the key it purged
 		}
@@ -267,22 +305,20 @@ func (s *Sink) duplicate(table, eventID string) bool {
 	if eventID == "" {
 		return false
 	}
-	found, _ := s.seen.ContainsOrAdd(s.seenKey(table, eventID), struct{}{})
+	found, _ := s.seen[table].ContainsOrAdd(s.seenKey(eventID), struct{}{})
 	return found
 }
 
-// seenKey is the key of an event id of table in seen: two 64-bit hashes
+// seenKey is the key of an event id in a table's memory of seen: two 64-bit hashes
 // of them under two random seeds of this process. Two different ids share
 // a key with a chance of about one in 2^128 per pair, far below that of a
 // corrupted record; and with the seeds unknown outside the process, ids
 // cannot be chosen to collide.
-func (s *Sink) seenKey(table, eventID string) [2]uint64 {
+func (s *Sink) seenKey(eventID string) [2]uint64 {
 	var k [2]uint64
 	for i, seed := range s.seeds {
 		var h maphash.Hash
 		h.SetSeed(seed)
-		h.WriteString(table)
-		h.WriteByte(0)
 		h.WriteString(eventID)
 		k[i] = h.Sum64()
 	}
@@ -460,15 +496,17 @@ func (s *Sink) Discard() {
 	// The dropped rows' event ids are forgotten, or their replay would be
 	// taken for a duplicate and lost.
 	for _, r := range s.classifications {
-		s.seen.Remove(s.seenKey(analytics.TableClassifications, r.EventID+"\x00"+r.LeadKey))
+		s.seen[analytics.TableClassifications].Remove(s.seenKey(r.EventID + "\x00" + r.LeadKey))
 	}
 	for _, r := range s.behavior {
-		s.seen.Remove(s.seenKey(analytics.TableBehavior, r.EventID))
+		s.seen[analytics.TableBehavior].Remove(s.seenKey(r.EventID))
 	}
 	for _, r := range s.decisions {
-		s.seen.Remove(s.seenKey(analytics.TableDecisions, r.EventID))
+		s.seen[analytics.TableDecisions].Remove(s.seenKey(r.EventID))
 	}
 	s.classifications, s.behavior, s.decisions, s.toErase = s.classifications[:0], s.behavior[:0], s.decisions[:0], s.toErase[:0]
+	s.decisionsLanded = s.decisionsLanded[:0]
+	clear(s.recount)
 	s.toPurge = s.toPurge[:0]
 	s.uncertain = false
 	clear(s.skip)
@@ -497,6 +535,9 @@ func (s *Sink) Flush(ctx context.Context, out *pipeline.Outputs) error {
 			return err
 		}
 		s.uncertain = false
+	}
+	if err := s.dropLanded(ctx); err != nil {
+		return err
 	}
 	// Storage limitation: purged leads' history goes before the batch
 	// lands, so that a newer history of the same lead id in it stays.
@@ -541,8 +582,90 @@ func (s *Sink) insert(ctx context.Context) error {
 	var g errgroup.Group
 	g.Go(insertInto(ctx, s.w, analytics.TableClassifications, &s.classifications))
 	g.Go(insertInto(ctx, s.w, analytics.TableBehavior, &s.behavior))
-	g.Go(insertInto(ctx, s.w, analytics.TableDecisions, &s.decisions))
+	g.Go(func() error {
+		// decisions_landed after decisions: an entry there says its row
+		// landed.
+		if err := insertInto(ctx, s.w, analytics.TableDecisions, &s.decisions)(); err != nil {
+			return err
+		}
+		return insertInto(ctx, s.w, analytics.TableDecisionsLanded, &s.decisionsLanded)()
+	})
 	return g.Wait()
+}
+
+// dropLanded drops the buffered rows whose event already landed in their
+// table, however long ago: a copy that an upstream replay brought back
+// under a new offset (enrich's group reset to the start, classify writing
+// a batch again after a crash). Each table is asked once per flush, by its
+// primary key (Store.LandedEvents). The records of the rows dropped are
+// counted as skipped (Recount).
+func (s *Sink) dropLanded(ctx context.Context) error {
+	var err error
+	if s.classifications, err = dropLandedRows(ctx, s, analytics.TableClassifications, s.classifications,
+		func(r *analytics.ClassificationRow) analytics.EventKey {
+			return analytics.EventKey{LeadKey: r.LeadKey, At: r.OccurredAt.Unix(), ID: r.EventID}
+		},
+		func(r *analytics.ClassificationRow) pipeline.Outcome {
+			if r.Decision == classify.DecisionQuarantined {
+				return pipeline.Quarantined
+			}
+			return pipeline.Produced
+		}); err != nil {
+		return err
+	}
+	if s.behavior, err = dropLandedRows(ctx, s, analytics.TableBehavior, s.behavior,
+		func(r *analytics.BehaviorRow) analytics.EventKey {
+			return analytics.EventKey{At: r.OccurredAt.Unix(), ID: r.EventID}
+		}, nil); err != nil {
+		return err
+	}
+	s.decisions, err = dropLandedRows(ctx, s, analytics.TableDecisions, s.decisions,
+		func(r *analytics.DecisionRow) analytics.EventKey {
+			return analytics.EventKey{At: r.EventAt.Unix(), ID: r.EventID}
+		}, nil)
+	return err
+}
+
+// dropLandedRows returns the rows of table whose keys have not landed.
+// outcome is what Process counted a row's record as (nil: produced).
+func dropLandedRows[T any](ctx context.Context, s *Sink, table string, rows []T,
+	key func(*T) analytics.EventKey, outcome func(*T) pipeline.Outcome) ([]T, error) {
+	if len(rows) == 0 {
+		return rows, nil
+	}
+	keys := make([]analytics.EventKey, len(rows))
+	for i := range rows {
+		keys[i] = key(&rows[i])
+	}
+	landed, err := s.w.LandedEvents(ctx, table, keys)
+	if err != nil || len(landed) == 0 {
+		return rows, err
+	}
+	kept := rows[:0]
+	for i := range rows {
+		if _, ok := landed[keys[i]]; !ok {
+			kept = append(kept, rows[i])
+			continue
+		}
+		o := pipeline.Produced
+		if outcome != nil {
+			o = outcome(&rows[i])
+		}
+		s.recount[o]++
+		s.Replayed.WithLabelValues(table).Inc()
+	}
+	return kept, nil
+}
+
+// Recount returns how many records of the batch, by the outcome Process
+// counted them under, Flush found landed before (pipeline.Recounter).
+func (s *Sink) Recount() map[pipeline.Outcome]int64 {
+	if len(s.recount) == 0 {
+		return nil
+	}
+	out := maps.Clone(s.recount)
+	clear(s.recount)
+	return out
 }
 
 // insertInto inserts *rows into table and empties *rows once they landed.

@@ -29,6 +29,8 @@ type landed struct {
 	origin  analytics.Origin
 	key     string // event_id; event_id NUL lead_key for classifications
 	leadKey string
+	at      int64 // the event's time (Unix seconds), as LandedEvents looks it up
+	id      string
 }
 
 type fakeStore struct {
@@ -39,6 +41,8 @@ type fakeStore struct {
 	queued     []analytics.ErasureRequest
 	purged     []analytics.PurgeRequest
 	erased     []string // lead keys ErasePending carried out
+	noLookup   bool     // LandedEvents finds nothing
+	lookups    int
 }
 
 func newFakeStore() *fakeStore {
@@ -52,15 +56,19 @@ func (f *fakeStore) InsertRows(_ context.Context, table string, rows any) error 
 	switch rs := rows.(type) {
 	case []analytics.ClassificationRow:
 		for _, r := range rs {
-			in = append(in, landed{r.Origin, r.EventID + "\x00" + r.LeadKey, r.LeadKey})
+			in = append(in, landed{r.Origin, r.EventID + "\x00" + r.LeadKey, r.LeadKey, r.OccurredAt.Unix(), r.EventID})
 		}
 	case []analytics.BehaviorRow:
 		for _, r := range rs {
-			in = append(in, landed{r.Origin, r.EventID, r.LeadKey})
+			in = append(in, landed{r.Origin, r.EventID, r.LeadKey, r.OccurredAt.Unix(), r.EventID})
 		}
 	case []analytics.DecisionRow:
 		for _, r := range rs {
-			in = append(in, landed{r.Origin, r.EventID, r.LeadKey})
+			in = append(in, landed{r.Origin, r.EventID, r.LeadKey, r.At.Unix(), r.EventID})
+		}
+	case []analytics.DecisionLandedRow:
+		for _, r := range rs {
+			in = append(in, landed{at: r.OccurredAt.Unix(), id: r.EventID})
 		}
 	default:
 		return fmt.Errorf("rows of type %T", rows)
@@ -95,6 +103,31 @@ func (f *fakeStore) Landed(_ context.Context, table, topic string, partition int
 		keys = append(keys, r.key)
 	}
 	return offs, keys, nil
+}
+
+// LandedEvents finds keys as the Writer does: decisions in
+// decisions_landed, classifications by lead key too. With noLookup set it
+// finds nothing, as a sink that trusted its memory alone would.
+func (f *fakeStore) LandedEvents(_ context.Context, table string, keys []analytics.EventKey) (map[analytics.EventKey]struct{}, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.lookups++
+	if f.noLookup {
+		return nil, nil
+	}
+	from := table
+	if table == analytics.TableDecisions {
+		from = analytics.TableDecisionsLanded
+	}
+	out := map[analytics.EventKey]struct{}{}
+	for _, k := range keys {
+		for _, r := range f.tables[from] {
+			if r.at == k.At && r.id == k.ID && (table != analytics.TableClassifications || r.leadKey == k.LeadKey) {
+				out[k] = struct{}{}
+			}
+		}
+	}
+	return out, nil
 }
 
 func (f *fakeStore) LandedOffsets(ctx context.Context, table, topic string, partition int, from int64) (map[int64]struct{}, error) {
@@ -226,6 +259,36 @@ func TestTheSinkLandsEachRecordOnceWithoutClickHouse(t *testing.T) {
 				feed(t, newSink(f), rec{behaviorTopic, 2, behavior("b0", "")}, rec{behaviorTopic, 3, behavior("b3", "")})
 			},
 			want: map[string][]string{analytics.TableBehavior: {"0:", "3:"}},
+		},
+		{
+			name: "a copy replayed upstream further back than the sink reads back and remembers lands once",
+			run: func(t *testing.T, f *fakeStore) {
+				feed(t, newSink(f), rec{behaviorTopic, 0, behavior("b0", "")},
+					rec{auditTopic, 0, classify.Audit{EventID: "a0", EventType: "lead", LeadKey: "k1", Decision: "accepted", OccurredAt: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)}})
+				// An enrich group reset to the start, and classify writing a
+				// batch again, a million offsets later: a new sink reads none of
+				// it back from the partitions.
+				feed(t, newSink(f), rec{behaviorTopic, 1_000_000, behavior("b0", "")},
+					rec{auditTopic, 1_000_000, classify.Audit{EventID: "a0", EventType: "lead", LeadKey: "k1", Decision: "quarantined",
+						At: time.Date(2026, 3, 9, 0, 0, 0, 0, time.UTC), OccurredAt: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)}})
+			},
+			want: map[string][]string{analytics.TableBehavior: {"0:"}, analytics.TableDecisions: {"0:k1"}},
+		},
+		{
+			name: "the behavior rows do not push the audit trail's event ids out of the sink's memory",
+			run: func(t *testing.T, f *fakeStore) {
+				f.noLookup = true // the memory alone
+				s := newSink(f)
+				feed(t, s, rec{auditTopic, 0, classify.Audit{EventID: "a0", EventType: "lead", LeadKey: "k1", Decision: "accepted"}})
+				recs := make([]rec, 0, 200_001)
+				for i := range 200_001 {
+					recs = append(recs, rec{behaviorTopic, int64(i), behavior(fmt.Sprintf("b%d", i), "")})
+				}
+				feed(t, s, recs...)
+				delete(f.tables, analytics.TableBehavior) // only the audit trail is checked
+				feed(t, s, rec{auditTopic, 1, classify.Audit{EventID: "a0", EventType: "lead", LeadKey: "k1", Decision: "accepted"}})
+			},
+			want: map[string][]string{analytics.TableDecisions: {"0:k1"}},
 		},
 		{
 			name: "a batch dropped at a rebalance (Discard) lands when its records come again",

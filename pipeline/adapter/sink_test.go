@@ -22,7 +22,31 @@ import (
 // none of the first copies, lands none of the second: behavior_events and
 // engagement_daily count every event once.
 func TestAReplayUpstreamCountsOnceAcrossASinkRestart(t *testing.T) {
+	replayCountsOnce(t, 0)
+}
+
+// TestAReplayFarUpstreamCountsOnce: the same, with 25,000 other records on
+// every partition between the originals and their copies, further than the
+// 20,000 offsets a sink reads back when it meets a partition and than its
+// memory of ids (the operator's reset of enrich's group to the start, after
+// a day of traffic). The sink finds the copies in ClickHouse by their event
+// time and id.
+func TestAReplayFarUpstreamCountsOnce(t *testing.T) {
+	replayCountsOnce(t, 25_000)
+}
+
+// replayCountsOnce lands 300 behavior events, then gap records per
+// partition, then the 300 again under new offsets, and checks that every
+// table and aggregate counts the 300 once and the copies are skipped.
+func replayCountsOnce(t *testing.T, gap int) {
 	cfg := pipelinetest.Kafka(t)
+	if gap > 0 {
+		// One partition of its own, and the default batches rather than the
+		// tests' small ones: the gap is 25,000 records, not 75,000 in 1,500
+		// flushes.
+		cfg.TopicPrefix, cfg.Partitions, cfg.BatchRecords = cfg.TopicPrefix+"p1.", 1, pipeline.DefaultConfig().BatchRecords
+		pipelinetest.Topics(t, &cfg)
+	}
 	chCfg, conn := pipelinetest.ClickHouse(t)
 	const n = 300
 	from := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
@@ -75,13 +99,29 @@ func TestAReplayUpstreamCountsOnceAcrossASinkRestart(t *testing.T) {
 	if got := count("SELECT count() FROM " + db + ".behavior_events"); got != n {
 		t.Fatalf("%d rows after the first landing, want %d", got, n)
 	}
+	if gap > 0 {
+		other := from.AddDate(0, 1, 0)
+		var filler []kafka.Message
+		for i := range gap * cfg.Partitions {
+			e := enrich.Event{EventID: fmt.Sprintf("f-%06d", i), OccurredAt: other.Add(time.Duration(i) * time.Second), Action: "page_view",
+				Channel: "direct", Decision: "anonymous", KeyVersion: "dev", VisitorKey: "f"}
+			v, err := json.Marshal(&e)
+			if err != nil {
+				t.Fatal(err)
+			}
+			filler = append(filler, kafka.Message{Key: []byte(e.EventID), Value: v})
+		}
+		pipelinetest.Produce(t, &cfg, pipeline.TopicBehaviorEnriched, filler...)
+		stop = runSink()
+		stop()
+	}
 	pipelinetest.Produce(t, &cfg, pipeline.TopicBehaviorEnriched, events...) // the replay
 	stop = runSink()
 	stop()
-	if got := count("SELECT count() FROM " + db + ".behavior_events"); got != n {
+	if got := count("SELECT count() FROM " + db + ".behavior_events WHERE toYYYYMM(occurred_at) = 202603"); got != n {
 		t.Errorf("%d rows in behavior_events after the replay, want %d: the new sink landed copies", got, n)
 	}
-	if got := count("SELECT sumMerge(events) FROM " + db + ".engagement_daily"); got != n {
+	if got := count("SELECT sumMerge(events) FROM " + db + ".engagement_daily WHERE toYYYYMM(day) = 202603"); got != n {
 		t.Errorf("engagement_daily counts %d events, want %d", got, n)
 	}
 	if c := last.Counts("sink"); c.Skipped != n || c.Produced != 0 || c.Consumed != c.Skipped+c.Produced+c.InFlight {

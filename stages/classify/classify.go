@@ -247,6 +247,10 @@ type Audit struct {
 	IgnoredConsents []IgnoredConsent `json:"ignored_consents"`
 	// At is the processing time.
 	At time.Time `json:"at"`
+	// OccurredAt is the time of the event decided on: the same in every
+	// copy of the record, where At is not. The sink finds a copy's
+	// original by it (decisions_landed).
+	OccurredAt time.Time `json:"occurred_at"`
 }
 
 // ConsentProof is a consent a basis rests on.
@@ -315,7 +319,7 @@ func (e *Engine) newResult(eventID, eventType, leadID, leadKey string, occurred 
 		},
 		Audit: Audit{
 			EventID: eventID, EventType: eventType, LeadKey: leadKey, KeyVersion: e.keyer.Version(),
-			PolicyVersion: e.policy.Version, InputSHA256: digest(raw), At: now,
+			PolicyVersion: e.policy.Version, InputSHA256: digest(raw), At: now, OccurredAt: occurred,
 			ConsentProofs: []ConsentProof{}, IgnoredConsents: []IgnoredConsent{},
 		},
 	}

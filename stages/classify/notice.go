@@ -224,7 +224,7 @@ func (e *Engine) ReclassificationAudit(rec *Record, now time.Time) Audit {
 	}
 	a := Audit{
 		EventID: rec.EventID + "/" + rec.LeadKey[:min(16, len(rec.LeadKey))], EventType: typ,
-		LeadKey: rec.LeadKey, KeyVersion: rec.KeyVersion, PolicyVersion: rec.PolicyVersion, At: now,
+		LeadKey: rec.LeadKey, KeyVersion: rec.KeyVersion, PolicyVersion: rec.PolicyVersion, At: now, OccurredAt: rec.OccurredAt,
 		ConsentProofs: []ConsentProof{}, IgnoredConsents: []IgnoredConsent{},
 	}
 	a.Decision, a.Reason, a.Rule = rec.Decision, rec.Reason, rec.Rule

@@ -101,6 +101,10 @@ func Decision(a *classify.Audit, o analytics.Origin) analytics.DecisionRow {
 	if at.IsZero() {
 		at = time.Unix(0, 0).UTC()
 	}
+	eventAt := a.OccurredAt.UTC()
+	if a.OccurredAt.IsZero() {
+		eventAt = at // a record written before audit records carried the event's time
+	}
 	return analytics.DecisionRow{
 		EventID:         a.EventID,
 		EventType:       a.EventType,
@@ -114,6 +118,7 @@ func Decision(a *classify.Audit, o analytics.Origin) analytics.DecisionRow {
 		ConsentProofs:   proofs,
 		IgnoredConsents: ignored,
 		At:              at,
+		EventAt:         eventAt,
 		Origin:          o,
 	}
 }
@@ -138,6 +143,7 @@ func Receipt(r *analytics.ErasureReceipt) ReceiptAudit {
 			EventID: r.RequestEventID + "/receipt/" + r.ErasureID[:16], EventType: "erasure_receipt", KeyVersion: r.KeyVersion,
 			Decision: classify.DecisionErased, Reason: why, Rule: classify.RuleErased,
 			ConsentProofs: []classify.ConsentProof{}, IgnoredConsents: []classify.IgnoredConsent{}, At: r.CompletedAt,
+			OccurredAt: r.RequestedAt,
 		},
 		Receipt: r,
 	}
