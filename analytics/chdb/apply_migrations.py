@@ -71,10 +71,42 @@ def main():
             got = s.query(q, "CSV").bytes().decode().strip().strip('"')
             if got != want:
                 sys.exit(f"{q}: got {got}, want {want}")
+        drift_checks(s, db, os.path.join(here, "..", "checks"))
         n = sum(len(statements(open(f).read(), db)) for f in files)
         print(f"chdb: {len(files)} migrations, {n} statements applied twice on ClickHouse "
               f"{s.query('SELECT version()', 'CSV').bytes().decode().strip()}; views checked")
         marketer_queries(s, files, os.path.join(here, ".."))
+
+
+def drift_checks(s, db, folder):
+    """The queries of `leadpipe check` (analytics/checks/): no drift on the
+    rows landed once, and the engagement and affinity of a behavior row
+    inserted twice, as a sink without its lookup would have, reported."""
+    names = sorted(f for f in os.listdir(folder) if f.endswith(".sql"))
+
+    def drift():
+        out = {}
+        for name in names:
+            for stmt in statements(open(os.path.join(folder, name)).read(), db):
+                try:
+                    rows = s.query(stmt, "CSV").bytes().decode().strip()
+                except Exception as e:  # noqa: BLE001
+                    sys.exit(f"checks/{name}: {e}")
+                if rows:
+                    out[name] = rows
+        return out
+
+    if got := drift():
+        sys.exit(f"drift reported on rows landed once: {got}")
+    s.query(f"""INSERT INTO {db}.behavior_events (event_id, occurred_at, action, channel, decision, lead_key,
+        visitor_key, category, value, _topic, _partition, _offset)
+        VALUES ('b1', '2026-01-05 11:00:00', 'purchase', 'social', 'accepted', 'k2', 'v1', 'shoes', 10.5,
+        'behavior.enriched', 0, 1)""")
+    got = sorted(drift())
+    want = ["affinity_events.sql", "affinity_score.sql", "engagement_events.sql", "engagement_revenue.sql"]
+    if got != want:
+        sys.exit(f"a behavior row inserted twice: drift reported by {got}, want {want}")
+    print(f"chdb: the {len(names)} checks of leadpipe check report nothing on rows landed once, and a doubled insert")
 
 
 # The tables analytics.Refresh fills, in its order (marketing.go's marketingTables).

@@ -330,8 +330,10 @@ func sameView(t *testing.T, got, want landed) {
 // or, for lead and consent events, one row of decisions, and for behavior
 // one row of behavior_events (none when its lead was erased). It returns
 // how many went to each place.
-func reconcile(t *testing.T, k *pipeline.Config, conn driver.Conn, db string) map[string]int {
+func reconcile(t *testing.T, cfg *runConfig, conn driver.Conn) map[string]int {
 	t.Helper()
+	k, db := &cfg.kafka, cfg.ch.Database
+	checkNoDrift(t, cfg)
 	dead := map[string]int{}
 	for _, m := range pipelinetest.ReadAll(t, k, pipeline.TopicDLQ) {
 		src := pipeline.Header(&m, pipeline.HeaderTopic) + "/" + pipeline.Header(&m, pipeline.HeaderPartition) + "/" + pipeline.Header(&m, pipeline.HeaderOffset)
@@ -434,7 +436,7 @@ func TestChaosEachStageKilledAtRandomMomentsLosesAndDoublesNothing(t *testing.T)
 		}
 	})
 	c.drain(3 * time.Minute)
-	places := reconcile(t, &cfg.kafka, conn, cfg.ch.Database)
+	places := reconcile(t, cfg, conn)
 	sameView(t, marketerView(t, conn, cfg.ch.Database), want)
 	t.Logf("%d events; killed %s; %v", len(events), strings.Join(kills, ", "), places)
 }
@@ -533,7 +535,7 @@ func TestChaosClickHouseStoppedForAMinuteUnderLoad(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer fresh.Close()
-	places := reconcile(t, &cfg.kafka, fresh, cfg.ch.Database)
+	places := reconcile(t, &cfg, fresh)
 	sameView(t, marketerView(t, fresh, cfg.ch.Database), want)
 	t.Logf("%d events; /readyz 503 %s after the stop; sink RSS at most %.0f MiB; caught up %s after the restart; %v",
 		len(events), notReadyAfter.Round(100*time.Millisecond), maxRSS, caughtUp.Round(time.Second), places)
@@ -588,7 +590,7 @@ func TestChaosBrokerRestartedUnderLoad(t *testing.T) {
 			t.Fatalf("a stage was restarted: %d processes", len(ps))
 		}
 	}
-	places := reconcile(t, &cfg.kafka, conn, cfg.ch.Database)
+	places := reconcile(t, cfg, conn)
 	sameView(t, marketerView(t, conn, cfg.ch.Database), want)
 	t.Logf("%d events; drained %s after the broker came back; %v", len(events), time.Since(back).Round(time.Second), places)
 }
@@ -655,7 +657,7 @@ func TestChaosAStagePausedLongerThanItsSessionRejoinsWithoutDoubling(t *testing.
 		t.Error("the other classify never held every partition while one was paused: the group did not move on")
 	}
 	c.drain(3 * time.Minute)
-	places := reconcile(t, &cfg.kafka, conn, cfg.ch.Database)
+	places := reconcile(t, cfg, conn)
 	sameView(t, marketerView(t, conn, cfg.ch.Database), want)
 	t.Logf("%d events; %v", len(events), places)
 }

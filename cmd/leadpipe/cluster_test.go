@@ -134,7 +134,7 @@ func TestClusterLandsTheMarketersNumbersOfOneServer(t *testing.T) {
 	landEvents(t, cfg, events)
 	sameView(t, marketerView(t, conn, db), want)
 	sameView(t, marketingAnswers(t, conn, cfg.ch), wantMarketing)
-	counts := reconcile(t, &cfg.kafka, conn, db)
+	counts := reconcile(t, cfg, conn)
 	t.Logf("reconciled on the cluster: %v, %d marketer questions answered alike", counts, len(wantMarketing))
 
 	// Each shard holds its part, every lead on one shard only, and the
@@ -292,7 +292,7 @@ func TestClusterReplicaStoppedUnderLoadLosesNothingAndCatchesUp(t *testing.T) {
 		t.Fatal(err)
 	}
 	sameView(t, marketerView(t, conn, db), want)
-	t.Logf("reconciled on the cluster: %v", reconcile(t, &cfg.kafka, conn, db))
+	t.Logf("reconciled on the cluster: %v", reconcile(t, cfg, conn))
 
 	conns := nodeConns(t, cfg.ch, nodes)
 	syncReplicas(t, conns, db)

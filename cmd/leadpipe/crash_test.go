@@ -291,6 +291,7 @@ func sinkKilledBetweenInsertAndCommit(t *testing.T, cfg *runConfig, conn driver.
 			t.Errorf("%s = %d, want %d", q, got, want)
 		}
 	}
+	checkNoDrift(t, cfg)
 }
 
 // landable counts the records of the classification topics that leave a

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -101,6 +102,22 @@ func testRunConfig(t *testing.T) (*runConfig, driver.Conn) {
 	cfg.sinkAge = 100 * time.Millisecond
 	cfg.erasureEvery = 0 // a batch's erasures carried out in it: the tests check them once drained
 	return &cfg, conn
+}
+
+// checkNoDrift runs `leadpipe check` on cfg's broker and database, as an
+// operator would after an incident: every aggregate equals its base table,
+// decisions holds one row per event id, no offset landed twice.
+func checkNoDrift(t *testing.T, cfg *runConfig) {
+	t.Helper()
+	args := []string{"check", "--brokers", strings.Join(cfg.kafka.Brokers, ","), "--topic-prefix", cfg.kafka.TopicPrefix,
+		"--clickhouse", cfg.ch.Addr, "--clickhouse-db", cfg.ch.Database}
+	if cfg.ch.Cluster != "" {
+		args = append(args, "--clickhouse-cluster", cfg.ch.Cluster)
+	}
+	var out, errs bytes.Buffer
+	if code := dispatch(context.Background(), args, nil, &out, &errs); code != 0 {
+		t.Errorf("leadpipe check exited %d:\n%s%s", code, out.String(), errs.String())
+	}
 }
 
 func TestEndToEndEveryStageLandsTheFixedInputInClickHouseRowByRow(t *testing.T) {
@@ -281,6 +298,21 @@ func TestEndToEndEveryStageLandsTheFixedInputInClickHouseRowByRow(t *testing.T) 
 	}
 
 	assertNoPersonalData(t, conn, db, append(append(leads, consents...), behavior...))
+	checkNoDrift(t, cfg) // one behavior event was sent twice
+
+	// An insert doubled by hand (as a sink without its lookup would have
+	// done): check names the aggregates and the offsets, and exits 3.
+	if err := conn.Exec(ctx, "INSERT INTO "+db+".behavior_events (event_id, occurred_at, action, channel, decision, lead_key, key_version, visitor_key, product_id, category, value, currency, _topic, _partition, _offset) "+
+		"SELECT event_id, occurred_at, action, channel, decision, lead_key, key_version, visitor_key, product_id, category, value, currency, _topic, _partition, _offset FROM "+db+".behavior_events WHERE lead_key != '' LIMIT 3"); err != nil {
+		t.Fatal(err)
+	}
+	var out, errs bytes.Buffer
+	args := []string{"check", "--brokers", strings.Join(k.Brokers, ","), "--topic-prefix", k.TopicPrefix, "--clickhouse", cfg.ch.Addr, "--clickhouse-db", db}
+	if code := dispatch(ctx, args, nil, &out, &errs); code != 3 ||
+		!strings.Contains(out.String(), "drift: engagement_daily ") || !strings.Contains(out.String(), "drift: category_affinity ") ||
+		!strings.Contains(out.String(), "drift: behavior_events "+k.Topic(pipeline.TopicBehaviorEnriched)) {
+		t.Errorf("leadpipe check after a doubled insert exited %d, want 3 naming engagement_daily, category_affinity and behavior_events:\n%s%s", code, out.String(), errs.String())
+	}
 }
 
 // assertNoPersonalData scans every String column of every table of db for

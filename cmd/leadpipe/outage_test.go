@@ -113,4 +113,5 @@ func TestClickHouseDownUnderLoadLosesNothingAndKeepsMemoryBounded(t *testing.T) 
 	}
 	t.Logf("%d events; during 5 s of outage the sink held at most %d records in flight, consumed %d, heap peaked at %d MiB",
 		len(events), maxInFlight, stalled, maxHeap>>20)
+	checkNoDrift(t, cfg)
 }

@@ -58,4 +58,5 @@ func TestAReplayOfEveryRawTopicFromTheStartBringsNobodyBack(t *testing.T) {
 	for _, erased := range pipelinetest.Strings(t, conn, `SELECT lead_key FROM `+db+`.leads FINAL WHERE decision = '`+classify.DecisionErased+`'`) {
 		t.Errorf("an erased lead has a row again: %s", erased[:8])
 	}
+	checkNoDrift(t, cfg)
 }

@@ -95,6 +95,7 @@ func TestSinksJoiningAndLeavingUnderLoadLandWhatOneSinkLands(t *testing.T) {
 	if n := count(t, connA, "SELECT count() FROM "+dbA+".behavior_events"); n < 300_000 {
 		t.Errorf("%d behavior rows: the workload did not land", n)
 	}
+	checkNoDrift(t, cfg)
 }
 
 // waitGroup waits until group has committed the end of topics, three
