@@ -40,6 +40,11 @@ type Config struct {
 	// INSERT, a Kafka write) goes on once the stage is told to stop: cut
 	// off, an INSERT has an unknown outcome (Runner's flush).
 	FlushGrace time.Duration
+	// StallAfter is how long a stage may hold partitions with records
+	// left to consume and commit nothing before it says it is stalled: a
+	// log line, leadpipe_stage_stalled and /readyz 503 (stall.go). Zero
+	// turns the watch off.
+	StallAfter time.Duration
 	// Security is TLS and SASL towards the brokers.
 	Security Security
 
@@ -60,6 +65,7 @@ func DefaultConfig() Config {
 		SessionTimeout:    30 * time.Second,
 		MaxIdle:           500 * time.Millisecond,
 		FlushGrace:        5 * time.Second,
+		StallAfter:        time.Minute,
 		net:               new(network),
 	}
 }
@@ -98,6 +104,7 @@ func (c *Config) RegisterConsumerFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&c.SessionTimeout, "session-timeout", c.SessionTimeout, "consumer group session timeout")
 	fs.DurationVar(&c.MaxIdle, "max-idle", c.MaxIdle, "longest a task waits for an input partition that lags, so that records are processed in timestamp order across inputs")
 	fs.DurationVar(&c.FlushGrace, "flush-grace", c.FlushGrace, "on SIGTERM, how long a flush under way (a ClickHouse INSERT, a Kafka write) may go on before it is cut off")
+	fs.DurationVar(&c.StallAfter, "stall-after", c.StallAfter, "how long a stage may have records left on its partitions and commit nothing before it logs that it is stalled and reports not ready (0: never)")
 }
 
 // Validate reports every setting that cannot work, each as a sentence
@@ -132,6 +139,9 @@ func (c *Config) Validate() error {
 	}
 	if c.FlushGrace < 0 {
 		errs = append(errs, errors.New("--flush-grace must not be negative"))
+	}
+	if c.StallAfter < 0 {
+		errs = append(errs, errors.New("--stall-after must not be negative (0 turns the watch off)"))
 	}
 	if _, err := c.Security.tlsConfig(); err != nil {
 		errs = append(errs, err)

@@ -58,6 +58,7 @@ type stageCounters struct {
 	flushes  atomic.Int64
 	failures atomic.Int64 // failed flush attempts (retried)
 	ready    atomic.Bool
+	stalled  atomic.Bool // lag and no commit for Config.StallAfter (stall.go)
 }
 
 func (s *stageCounters) snapshot() Counts {
@@ -82,6 +83,7 @@ func (s *stageCounters) snapshot() Counts {
 //	leadpipe_flushes_total{stage}                 batches flushed and committed
 //	leadpipe_flush_failures_total{stage}          flush attempts that failed and were retried
 //	leadpipe_stage_ready{stage}                   1 when the last flush succeeded and the stage is not blocked
+//	leadpipe_stage_stalled{stage}                 1 when it has lag and committed nothing for --stall-after
 func (s *stageCounters) register(reg prometheus.Registerer, stage string, ready func() bool) error {
 	labels := prometheus.Labels{"stage": stage}
 	cs := []prometheus.Collector{
@@ -97,6 +99,14 @@ func (s *stageCounters) register(reg prometheus.Registerer, stage string, ready 
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "leadpipe_flush_failures_total", Help: "Flush attempts that failed and were retried.", ConstLabels: labels,
 		}, func() float64 { return float64(s.failures.Load()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "leadpipe_stage_stalled", Help: "1 when the stage holds partitions with records left and has committed nothing for --stall-after.", ConstLabels: labels,
+		}, func() float64 {
+			if s.stalled.Load() {
+				return 1
+			}
+			return 0
+		}),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "leadpipe_stage_ready", Help: "1 when the stage's last flush succeeded.", ConstLabels: labels,
 		}, func() float64 {

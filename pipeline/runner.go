@@ -165,7 +165,7 @@ func (s *stageRun) ready() bool {
 	if b, ok := s.stage.(Blocker); ok && b.Blocked() {
 		return false
 	}
-	return s.counters.ready.Load()
+	return s.counters.ready.Load() && !s.counters.stalled.Load()
 }
 
 type stageRun struct {
@@ -404,6 +404,11 @@ func (s *stageRun) consume(ctx, gctx context.Context, gen *kafka.Generation, log
 	// Ready once it has partitions to consume: a member left without any
 	// (more members than partitions) reports 503 and consumes nothing.
 	s.counters.ready.Store(len(partitions) > 0)
+	if cfg.StallAfter > 0 && len(partitions) > 0 {
+		watchCtx, stopWatch := context.WithCancel(gctx)
+		defer stopWatch()
+		go s.watchStall(watchCtx, gen, log)
+	}
 	if len(partitions) == 0 {
 		log.Info("no partitions assigned: the group has more members than the stage's partitions", "generation", gen.ID)
 	}
