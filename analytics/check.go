@@ -30,7 +30,11 @@ type Drift struct {
 func (d Drift) Size() float64 { return d.Got - d.Want }
 
 func (d Drift) String() string {
-	return fmt.Sprintf("%s %s: %s %s, want %s (%+s)", d.Table, d.Where, formatCount(d.Got), d.What, formatCount(d.Want), formatCount(d.Size()))
+	sign := ""
+	if d.Size() > 0 {
+		sign = "+"
+	}
+	return fmt.Sprintf("%s %s: %s %s, want %s (%s%s)", d.Table, d.Where, formatCount(d.Got), d.What, formatCount(d.Want), sign, formatCount(d.Size()))
 }
 
 func formatCount(v float64) string {

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"text/tabwriter"
 
 	"github.com/leadpipe/leadpipe/analytics"
@@ -59,6 +61,10 @@ type checkPartition struct {
 	TopicFirst int64 `json:"topic_first"`
 	TopicEnd   int64 `json:"topic_end"`
 }
+
+// driftLines is how many drifts of one table and measure the text output
+// shows.
+const driftLines = 20
 
 func cmdCheck(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	kcfg := pipeline.DefaultConfig()
@@ -131,8 +137,20 @@ func cmdCheck(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 		tw.Flush()
 		fmt.Fprintf(stdout, "\ndead letters: %d (%d records in %s; the others are copies a replay dead-lettered again)\n\n",
 			report.DeadLetters.Distinct, report.DeadLetters.Records, kcfg.Topic(pipeline.TopicDLQ))
+		// The first driftLines of each table and measure; a replay that
+		// doubled a month drifts on every day of it.
+		shown, more := map[string]int{}, map[string]int{}
 		for _, d := range report.Drift {
+			kind := d.Table + " (" + d.What + ")"
+			if shown[kind] == driftLines {
+				more[kind]++
+				continue
+			}
+			shown[kind]++
 			fmt.Fprintln(stdout, "drift:", d)
+		}
+		for _, kind := range slices.Sorted(maps.Keys(more)) {
+			fmt.Fprintf(stdout, "drift: %d more of %s (--format json lists every one)\n", more[kind], kind)
 		}
 		if len(report.Drift) == 0 {
 			fmt.Fprintf(stdout, "no drift: every aggregate equals its base table, decisions holds one row per event id, and %d topic partitions landed each offset once\n", len(report.Partitions))
