@@ -69,11 +69,11 @@ type chaosProc struct {
 }
 
 func newChaos(t *testing.T, cfg *runConfig) *chaos {
-	// The purge is order-dependent by design, and enrich must wait for a
-	// classify that is restarting (6 s of session, then its restore) rather
-	// than land behavior unattributed after the default 5 s: these tests
-	// compare with a run without faults.
-	cfg.quarantineDays, cfg.enrichGrace = 0, 2*time.Minute
+	// The purge is order-dependent by design: these tests compare with a
+	// run without faults. Enrich runs with its default, no grace: it waits
+	// for a classify that is restarting (6 s of session, then its restore)
+	// as long as it takes.
+	cfg.quarantineDays = 0
 	return &chaos{t: t, cfg: cfg, procs: map[string][]*chaosProc{}}
 }
 
@@ -82,7 +82,7 @@ func (c *chaos) start(stage string) *chaosProc {
 	c.t.Helper()
 	addr := freeAddr(c.t)
 	p := &chaosProc{stage: stage, metrics: addr, stageProcess: startProcess(c.t, c.cfg, "",
-		"--metrics-addr", addr, "--quarantine-days", "0", "--enrich-grace", "2m", "--sink-batch-rows", "2000", "--sink-batch-age", "100ms", stage)}
+		"--metrics-addr", addr, "--quarantine-days", "0", "--sink-batch-rows", "2000", "--sink-batch-age", "100ms", stage)}
 	c.procs[stage] = append(c.procs[stage], p)
 	c.t.Cleanup(func() {
 		if c.t.Failed() {
@@ -272,12 +272,12 @@ func referenceStages(t *testing.T, events []workload.Event) (*runConfig, driver.
 	return cfg, conn
 }
 
-// landEvents runs every stage in process on cfg, without the purge and
-// with a long grace for enrich, produces events in 12 chunks and waits
-// until everything landed.
+// landEvents runs every stage in process on cfg, without the purge, with
+// enrich waiting for classify as long as it takes (the default), produces
+// events in 12 chunks and waits until everything landed.
 func landEvents(t *testing.T, cfg *runConfig, events []workload.Event) {
 	t.Helper()
-	cfg.quarantineDays, cfg.enrichGrace = 0, 2*time.Minute
+	cfg.quarantineDays = 0
 	runner := startStages(t, cfg, stageNames...)
 	produceChunks(t, &cfg.kafka, events, 12, 0, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)

@@ -257,7 +257,7 @@ func TestClusterReplicaStoppedUnderLoadLosesNothingAndCatchesUp(t *testing.T) {
 	want := referenceRun(t, events)
 
 	cfg, _, nodes := clusterRunConfig(t, true)
-	cfg.quarantineDays, cfg.enrichGrace = 0, 2*time.Minute
+	cfg.quarantineDays = 0
 	db := cfg.ch.Database
 	// The sink and the test talk to shard 2's node: the node stopped is
 	// shard 1's first replica, the one inserts and reads go to first.

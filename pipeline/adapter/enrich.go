@@ -29,14 +29,20 @@ import (
 // behavior.enriched.
 //
 // A behavior event at time t whose lead classify has not applied up to t
-// yet waits for classify, at most Grace: until the lead's record is as of
+// yet waits for classify (with Grace set, at most Grace): until the lead's record is as of
 // t or later, or until classify has committed, on the lead's partition,
 // every lead and consent event written before the behavior record (by
 // record timestamp) and the task's followers have read what it wrote (the
-// lead is then as final as it will be). Past the grace the event goes on
-// with what is known, counted in leadpipe_enrich_grace_expired_total; while
-// classify stays behind, later events do not wait again until it has
-// caught up, so a stopped classify costs one grace, not one per event.
+// lead is then as final as it will be). With no grace (zero, the default)
+// it waits as long as classify takes: a classify that is down or
+// restoring holds identified behavior back (the task blocks, so its
+// memory stays bounded, and fetching stops with it), and nothing lands
+// with an attribution that classify's late answer would have changed;
+// leadpipe_enrich_waiting_seconds says how long the current wait lasts.
+// With a grace, past it the event goes on with what is known, counted in
+// leadpipe_enrich_grace_expired_total; while classify stays behind, later
+// events do not wait again until it has caught up, so a stopped classify
+// costs one grace, not one per event.
 type Enrich struct {
 	cfg      *pipeline.Config
 	keys     *pseudonym.Keyer
@@ -53,7 +59,8 @@ type Enrich struct {
 	// late: behavior enriched meanwhile keeps what enrich knew (DESIGN.md).
 	ProduceDelay time.Duration
 
-	waitingSince time.Time // start of the current wait for classify; zero when not waiting
+	waitingSince time.Time    // start of the current wait for classify; zero when not waiting
+	waitingNano  atomic.Int64 // waitingSince in Unix nanoseconds, for the metric; zero when not waiting
 	expired      atomic.Int64
 
 	wmu       sync.Mutex
@@ -84,7 +91,7 @@ func (s *Enrich) Topics() []string { return []string{s.cfg.Topic(pipeline.TopicB
 
 // Collectors are the stage's own metrics (see metrics.go).
 func (s *Enrich) Collectors() []prometheus.Collector {
-	return enrichCollectors(&s.expired, s.Partitions, s.Leads)
+	return enrichCollectors(&s.expired, &s.waitingNano, s.Partitions, s.Leads)
 }
 
 // CoPartitioned: a behavior event and its lead's classifications are keyed
@@ -248,9 +255,11 @@ func (s *Enrich) await(ctx context.Context, m *kafka.Message, ev *schemas.Behavi
 		e, _ := enrich.Enrich(ev, t.leads, s.keys)
 		if e.Decision == classify.DecisionErased || s.classified(m.Time) {
 			s.waitingSince = time.Time{}
+			s.waitingNano.Store(0)
 			return e, nil
 		}
-		if !time.Now().Before(deadline) {
+		s.waitingNano.CompareAndSwap(0, s.waitingSince.UnixNano())
+		if s.grace > 0 && !time.Now().Before(deadline) {
 			s.expired.Add(1)
 			return e, nil
 		}

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
 
 	"github.com/leadpipe/leadpipe/pipeline"
@@ -161,4 +162,74 @@ func TestABehaviorEventIsAttributedAtOnceBesidePartitionsNeverWrittenTo(t *testi
 	if want := keys.LeadKey("lead-0a1"); e.LeadKey != want {
 		t.Errorf("lead key %q, want %q: the event went on without what classify knew", e.LeadKey, want)
 	}
+}
+
+// With no grace (the default), a behavior event of a lead waits for as
+// long as classify is away, and lands with the lead's attribution once it
+// is back: a classify outage no longer lands behavior unattributed for
+// good (issue 24). While it waits, leadpipe_enrich_waiting_seconds grows.
+func TestWithNoGraceEnrichHoldsBehaviorWhileClassifyIsAway(t *testing.T) {
+	cfg := pipelinetest.Kafka(t)
+	keys := pseudonym.Development()
+	run := func(s pipeline.Stage, reg *prometheus.Registry) {
+		r := pipeline.NewRunner(cfg, nil, reg)
+		if err := r.Add(s, nil); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- r.Run(ctx) }()
+		t.Cleanup(func() { cancel(); <-done })
+	}
+	reg := prometheus.NewRegistry()
+	run(adapter.NewEnrich(&cfg, keys, schemas.DefaultLimits(), 1_000_000, 0), reg)
+
+	now := time.Now()
+	pipelinetest.Produce(t, &cfg, pipeline.TopicLeadsRaw, kafka.Message{Key: []byte("lead-0b1"), Time: now, Value: []byte(
+		`{"type":"lead","event_id":"lead-b","occurred_at":"2026-03-02T09:00:00Z","lead_id":"lead-0b1",` +
+			`"contact":{"email":"paolo.neri@example.com","country":"IT"},"source":{"kind":"web_form","referrer":"https://www.google.it/"},` +
+			`"consents":[{"purpose":"profiling","status":"granted","at":"2026-03-02T09:00:00Z","method":"checkbox","collection_point":"signup-form","text_version":"v3","proof_ref":"proof-b"}]}`)})
+	pipelinetest.Produce(t, &cfg, pipeline.TopicBehaviorRaw, kafka.Message{Key: []byte("lead-0b1"), Time: now.Add(time.Millisecond), Value: []byte(
+		`{"type":"behavior","event_id":"beh-b","occurred_at":"2026-03-02T09:10:00Z","lead_id":"lead-0b1","action":"page_view","url":"https://shop.example.com/"}`)})
+
+	// Classify is away: nothing lands, and the wait shows.
+	pipelinetest.Eventually(t, 30*time.Second, "enrich does not say it waits", func() bool {
+		return waitingSeconds(t, reg) >= 2
+	})
+	if got := pipelinetest.ReadAll(t, &cfg, pipeline.TopicBehaviorEnriched); len(got) != 0 {
+		t.Fatalf("%d behavior events enriched while classify was away, want none", len(got))
+	}
+
+	run(adapter.NewClassify(&cfg, classify.New(classify.DefaultPolicy(), keys), schemas.DefaultLimits()), prometheus.NewRegistry())
+	var got []kafka.Message
+	pipelinetest.Eventually(t, 60*time.Second, "the behavior event was not enriched once classify came back", func() bool {
+		got = pipelinetest.ReadAll(t, &cfg, pipeline.TopicBehaviorEnriched)
+		return len(got) > 0
+	})
+	var e enrich.Event
+	if err := json.Unmarshal(got[0].Value, &e); err != nil {
+		t.Fatal(err)
+	}
+	if want := keys.LeadKey("lead-0b1"); e.LeadKey != want || e.Decision != classify.DecisionAccepted {
+		t.Errorf("lead key %q, decision %s; want %q, accepted: the event went on without what classify knew", e.LeadKey, e.Decision, want)
+	}
+	if w := waitingSeconds(t, reg); w != 0 {
+		t.Errorf("leadpipe_enrich_waiting_seconds is %v after the wait, want 0", w)
+	}
+}
+
+// waitingSeconds reads leadpipe_enrich_waiting_seconds from reg.
+func waitingSeconds(t *testing.T, reg *prometheus.Registry) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == "leadpipe_enrich_waiting_seconds" {
+			return mf.GetMetric()[0].GetGauge().GetValue()
+		}
+	}
+	t.Fatal("no leadpipe_enrich_waiting_seconds")
+	return 0
 }

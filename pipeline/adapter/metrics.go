@@ -2,6 +2,7 @@ package adapter
 
 import (
 	"sync/atomic"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -10,10 +11,21 @@ import (
 //
 //	leadpipe_enrich_grace_expired_total   behavior events that went on after waiting
 //	                                      --enrich-grace for classify, with what was known
+//	leadpipe_enrich_waiting_seconds       how long enrich has been holding a behavior event
+//	                                      for classify to catch up (0: not waiting)
 //	leadpipe_enrich_partitions            partitions (tasks) whose leads the process holds
 //	leadpipe_enrich_leads                 leads it holds over them
-func enrichCollectors(expired *atomic.Int64, partitions, leads func() int) []prometheus.Collector {
+func enrichCollectors(expired, waitingSince *atomic.Int64, partitions, leads func() int) []prometheus.Collector {
 	return []prometheus.Collector{
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "leadpipe_enrich_waiting_seconds",
+			Help: "How long enrich has been holding a behavior event back until classify has applied every lead and consent event up to it (0: not waiting).",
+		}, func() float64 {
+			if since := waitingSince.Load(); since != 0 {
+				return time.Since(time.Unix(0, since)).Seconds()
+			}
+			return 0
+		}),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "leadpipe_enrich_grace_expired_total",
 			Help: "Behavior events enriched after waiting the grace period for classify, with what was known then.",

@@ -34,7 +34,8 @@ type Settings struct {
 	QuarantineRetention time.Duration
 	// EnrichMaxLeads bounds the leads enrich holds.
 	EnrichMaxLeads int
-	// EnrichGrace is the longest a behavior event waits for classify.
+	// EnrichGrace is the longest a behavior event waits for classify; zero
+	// waits as long as classify takes (adapter.Enrich).
 	EnrichGrace time.Duration
 	// EnrichProduceDelay is how long after its timestamp a lead or consent
 	// record may reach the broker and still be waited for by enrich.
@@ -58,7 +59,7 @@ func Defaults() Settings {
 		Limits:              schemas.DefaultLimits(),
 		QuarantineRetention: 30 * 24 * time.Hour,
 		EnrichMaxLeads:      1_000_000,
-		EnrichGrace:         5 * time.Second,
+		EnrichGrace:         0,
 		EnrichProduceDelay:  adapter.DefaultProduceDelay,
 		Sink:                pipeline.StageOptions{BatchRecords: 50_000, BatchBytes: 64 << 20, BatchAge: time.Second},
 		ErasureEvery:        time.Minute,
