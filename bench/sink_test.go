@@ -23,6 +23,9 @@ func (nopStore) InsertRows(context.Context, string, any) error { return nil }
 func (nopStore) Landed(context.Context, string, string, int, int64, int64) (map[int64]struct{}, []string, error) {
 	return map[int64]struct{}{}, nil, nil
 }
+func (nopStore) LandedEvents(context.Context, string, []analytics.EventKey) (map[analytics.EventKey]struct{}, error) {
+	return nil, nil
+}
 func (nopStore) LandedOffsets(context.Context, string, string, int, int64) (map[int64]struct{}, error) {
 	return map[int64]struct{}{}, nil
 }

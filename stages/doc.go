@@ -33,4 +33,6 @@
 //
 // stages/pseudonym is not a stage: it computes the HMAC-SHA256 keys (lead,
 // email, visitor) that classify and enrich put in place of identifiers.
+// Nor is stages/sources: it turns a platform's lead payloads (Meta Lead
+// Ads) into lead events before they reach leads.raw (`leadpipe import`).
 package stages

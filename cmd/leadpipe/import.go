@@ -1,0 +1,324 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/leadpipe/leadpipe/pipeline"
+	"github.com/leadpipe/leadpipe/schemas"
+	"github.com/leadpipe/leadpipe/stages/sources"
+)
+
+const importSynopsis = `Usage: leadpipe import --source meta [--sources FILE] [--to stdout|kafka] FILE
+
+Turns the lead payloads a platform gives (FILE: JSON lines, one payload a
+line, or a JSON array of them; - reads stdin) into leadpipe's lead events.
+--to stdout (the default) writes them as JSON lines that leadpipe classify
+reads, to try a mapping offline; --to kafka produces them to leads.raw.
+
+Sources: meta, Meta Lead Ads lead objects (Graph API GET /{lead-id} with
+custom_disclaimer_responses, or a bulk read of a form's leads). LinkedIn,
+Google Ads, Segment, RudderStack and CSV lists are not supported yet.
+
+What each form's consent boxes grant is written in --sources (sources.yaml,
+see README "Importing leads"). Nothing is guessed: a form or box the file
+does not map gives no consent (a social lead is quarantined), and a box the
+form ticks by default is never a consent. Each is counted in the summary
+on stderr; leadpipe sources check lists them. Event ids derive from the
+platform's lead ids, so importing a file again makes no second lead.
+
+A payload that cannot be read is written to --rejects (default FILE.rejects)
+with its line and the field, never its value. Exit status: 0 when every
+payload became an event, 1 when some were rejected or Kafka failed, 2 on
+bad usage.
+
+Example:
+  leadpipe import --source meta --sources sources.yaml leads.jsonl | leadpipe classify --dev-key`
+
+// importSummary is what an import could not map, by form: the summary
+// line and leadpipe sources check.
+type importSummary struct {
+	payloads, events, rejected int
+	unmappedForms              map[string]int // form id → leads
+	unmappedBoxes              map[string]int // form id + " " + key → answers
+	preTicked                  map[string]int
+	unreadable                 map[string]int
+}
+
+func newImportSummary() *importSummary {
+	return &importSummary{unmappedForms: map[string]int{}, unmappedBoxes: map[string]int{}, preTicked: map[string]int{}, unreadable: map[string]int{}}
+}
+
+func (s *importSummary) add(r sources.Report) {
+	if r.UnmappedForm {
+		s.unmappedForms[r.Form]++
+	}
+	for _, k := range r.UnmappedCheckboxes {
+		s.unmappedBoxes[r.Form+" "+k]++
+	}
+	for _, k := range r.PreTicked {
+		s.preTicked[r.Form+" "+k]++
+	}
+	for _, k := range r.Unreadable {
+		s.unreadable[r.Form+" "+k]++
+	}
+}
+
+// unmapped reports whether anything seen gave no consent for want of a mapping.
+func (s *importSummary) unmapped() bool {
+	return len(s.unmappedForms)+len(s.unmappedBoxes)+len(s.preTicked)+len(s.unreadable) > 0
+}
+
+// lines are the summary's lines on what gave no consent, sorted.
+func (s *importSummary) lines(source string) []string {
+	var out []string
+	list := func(m map[string]int, what string) {
+		for _, k := range slices.Sorted(maps.Keys(m)) {
+			form, key, _ := strings.Cut(k, " ")
+			if key == "" {
+				out = append(out, fmt.Sprintf("%s form %s: %s (%d leads): no consent from it", source, form, what, m[k]))
+			} else {
+				out = append(out, fmt.Sprintf("%s form %s, checkbox %s: %s (%d answers): no consent from it", source, form, key, what, m[k]))
+			}
+		}
+	}
+	list(s.unmappedForms, "not in the sources file")
+	list(s.unmappedBoxes, "not in the sources file")
+	list(s.preTicked, "ticked by default by the form")
+	list(s.unreadable, "an answer neither \"1\" nor \"\", or given twice")
+	return out
+}
+
+func cmdImport(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	kcfg := pipeline.DefaultConfig()
+	fs := newFlagSet("import", importSynopsis, stderr)
+	source := fs.String("source", "", "the platform the payloads come from: meta")
+	sourcesFile := fs.String("sources", "", "sources.yaml: what each form's consent boxes grant (none: no box gives consent)")
+	to := fs.String("to", "stdout", "stdout (JSON lines for leadpipe classify), or kafka (leads.raw)")
+	rejects := fs.String("rejects", "", "file of the rejected payloads' lines and fields (default: FILE.rejects; stderr for -)")
+	kcfg.RegisterConnFlags(fs)
+	if code, ok := parse(fs, args, stderr); !ok {
+		return code
+	}
+	var err error
+	switch {
+	case *source == "":
+		err = errors.New("--source is required: meta")
+	case *source != "meta":
+		err = fmt.Errorf("--source %s is not supported yet; the one source is meta", *source)
+	case *to != "stdout" && *to != "kafka":
+		err = fmt.Errorf("--to must be stdout or kafka, not %q", *to)
+	case fs.NArg() != 1:
+		err = errors.New("give one FILE of payloads (- for stdin)")
+	case *to == "kafka":
+		err = kcfg.Validate()
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "leadpipe import: %v\n", err)
+		return 2
+	}
+	mapping := &sources.Config{}
+	if *sourcesFile != "" {
+		if mapping, err = sources.LoadConfig(*sourcesFile); err != nil {
+			fmt.Fprintf(stderr, "leadpipe import: %v\n", err)
+			return 2
+		}
+	} else {
+		fmt.Fprintln(stderr, "leadpipe import: no --sources file: no consent box of any form gives consent")
+	}
+	in, name, closeIn, err := openInput(fs.Arg(0), stdin)
+	if err != nil {
+		fmt.Fprintf(stderr, "leadpipe import: %v\n", err)
+		return 2
+	}
+	defer closeIn()
+	if *rejects == "" && name != "-" {
+		*rejects = name + ".rejects"
+	}
+	var rejectsFile *os.File
+	defer func() {
+		if rejectsFile != nil {
+			rejectsFile.Close()
+		}
+	}()
+	// reject writes a payload's position and field to the rejects file,
+	// created at the first one (stderr for stdin, or if it cannot be).
+	reject := func(pos string, err error) {
+		if rejectsFile == nil && *rejects != "" {
+			f, cerr := os.Create(*rejects)
+			if cerr != nil {
+				fmt.Fprintf(stderr, "leadpipe import: %v; rejected payloads go to stderr\n", cerr)
+				*rejects = ""
+			}
+			rejectsFile = f
+		}
+		if rejectsFile == nil {
+			fmt.Fprintf(stderr, "leadpipe import: rejected %s: %v\n", pos, err)
+			return
+		}
+		fmt.Fprintf(rejectsFile, "%s: %v\n", pos, err)
+	}
+
+	var produce func(schemas.Lead, []byte) error
+	var flush func() error
+	switch *to {
+	case "stdout":
+		w := bufio.NewWriter(stdout)
+		produce = func(_ schemas.Lead, v []byte) error {
+			w.Write(v)
+			return w.WriteByte('\n')
+		}
+		flush = w.Flush
+	case "kafka":
+		w := pipeline.NewWriter(&kcfg)
+		defer w.Close()
+		var batch []kafka.Message
+		flush = func() error {
+			if len(batch) == 0 {
+				return nil
+			}
+			wctx, cancel := context.WithTimeout(ctx, time.Minute)
+			defer cancel()
+			err := w.WriteMessages(wctx, batch...)
+			batch = batch[:0]
+			return err
+		}
+		produce = func(l schemas.Lead, v []byte) error {
+			batch = append(batch, kafka.Message{Topic: kcfg.Topic(pipeline.TopicLeadsRaw), Key: []byte(l.Lead), Value: v})
+			if len(batch) == 1000 {
+				return flush()
+			}
+			return nil
+		}
+	}
+
+	sum := newImportSummary()
+	limits := schemas.DefaultLimits()
+	err = readPayloads(in, func(pos string, payload []byte) error {
+		sum.payloads++
+		lead, report, err := sources.FromMeta(payload, mapping)
+		var v []byte
+		if err == nil {
+			v, err = json.Marshal(&lead)
+		}
+		if err == nil {
+			// The event must be one leadpipe decodes: what classify would
+			// dead-letter is rejected here, with its field.
+			_, err = schemas.DecodeLead(v, limits)
+		}
+		if err != nil {
+			sum.rejected++
+			reject(pos, err)
+			return nil
+		}
+		sum.add(report)
+		sum.events++
+		return produce(lead, v)
+	})
+	if err == nil {
+		err = flush()
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "leadpipe import: %v\n", err)
+		return 1
+	}
+	fmt.Fprintf(stderr, "leadpipe import: %d payloads from %s: %d lead events written to %s, %d rejected", sum.payloads, *source, sum.events, *to, sum.rejected)
+	if sum.rejected > 0 && *rejects != "" {
+		fmt.Fprintf(stderr, " (their lines and fields: %s)", *rejects)
+	}
+	fmt.Fprintln(stderr)
+	for _, l := range sum.lines(*source) {
+		fmt.Fprintln(stderr, "leadpipe import:", l)
+	}
+	if sum.payloads == 0 {
+		fmt.Fprintln(stderr, "leadpipe import: the file holds no payload")
+	}
+	if sum.rejected > 0 {
+		return 1
+	}
+	return 0
+}
+
+// openInput opens FILE, or stdin for "-".
+func openInput(path string, stdin io.Reader) (io.Reader, string, func(), error) {
+	if path == "-" {
+		if stdin == nil {
+			stdin = strings.NewReader("")
+		}
+		return stdin, "-", func() {}, nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	return f, path, func() { f.Close() }, nil
+}
+
+// readPayloads calls fn with each payload of r and its position ("line 3",
+// or "item 3" of a JSON array): JSON lines, or one JSON array. A UTF-8
+// byte order mark at the start is skipped; blank lines are.
+func readPayloads(r io.Reader, fn func(pos string, payload []byte) error) error {
+	br := bufio.NewReaderSize(r, 1<<20)
+	if b, err := br.Peek(3); err == nil && bytes.Equal(b, []byte("\xef\xbb\xbf")) {
+		br.Discard(3)
+	}
+	for {
+		b, err := br.Peek(1)
+		if err != nil {
+			return nil // empty
+		}
+		if b[0] == ' ' || b[0] == '\t' || b[0] == '\r' || b[0] == '\n' {
+			br.Discard(1)
+			continue
+		}
+		if b[0] == '[' {
+			return readArray(br, fn)
+		}
+		break
+	}
+	sc := bufio.NewScanner(br)
+	sc.Buffer(make([]byte, 0, 1<<16), 16<<20)
+	for n := 1; sc.Scan(); n++ {
+		line := bytes.TrimSpace(sc.Bytes())
+		if len(line) == 0 {
+			continue
+		}
+		if err := fn(fmt.Sprintf("line %d", n), line); err != nil {
+			return err
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("read the payloads: %w", err)
+	}
+	return nil
+}
+
+// readArray reads a JSON array of payloads.
+func readArray(r io.Reader, fn func(pos string, payload []byte) error) error {
+	dec := json.NewDecoder(r)
+	if _, err := dec.Token(); err != nil {
+		return fmt.Errorf("read the payloads: %w", err)
+	}
+	for n := 1; dec.More(); n++ {
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return fmt.Errorf("read the payloads: item %d of the array is not JSON (at byte %d)", n, dec.InputOffset())
+		}
+		if err := fn(fmt.Sprintf("item %d", n), raw); err != nil {
+			return err
+		}
+	}
+	return nil
+}

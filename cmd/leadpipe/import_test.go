@@ -1,0 +1,186 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/leadpipe/leadpipe/pipeline"
+	"github.com/leadpipe/leadpipe/pipeline/pipelinetest"
+)
+
+// metaFixtures are stages/sources' Meta fixtures (testdata/meta/README.md
+// names the documentation page each reproduces), as one JSON lines file.
+func metaFixtures(t *testing.T) (payloads, sourcesFile string) {
+	t.Helper()
+	dir := filepath.Join("..", "..", "stages", "sources", "testdata", "meta")
+	var all []byte
+	for _, f := range []string{"lead_checked.json", "lead_unchecked.json", "lead_unmapped_key.json", "lead_pre_ticked.json", "lead_organic_instagram.json"} {
+		b, err := os.ReadFile(filepath.Join(dir, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, b...)
+	}
+	payloads = filepath.Join(t.TempDir(), "leads.jsonl")
+	if err := os.WriteFile(payloads, all, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return payloads, filepath.Join(dir, "sources.yaml")
+}
+
+// The README's offline tour: `leadpipe import --source meta ... | leadpipe
+// classify`. The ticked, mapped box is accepted; the rest are quarantined,
+// and the summary says why each gave no consent. Importing the file again
+// gives the same event ids, which classify takes as duplicates.
+func TestImportMetaThenClassifyOffline(t *testing.T) {
+	payloads, mapping := metaFixtures(t)
+	ctx := context.Background()
+	var events, summary bytes.Buffer
+	if code := dispatch(ctx, []string{"import", "--source", "meta", "--sources", mapping, payloads}, nil, &events, &summary); code != 0 {
+		t.Fatalf("import exited %d: %s", code, summary.String())
+	}
+	for _, want := range []string{
+		"5 payloads from meta: 5 lead events written to stdout, 0 rejected",
+		"meta form 45645645645: not in the sources file (1 leads)",
+		"meta form 12312312312, checkbox optional_3: not in the sources file (1 answers)",
+		"meta form 98798798798, checkbox optional_1: ticked by default by the form (1 answers)",
+	} {
+		if !strings.Contains(summary.String(), want) {
+			t.Errorf("the summary does not say %q:\n%s", want, summary.String())
+		}
+	}
+	twice := events.String() + events.String()
+	var decisions, errs bytes.Buffer
+	if code := dispatch(ctx, []string{"classify", "--dev-key"}, strings.NewReader(twice), &decisions, &errs); code != 0 {
+		t.Fatalf("classify exited %d: %s", code, errs.String())
+	}
+	got := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(decisions.String()), "\n") {
+		var r struct {
+			EventID  string `json:"event_id"`
+			Decision string `json:"decision"`
+		}
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			t.Fatal(err)
+		}
+		if r.Decision != "duplicate" {
+			got[r.EventID] = r.Decision
+		}
+	}
+	want := map[string]string{
+		"meta:55459717045641545": "accepted", "meta:1231231231": "quarantined", "meta:1231231232": "quarantined",
+		"meta:1231231233": "quarantined", "meta:1231231234": "quarantined",
+	}
+	if len(got) != len(want) {
+		t.Errorf("decisions %v, want %v (and the second import's all duplicates)", got, want)
+	}
+	for id, d := range want {
+		if got[id] != d {
+			t.Errorf("%s: %s, want %s", id, got[id], d)
+		}
+	}
+}
+
+// Hostile payloads: each is rejected with its line and field (never its
+// value) or imported; none stops the import.
+func TestImportRejectsWhatItCannotReadWithItsLineAndField(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "hostile.jsonl")
+	deep := strings.Repeat(`{"a":`, 5000) + "1" + strings.Repeat("}", 5000)
+	huge := `{"id":"9","created_time":"2015-02-28T08:49:14+0000","field_data":[` + strings.Repeat(`{"name":"x","values":["y"]},`, 100_000) + `{"name":"email","values":["huge@example.com"]}]}`
+	lines := []string{
+		`{"id":"1","created_time":"2015-02-28T08:49:14+0000","is_organic":"secret-value"}`,
+		`{"id":{"nested":true},"created_time":"2015-02-28T08:49:14+0000"}`,
+		`{"id":"3","created_time":"2015-02-28T08:49:14+0000","field_data":[{"name":"email","values":["not-an-address"]}]}`,
+		deep,
+		"{\"id\":\"5\",\"created_time\":\"2015-02-28T08:49:14+0000\",\"field_data\":[{\"name\":\"email\",\"values\":[\"bad\xff@example.com\"]}]}",
+		`{"id":6,"created_time":1440120384,"form_id":12312312312}`,
+		huge,
+		`not json at all`,
+	}
+	if err := os.WriteFile(in, []byte("\xef\xbb\xbf"+strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	code := dispatch(context.Background(), []string{"import", "--source", "meta", in}, nil, &out, &errb)
+	if code != 1 {
+		t.Fatalf("exit %d, want 1 (some rejected): %s", code, errb.String())
+	}
+	rejects, err := os.ReadFile(in + ".rejects")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"line 1: is_organic", "line 2: id", "line 3: contact.email", "line 4:", "line 5: not valid UTF-8", "line 8: not JSON"} {
+		if !strings.Contains(string(rejects), want) {
+			t.Errorf("the rejects do not say %q:\n%s", want, rejects)
+		}
+	}
+	for _, secret := range []string{"secret-value", "not-an-address", "huge@example.com", "bad\xff"} {
+		if strings.Contains(string(rejects)+errb.String(), secret) {
+			t.Errorf("a value (%q) is in the rejects or the summary", secret)
+		}
+	}
+	if n := strings.Count(strings.TrimSpace(out.String()), "\n") + 1; n != 2 || !strings.Contains(out.String(), `"event_id":"meta:6"`) {
+		t.Errorf("%d events written, want 2 (the numeric ids and the huge field_data):\n%.300s", n, out.String())
+	}
+	if !strings.Contains(errb.String(), "8 payloads from meta: 2 lead events written to stdout, 6 rejected") {
+		t.Errorf("summary: %s", errb.String())
+	}
+}
+
+func TestSourcesCheckListsWhatTheFileDoesNotMap(t *testing.T) {
+	payloads, mapping := metaFixtures(t)
+	var out, errb bytes.Buffer
+	code := dispatch(context.Background(), []string{"sources", "check", "--sources", mapping, "--source", "meta", payloads}, nil, &out, &errb)
+	if code != 3 {
+		t.Fatalf("exit %d, want 3 (something unmapped): %s%s", code, out.String(), errb.String())
+	}
+	for _, want := range []string{
+		"meta form 12312312312, checkbox optional_1: email_marketing",
+		"meta form 98798798798, checkbox optional_1: email_marketing (ticked by default: never a consent)",
+		"meta form 45645645645: not in the sources file (1 leads)",
+		"meta form 12312312312, checkbox optional_3: not in the sources file (1 answers)",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("sources check does not say %q:\n%s", want, out.String())
+		}
+	}
+	bad := filepath.Join(t.TempDir(), "sources.yaml")
+	os.WriteFile(bad, []byte("meta:\n  forms:\n    \"1\":\n      checkboxes:\n        optional_1:\n          purposes: [newsletter]\n"), 0o644)
+	out.Reset()
+	errb.Reset()
+	if code := dispatch(context.Background(), []string{"sources", "check", "--sources", bad}, nil, &out, &errb); code != 2 ||
+		!strings.Contains(errb.String(), bad+":6: meta.forms.1.checkboxes.optional_1.purposes") {
+		t.Errorf("an invalid sources file: exit %d, %q; want 2 naming the file, line 6 and the field", code, errb.String())
+	}
+}
+
+// --to kafka produces the events to leads.raw, keyed by lead id, where
+// classify reads them (the real broker under make test).
+func TestImportToKafkaProducesToLeadsRaw(t *testing.T) {
+	payloads, mapping := metaFixtures(t)
+	k := pipelinetest.Kafka(t)
+	var out, errb bytes.Buffer
+	args := []string{"import", "--source", "meta", "--sources", mapping, "--to", "kafka",
+		"--brokers", strings.Join(k.Brokers, ","), "--topic-prefix", k.TopicPrefix, payloads}
+	if code := dispatch(context.Background(), args, nil, &out, &errb); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	got := pipelinetest.ReadAll(t, &k, pipeline.TopicLeadsRaw)
+	if len(got) != 5 {
+		t.Fatalf("%d records on leads.raw, want 5", len(got))
+	}
+	for _, m := range got {
+		var l struct {
+			LeadID string `json:"lead_id"`
+		}
+		if err := json.Unmarshal(m.Value, &l); err != nil || string(m.Key) != l.LeadID || !strings.HasPrefix(l.LeadID, "meta:") {
+			t.Errorf("record keyed %q with lead id %q (%v): want keyed by its meta: lead id", m.Key, l.LeadID, err)
+		}
+	}
+}

@@ -1,0 +1,179 @@
+// Package sources turns what the platforms that capture leads send (Meta
+// Lead Ads today) into leadpipe's own events, as pure functions: no
+// Kafka, no HTTP, no logging. `leadpipe import` runs them over a file.
+//
+// Nothing is guessed. A platform states consent in its own terms (Meta: a
+// checkbox key of a form, "1" or ""); what a checkbox grants is written
+// in sources.yaml per form. An unmapped form or checkbox gives no consent
+// (a social lead is then quarantined), and a box the form ticks by default
+// is never a consent (CJEU C-673/17, Planet49): its statement carries the
+// method pre_ticked, which the policy does not count, so the audit says
+// why. Each such case is counted in the Report.
+package sources
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/leadpipe/leadpipe/schemas"
+)
+
+// Config is sources.yaml: per platform, per form, what its consent
+// boxes grant.
+//
+//	meta:
+//	  forms:
+//	    "1234567890":                        # the Meta form id
+//	      text_version: signup-2026-11       # the consent text's version (default: meta:form:ID)
+//	      collection_point: fb-spring-promo  # default: meta:form:ID
+//	      checkboxes:
+//	        optional_1:
+//	          purposes: [email_marketing]
+//	        optional_2:
+//	          purposes: [profiling]
+//	          checked_by_default: true       # the form ticks it: never a consent
+type Config struct {
+	Meta MetaConfig `yaml:"meta"`
+}
+
+// MetaConfig maps Meta lead forms.
+type MetaConfig struct {
+	// Forms by Meta form id.
+	Forms map[string]MetaForm `yaml:"forms"`
+}
+
+// MetaForm is what one Meta lead form's consent boxes grant.
+type MetaForm struct {
+	// TextVersion is the version of the form's consent text; default
+	// "meta:form:ID".
+	TextVersion string `yaml:"text_version"`
+	// CollectionPoint names the form where consent is collected; default
+	// "meta:form:ID".
+	CollectionPoint string `yaml:"collection_point"`
+	// Checkboxes by checkbox_key.
+	Checkboxes map[string]MetaCheckbox `yaml:"checkboxes"`
+}
+
+// MetaCheckbox is one consent box of a form.
+type MetaCheckbox struct {
+	// Purposes the box grants when the person ticks it.
+	Purposes []string `yaml:"purposes"`
+	// CheckedByDefault: the form shows the box ticked
+	// (is_checked_by_default in the form's custom_disclaimer): a ticked
+	// box is then no consent.
+	CheckedByDefault bool `yaml:"checked_by_default"`
+}
+
+// LoadConfig reads and validates a sources.yaml. An error names the file,
+// the line and the field.
+func LoadConfig(path string) (*Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("sources: %w", err)
+	}
+	c, err := ParseConfig(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s:%w", path, err)
+	}
+	return c, nil
+}
+
+// ParseConfig parses and validates the bytes of a sources.yaml. An error
+// starts with the line (":12: meta.forms.123.checkboxes.optional_1.purposes: ...").
+func ParseConfig(b []byte) (*Config, error) {
+	var root yaml.Node
+	if err := yaml.Unmarshal(b, &root); err != nil {
+		return nil, fmt.Errorf("%d: %w", yamlLine(err), err)
+	}
+	var c Config
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) { // an empty file is an empty Config
+		return nil, fmt.Errorf("%d: %w", yamlLine(err), err)
+	}
+	if err := c.validate(&root); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// yamlLine is the line a yaml error names, or 0.
+func yamlLine(err error) int {
+	var te *yaml.TypeError
+	msg := err.Error()
+	if errors.As(err, &te) && len(te.Errors) > 0 {
+		msg = te.Errors[0]
+	}
+	var n int
+	if i := strings.Index(msg, "line "); i >= 0 {
+		fmt.Sscanf(msg[i+len("line "):], "%d", &n)
+	}
+	return n
+}
+
+// validate checks every purpose and id, naming the line of the field.
+func (c *Config) validate(root *yaml.Node) error {
+	for id, f := range c.Meta.Forms {
+		path := []string{"meta", "forms", id}
+		if strings.TrimSpace(id) == "" || strings.ContainsAny(id, " \t/") {
+			return fieldError(root, path, "a Meta form id is the form's number, without spaces or slashes")
+		}
+		if len(f.Checkboxes) == 0 {
+			return fieldError(root, append(path, "checkboxes"), "a form needs at least one checkbox: without one, list nothing and its leads have no consent")
+		}
+		for key, box := range f.Checkboxes {
+			p := append(slices.Clone(path), "checkboxes", key, "purposes")
+			if len(box.Purposes) == 0 {
+				return fieldError(root, p, "a checkbox grants at least one purpose")
+			}
+			for _, purpose := range box.Purposes {
+				if !slices.Contains(schemas.Purposes, purpose) {
+					return fieldError(root, p, fmt.Sprintf("%q is not a purpose (%s)", purpose, strings.Join(schemas.Purposes, ", ")))
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// fieldError is an error naming the line of the node at path, and the path.
+func fieldError(root *yaml.Node, path []string, why string) error {
+	line := find(root, path).Line
+	return fmt.Errorf("%d: %s: %s", line, strings.Join(path, "."), why)
+}
+
+// find is the node at path under root (a document), or the deepest node
+// of path that exists (a missing field is reported at its parent).
+func find(root *yaml.Node, path []string) *yaml.Node {
+	n := root
+	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		n = n.Content[0]
+	}
+	for _, key := range path {
+		if n.Kind != yaml.MappingNode {
+			return n
+		}
+		var next *yaml.Node
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == key {
+				next = n.Content[i+1]
+				if next.Kind == yaml.MappingNode || next.Kind == yaml.ScalarNode && next.Value == "" {
+					next.Line = n.Content[i].Line // the key's line, where a reader looks
+				}
+				break
+			}
+		}
+		if next == nil {
+			return n
+		}
+		n = next
+	}
+	return n
+}
