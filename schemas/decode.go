@@ -1,6 +1,7 @@
 package schemas
 
 import (
+	"bytes"
 	"fmt"
 	"reflect"
 	"strconv"
@@ -102,6 +103,16 @@ func Decode(b []byte, l Limits) (Event, error) {
 	}
 }
 
+// notAnObject is the error of a message that does not start with '{',
+// naming a UTF-8 byte order mark, which editors on Windows put at the
+// start of a file and which reads as nothing on screen.
+func notAnObject(rest []byte) *FieldError {
+	if bytes.HasPrefix(rest, []byte("\xef\xbb\xbf")) {
+		return &FieldError{Field: fieldMessage, Reason: "must be a JSON object, and starts with a UTF-8 byte order mark (BOM): save the file without it"}
+	}
+	return &FieldError{Field: fieldMessage, Reason: "must be a JSON object"}
+}
+
 // peekType returns the value of the top-level "type" field of b, or "" when
 // there is none. It checks no more than it must to find it; the full check
 // comes with the decoder of that type.
@@ -112,7 +123,7 @@ func peekType(b []byte, l Limits) (string, error) {
 	s := scanner{b: b, l: l}
 	s.skipSpace()
 	if s.i >= len(b) || b[s.i] != '{' {
-		return "", &FieldError{Field: fieldMessage, Reason: "must be a JSON object"}
+		return "", notAnObject(b[s.i:])
 	}
 	s.i++
 	for {

@@ -234,7 +234,7 @@ func scan(b []byte, l Limits, sh *shape, dst any) error {
 	s := scanner{b: b, l: l}
 	s.skipSpace()
 	if s.i >= len(b) || b[s.i] != '{' {
-		return &FieldError{Field: fieldMessage, Reason: "must be a JSON object"}
+		return notAnObject(b[s.i:])
 	}
 	var v reflect.Value
 	if dst != nil {

@@ -69,11 +69,11 @@ const driftLines = 20
 func cmdCheck(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	kcfg := pipeline.DefaultConfig()
 	cfg := analytics.DefaultConfig()
-	fs := newFlagSet("check", checkSynopsis, stderr)
+	fs := newFlagSet("check", checkSynopsis, stdout, stderr)
 	kcfg.RegisterConnFlags(fs)
 	cfg.RegisterFlags(fs)
 	format := fs.String("format", "text", "text, or json")
-	if code, ok := parse(fs, args, stderr); !ok {
+	if code, ok := parse(fs, args, stdout, stderr); !ok {
 		return code
 	}
 	err := kcfg.Validate()

@@ -46,14 +46,14 @@ Example:
 
 // cmdClassify implements `leadpipe classify [--policy FILE] [--explain] [--hmac-key-file F | --dev-key] [FILE]`.
 func cmdClassify(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	fs := newFlagSet("classify", classifyUsage, stderr)
+	fs := newFlagSet("classify", classifyUsage, stdout, stderr)
 	policyFile := fs.String("policy", "", "policy `FILE`: a YAML that replaces the default, or changes it when it starts with extends: default")
 	explain := fs.Bool("explain", false, "add to each line the rules evaluated and why each matched or not")
 	var keys keyFlags
 	keys.register(fs)
 	nowFlag := fs.String("now", "", "processing time, RFC 3339 (default: the clock), for reproducible output")
 	quarantineDays := fs.Int("quarantine-days", int(wire.Defaults().QuarantineRetention/(24*time.Hour)), "days of event time a lead stays quarantined without a counting consent before it is purged (0: keep)")
-	if code, ok := parse(fs, args, stderr); !ok {
+	if code, ok := parse(fs, args, stdout, stderr); !ok {
 		return code
 	}
 	fail := func(format string, a ...any) int {
@@ -106,6 +106,9 @@ func cmdClassify(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	if err != nil {
 		out.Flush()
 		return fail("after line %d: %v", n, err)
+	}
+	if n == 0 {
+		fmt.Fprintln(stderr, "leadpipe classify: the input holds no line: nothing classified")
 	}
 	if invalid > 0 {
 		fmt.Fprintf(stderr, "leadpipe classify: %d of %d lines invalid\n", invalid, n)

@@ -85,7 +85,6 @@ func TestCmdClassify(t *testing.T) {
 			[]string{"invalid@1"}},
 		{"a behavior event is not classified", []string{"--dev-key"}, cliBehavio + "\n", 1, []string{"invalid@1"}},
 		{"empty input gives no output and exit status 0", []string{"--dev-key"}, "", 0, nil},
-		{"help exits 0", []string{"--help"}, "", 0, nil},
 		{"an unknown flag exits 2", []string{"--dev-key", "--colour"}, "", 2, nil},
 		{"no key exits 2", nil, cliQuote, 2, nil},
 		{"both key sources exit 2", []string{"--dev-key", "--hmac-key-file", "k"}, cliQuote, 2, nil},

@@ -281,7 +281,7 @@ func TestComposeCommandsAreOnesTheCLIAccepts(t *testing.T) {
 				return
 			}
 			cfg := defaultRunConfig()
-			fs := newFlagSet("run", runSynopsis, io.Discard)
+			fs := newFlagSet("run", runSynopsis, io.Discard, io.Discard)
 			cfg.register(fs)
 			if err := fs.Parse(s.Command[1:]); err != nil {
 				t.Fatalf("leadpipe %s: %v", strings.Join(s.Command, " "), err)
@@ -313,7 +313,7 @@ func TestComposeCommandsAreOnesTheCLIAccepts(t *testing.T) {
 			if len(cmd) == 0 || cmd[0] != "run" {
 				continue
 			}
-			fs := newFlagSet("run", runSynopsis, io.Discard)
+			fs := newFlagSet("run", runSynopsis, io.Discard, io.Discard)
 			cfg := defaultRunConfig()
 			cfg.register(fs)
 			if fs.Parse(cmd[1:]) != nil {

@@ -45,11 +45,11 @@ func cmdDashboard(ctx context.Context, args []string, _ io.Reader, stdout, stder
 	cfg.User = "marketer"
 	var d dashboardFlags
 	var logs logFlags
-	fs := newFlagSet("dashboard", dashboardSynopsis, stderr)
+	fs := newFlagSet("dashboard", dashboardSynopsis, stdout, stderr)
 	cfg.RegisterMarketerFlags(fs)
 	d.register(fs)
 	logs.register(fs)
-	if code, ok := parse(fs, args, stderr); !ok {
+	if code, ok := parse(fs, args, stdout, stderr); !ok {
 		return code
 	}
 	err := cfg.Validate()

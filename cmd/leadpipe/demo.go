@@ -44,14 +44,15 @@ func cmdDemo(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 	cfg.logs.level = "warn"
 	g := genFlags{wl: workload.DefaultConfig()}
 	g.wl.Leads = 2000
-	fs := newFlagSet("demo", demoSynopsis, stderr)
+	fs := newFlagSet("demo", demoSynopsis, stdout, stderr)
 	g.register(fs)
 	cfg.register(fs)
+	cfg.kafka.RegisterTopicFlags(fs)
 	timeout := fs.Duration("timeout", 3*time.Minute, "give up when the workload has not landed by then")
 	noDashboard := fs.Bool("no-dashboard", false, "exit once the answers are printed, instead of serving the dashboard until Ctrl-C")
 	dash := dashboardFlags{reload: 30 * time.Second, days: 36500}
 	fs.StringVar(&dash.listen, "listen", "127.0.0.1:8080", "address the dashboard listens on")
-	if code, ok := parse(fs, args, stderr); !ok {
+	if code, ok := parse(fs, args, stdout, stderr); !ok {
 		return code
 	}
 	log, err := cfg.logs.logger(stderr)

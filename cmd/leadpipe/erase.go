@@ -49,7 +49,7 @@ type erasureRequest struct {
 
 func cmdErase(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	var f subjectFlags
-	fs := newFlagSet("erase", eraseSynopsis, stderr)
+	fs := newFlagSet("erase", eraseSynopsis, stdout, stderr)
 	f.register(fs)
 	proofRef := fs.String("proof-ref", "", "where the erasure request is kept (ticket, letter, recording id): required")
 	method := fs.String("method", "erasure_request", "how the request was made (letter, phone, email_request, ...)")
@@ -57,7 +57,7 @@ func cmdErase(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	eventID := fs.String("event-id", "", "event id of the erase event (default: erase- and 16 random hex digits); the same id twice is one request")
 	wait := fs.Bool("wait", false, "wait for the erasure receipt and print it")
 	timeout := fs.Duration("timeout", 5*time.Minute, "longest --wait waits")
-	if code, ok := parse(fs, args, stderr); !ok {
+	if code, ok := parse(fs, args, stdout, stderr); !ok {
 		return code
 	}
 	fail := func(code int, format string, a ...any) int {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -13,15 +12,18 @@ import (
 	"github.com/leadpipe/leadpipe/stages/pseudonym"
 )
 
-// newFlagSet returns a flag set whose usage prints synopsis, then the flags.
-func newFlagSet(name, synopsis string, stderr io.Writer) *pflag.FlagSet {
+// newFlagSet returns a flag set whose usage prints synopsis, then the
+// flags: to stdout when asked for with --help (so that `| less` shows
+// it), to stderr after a usage error.
+func newFlagSet(name, synopsis string, stdout, stderr io.Writer) *pflag.FlagSet {
 	fs := pflag.NewFlagSet(name, pflag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.SortFlags = false
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "%s\n\nFlags (each also LEADPIPE_<FLAG> in the environment):\n", strings.TrimSpace(synopsis))
+		fmt.Fprintf(fs.Output(), "%s\n\nFlags (each also LEADPIPE_<FLAG> in the environment):\n", strings.TrimSpace(synopsis))
 		fs.PrintDefaults()
 	}
+	fs.BoolP("help", "h", false, "print this help to standard output")
 	return fs
 }
 
@@ -29,13 +31,15 @@ func newFlagSet(name, synopsis string, stderr io.Writer) *pflag.FlagSet {
 // from its LEADPIPE_* environment variable. It returns the exit status to
 // use when the command should not go on (ok false): 0 after --help, 2 on
 // a bad flag.
-func parse(fs *pflag.FlagSet, args []string, stderr io.Writer) (code int, ok bool) {
+func parse(fs *pflag.FlagSet, args []string, stdout, stderr io.Writer) (code int, ok bool) {
 	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			return 0, false
-		}
 		fmt.Fprintf(stderr, "leadpipe %s: %v\n", fs.Name(), err)
 		return 2, false
+	}
+	if help, _ := fs.GetBool("help"); help {
+		fs.SetOutput(stdout)
+		fs.Usage()
+		return 0, false
 	}
 	var envErr error
 	fs.VisitAll(func(f *pflag.Flag) {

@@ -21,15 +21,20 @@ func TestEachCommandListsOnlyTheFlagsItUses(t *testing.T) {
 			[]string{"--brokers", "--batch-records", "--clickhouse"}},
 		{"lead", runLead, []string{"--brokers", "--clickhouse", "--email", "--kafka-sasl-username"},
 			[]string{"--batch-records", "--group-prefix", "--partitions"}},
-		{"run", runRun, []string{"--brokers", "--batch-records", "--group-prefix", "--clickhouse", "--quarantine-days", "--erasure-every"}, nil},
+		{"run", runRun, []string{"--brokers", "--batch-records", "--group-prefix", "--clickhouse", "--quarantine-days", "--erasure-every", "--stall-after"},
+			[]string{"--partitions", "--replication-factor"}},
 		{"dashboard", runDashboardCmd, []string{"--clickhouse", "--marketing-db", "--listen"}, []string{"--clickhouse-db", "--brokers"}},
 		{"marketing show", runMarketingShow, []string{"--clickhouse", "--marketing-db", "--channel"}, []string{"--clickhouse-db", "--brokers"}},
-		{"marketing refresh", runMarketingRefresh, []string{"--clickhouse", "--clickhouse-db", "--marketing-db", "--k"}, []string{"--channel", "--listen"}},
+		{"marketing refresh", runMarketingRefresh, []string{"--clickhouse", "--clickhouse-db", "--marketing-db", "--marketing-k"}, []string{"--channel", "--listen"}},
 	} {
 		t.Run(tc.cmd, func(t *testing.T) {
-			code, _, help := tc.fn(t, "--help")
+			code, help, errs := tc.fn(t, "--help")
 			if code != 0 {
 				t.Fatalf("--help exits %d", code)
+			}
+			// On standard output, so that `leadpipe run --help | less` shows it.
+			if errs != "" || !strings.Contains(help, "Usage: leadpipe "+strings.Fields(tc.cmd)[0]) {
+				t.Errorf("%s --help wrote %d bytes to stdout and %q to stderr: want the help on stdout", tc.cmd, len(help), errs)
 			}
 			for _, f := range tc.has {
 				if !strings.Contains(help, f+" ") {

@@ -19,8 +19,11 @@ Generates a seeded, deterministic workload of lead, consent and behavior
 events (the same seed gives the same bytes) and writes it to the raw topics
 (--to kafka) or to stdout as JSONL (--to stdout, one event per line).
 
+leadpipe classify reads lead and consent events only: leave behavior and
+malformed events out to try it.
+
 Example:
-  leadpipe gen --leads 100 --to stdout | leadpipe classify --dev-key`
+  leadpipe gen --leads 100 --behavior-per-lead 0 --malformed-rate 0 --to stdout | leadpipe classify --dev-key`
 
 type genFlags struct {
 	wl workload.Config
@@ -36,11 +39,11 @@ func (g *genFlags) register(fs *pflag.FlagSet) {
 func cmdGen(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	g := genFlags{wl: workload.DefaultConfig()}
 	kcfg := pipeline.DefaultConfig()
-	fs := newFlagSet("gen", genSynopsis, stderr)
+	fs := newFlagSet("gen", genSynopsis, stdout, stderr)
 	g.register(fs)
 	to := fs.String("to", "stdout", "where to write: stdout (JSONL) or kafka (the raw topics at --brokers)")
 	kcfg.RegisterConnFlags(fs)
-	if code, ok := parse(fs, args, stderr); !ok {
+	if code, ok := parse(fs, args, stdout, stderr); !ok {
 		return code
 	}
 	if err := g.wl.Validate(); err != nil {

@@ -103,13 +103,13 @@ func (s *importSummary) lines(source string) []string {
 
 func cmdImport(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	kcfg := pipeline.DefaultConfig()
-	fs := newFlagSet("import", importSynopsis, stderr)
+	fs := newFlagSet("import", importSynopsis, stdout, stderr)
 	source := fs.String("source", "", "the platform the payloads come from: meta")
 	sourcesFile := fs.String("sources", "", "sources.yaml: what each form's consent boxes grant (none: no box gives consent)")
 	to := fs.String("to", "stdout", "stdout (JSON lines for leadpipe classify), or kafka (leads.raw)")
 	rejects := fs.String("rejects", "", "file of the rejected payloads' lines and fields (default: FILE.rejects; stderr for -)")
 	kcfg.RegisterConnFlags(fs)
-	if code, ok := parse(fs, args, stderr); !ok {
+	if code, ok := parse(fs, args, stdout, stderr); !ok {
 		return code
 	}
 	var err error

@@ -88,13 +88,13 @@ type subjectLead struct {
 
 func cmdLead(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	var f subjectFlags
-	fs := newFlagSet("lead", leadSynopsis, stderr)
+	fs := newFlagSet("lead", leadSynopsis, stdout, stderr)
 	f.register(fs)
 	email := fs.String("email", "", "look the person up by email address")
 	phone := fs.String("phone", "", "look the person up by phone number")
 	country := fs.String("country", "", "country of a --phone number written without its country code (ISO 3166-1 alpha-2)")
 	fs.StringVar(&f.policyFile, "policy", "", "YAML policy classify runs with, to explain the current decision by (default: the built-in one)")
-	if code, ok := parse(fs, args, stderr); !ok {
+	if code, ok := parse(fs, args, stdout, stderr); !ok {
 		return code
 	}
 	fail := func(code int, format string, a ...any) int {

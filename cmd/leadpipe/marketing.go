@@ -74,19 +74,21 @@ func cmdMarketing(ctx context.Context, args []string, _ io.Reader, stdout, stder
 	}
 	sub := args[0]
 	cfg := analytics.DefaultConfig()
-	fs := newFlagSet("marketing "+sub, synopsis, stderr)
+	fs := newFlagSet("marketing "+sub, synopsis, stdout, stderr)
 	k := analytics.DefaultK
 	var filter filterFlags
 	if sub == "refresh" {
 		cfg.User = "leadpipe_writer"
 		cfg.RegisterFlags(fs)
-		fs.IntVar(&k, "k", k, "smallest group of leads or visitors shown")
+		fs.IntVar(&k, "marketing-k", k, "smallest group of leads or visitors shown (as leadpipe run's --marketing-k)")
+		fs.IntVar(&k, "k", k, "")
+		fs.MarkDeprecated("k", "use --marketing-k, the name leadpipe run gives it")
 	} else {
 		cfg.User = "marketer"
 		cfg.RegisterMarketerFlags(fs)
 		filter.register(fs)
 	}
-	if code, ok := parse(fs, args[1:], stderr); !ok {
+	if code, ok := parse(fs, args[1:], stdout, stderr); !ok {
 		return code
 	}
 	err := cfg.Validate()

@@ -19,10 +19,10 @@ and connects to nothing.`
 
 func cmdMigrate(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	cfg := analytics.DefaultConfig()
-	fs := newFlagSet("migrate", migrateSynopsis, stderr)
+	fs := newFlagSet("migrate", migrateSynopsis, stdout, stderr)
 	cfg.RegisterFlags(fs)
 	printSQL := fs.Bool("print", false, "print the statements of every migration (rendered for --clickhouse-cluster when set) instead of applying them")
-	if code, ok := parse(fs, args, stderr); !ok {
+	if code, ok := parse(fs, args, stdout, stderr); !ok {
 		return code
 	}
 	if err := cfg.Validate(); err != nil {

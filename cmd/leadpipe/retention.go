@@ -23,13 +23,13 @@ Kubernetes CronJob); --dry-run only counts.`
 func cmdRetention(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	cfg := analytics.DefaultConfig()
 	pol := analytics.DefaultRetention()
-	fs := newFlagSet("retention", retentionSynopsis, stderr)
+	fs := newFlagSet("retention", retentionSynopsis, stdout, stderr)
 	cfg.RegisterFlags(fs)
 	fs.IntVar(&pol.MarketingMonths, "marketing-months", pol.MarketingMonths, "months per-lead marketing rows are kept")
 	fs.IntVar(&pol.ProfilingMonths, "profiling-months", pol.ProfilingMonths, "months profiling data (lead-linked behavior, category affinity) is kept")
 	dryRun := fs.Bool("dry-run", false, "count what would be removed, remove nothing")
 	nowFlag := fs.String("now", "", "the time to count the periods from, RFC 3339 (default: now)")
-	if code, ok := parse(fs, args, stderr); !ok {
+	if code, ok := parse(fs, args, stdout, stderr); !ok {
 		return code
 	}
 	now := time.Now()

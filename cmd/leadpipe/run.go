@@ -71,8 +71,11 @@ func defaultRunConfig() runConfig {
 	}
 }
 
+// register binds the flags of leadpipe run (demo adds the topic flags:
+// it creates its topics, run does not).
 func (c *runConfig) register(fs *pflag.FlagSet) {
-	c.kafka.RegisterFlags(fs)
+	c.kafka.RegisterConnFlags(fs)
+	c.kafka.RegisterConsumerFlags(fs)
 	c.ch.RegisterFlags(fs)
 	c.keys.register(fs)
 	fs.StringVar(&c.policyFile, "policy", "", "YAML policy that replaces or extends the built-in one (classify)")
@@ -87,7 +90,7 @@ func (c *runConfig) register(fs *pflag.FlagSet) {
 	fs.IntVar(&c.sinkRows, "sink-batch-rows", c.sinkRows, "rows the sink buffers before it inserts and commits")
 	fs.IntVar(&c.sinkBytes, "sink-batch-bytes", c.sinkBytes, "consumed bytes the sink buffers before it inserts and commits")
 	fs.DurationVar(&c.sinkAge, "sink-batch-age", c.sinkAge, "longest the sink buffers a row before it inserts and commits")
-	fs.DurationVar(&c.marketingEvery, "marketing-every", c.marketingEvery, "how often the sink refreshes the marketing database from the landed rows (0: never; `leadpipe marketing refresh` does it once)")
+	fs.DurationVar(&c.marketingEvery, "marketing-every", c.marketingEvery, "how often the sink refreshes the marketing database from the landed rows (0: never; leadpipe marketing refresh does it once)")
 	fs.IntVar(&c.marketingK, "marketing-k", c.marketingK, "smallest group of leads or visitors the marketing database shows; smaller ones are merged into \"other\" or left out")
 	fs.DurationVar(&c.erasureEvery, "erasure-every", c.erasureEvery, "how often the sink carries out the erasures it has queued, all in one set of ClickHouse mutations (0: in the batch that read them, a set per batch)")
 	fs.StringVar(&c.metricsAddr, "metrics-addr", c.metricsAddr, "address of /metrics, /healthz and /readyz (empty: none)")
@@ -138,11 +141,11 @@ Example:
   LEADPIPE_HMAC_KEY_FILE=/run/secrets/hmac leadpipe run --brokers kafka:9092 \
       --clickhouse clickhouse:9000 classify enrich sink`
 
-func cmdRun(ctx context.Context, args []string, _ io.Reader, _, stderr io.Writer) int {
+func cmdRun(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	cfg := defaultRunConfig()
-	fs := newFlagSet("run", runSynopsis, stderr)
+	fs := newFlagSet("run", runSynopsis, stdout, stderr)
 	cfg.register(fs)
-	if code, ok := parse(fs, args, stderr); !ok {
+	if code, ok := parse(fs, args, stdout, stderr); !ok {
 		return code
 	}
 	stages, err := parseStages(fs.Args())

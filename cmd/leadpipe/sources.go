@@ -26,10 +26,10 @@ Example:
   leadpipe sources check --sources sources.yaml --source meta leads.jsonl`
 
 func cmdSources(_ context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	fs := newFlagSet("sources", sourcesSynopsis, stderr)
+	fs := newFlagSet("sources", sourcesSynopsis, stdout, stderr)
 	sourcesFile := fs.String("sources", "", "sources.yaml to check")
 	source := fs.String("source", "meta", "the platform of the payload files: meta")
-	if code, ok := parse(fs, args, stderr); !ok {
+	if code, ok := parse(fs, args, stdout, stderr); !ok {
 		return code
 	}
 	if fs.NArg() == 0 || fs.Arg(0) != "check" {

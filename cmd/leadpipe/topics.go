@@ -16,10 +16,10 @@ leadpipe.state) are compacted. Existing topics are left as they are.`
 
 func cmdTopics(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	cfg := pipeline.DefaultConfig()
-	fs := newFlagSet("topics", topicsSynopsis, stderr)
+	fs := newFlagSet("topics", topicsSynopsis, stdout, stderr)
 	cfg.RegisterConnFlags(fs)
 	cfg.RegisterTopicFlags(fs)
-	if code, ok := parse(fs, args, stderr); !ok {
+	if code, ok := parse(fs, args, stdout, stderr); !ok {
 		return code
 	}
 	if err := cfg.Validate(); err != nil {

@@ -141,6 +141,12 @@ func parsePolicy(b []byte, base *Policy) (*Policy, error) {
 		return nil, fmt.Errorf("extends: %q is not a policy; the only one is \"default\"", p.Extends)
 	}
 	if err := p.validate(); err != nil {
+		if p.Extends == "" && base != nil {
+			// A partial file without extends replaces the whole default:
+			// what it leaves out is missing, and the first missing thing
+			// (often the age table) is what the error names.
+			return nil, fmt.Errorf("%w (this file replaces the whole default policy; to change only part of it, start it with extends: default)", err)
+		}
 		return nil, err
 	}
 	p.idx = buildIndex(&p)
