@@ -29,8 +29,10 @@ line, or a JSON array of them; - reads stdin) into leadpipe's lead events.
 reads, to try a mapping offline; --to kafka produces them to leads.raw.
 
 Sources: meta, Meta Lead Ads lead objects (Graph API GET /{lead-id} with
-custom_disclaimer_responses, or a bulk read of a form's leads). LinkedIn,
-Google Ads, Segment, RudderStack and CSV lists are not supported yet.
+custom_disclaimer_responses, or a bulk read of a form's leads); google-ads,
+Google Ads lead form webhook bodies (no consent field: the leads have
+none; test leads are left out). LinkedIn, Segment, RudderStack and CSV
+lists are not supported yet.
 
 What each form's consent boxes grant is written in --sources (sources.yaml,
 see README "Importing leads"). Nothing is guessed: a form or box the file
@@ -51,6 +53,7 @@ Example:
 // line and leadpipe sources check.
 type importSummary struct {
 	payloads, events, rejected int
+	tests                      int            // test leads left out (Google's is_test)
 	unmappedForms              map[string]int // form id → leads
 	unmappedBoxes              map[string]int // form id + " " + key → answers
 	preTicked                  map[string]int
@@ -104,7 +107,7 @@ func (s *importSummary) lines(source string) []string {
 func cmdImport(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	kcfg := pipeline.DefaultConfig()
 	fs := newFlagSet("import", importSynopsis, stdout, stderr)
-	source := fs.String("source", "", "the platform the payloads come from: meta")
+	source := fs.String("source", "", "the platform the payloads come from: meta, google-ads")
 	sourcesFile := fs.String("sources", "", "sources.yaml: what each form's consent boxes grant (none: no box gives consent)")
 	to := fs.String("to", "stdout", "stdout (JSON lines for leadpipe classify), or kafka (leads.raw)")
 	rejects := fs.String("rejects", "", "file of the rejected payloads' lines and fields (default: FILE.rejects; stderr for -)")
@@ -115,9 +118,9 @@ func cmdImport(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	var err error
 	switch {
 	case *source == "":
-		err = errors.New("--source is required: meta")
-	case *source != "meta":
-		err = fmt.Errorf("--source %s is not supported yet; the one source is meta", *source)
+		err = errors.New("--source is required: meta or google-ads")
+	case *source != "meta" && *source != "google-ads":
+		err = fmt.Errorf("--source %s is not supported yet; the sources are meta and google-ads", *source)
 	case *to != "stdout" && *to != "kafka":
 		err = fmt.Errorf("--to must be stdout or kafka, not %q", *to)
 	case fs.NArg() != 1:
@@ -208,7 +211,18 @@ func cmdImport(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	limits := schemas.DefaultLimits()
 	err = readPayloads(in, func(pos string, payload []byte) error {
 		sum.payloads++
-		lead, report, err := sources.FromMeta(payload, mapping)
+		var lead schemas.Lead
+		var report sources.Report
+		var err error
+		if *source == "google-ads" {
+			lead, report, err = sources.FromGoogleAds(payload)
+			if errors.Is(err, sources.ErrTestLead) {
+				sum.tests++
+				return nil
+			}
+		} else {
+			lead, report, err = sources.FromMeta(payload, mapping)
+		}
 		var v []byte
 		if err == nil {
 			v, err = json.Marshal(&lead)
@@ -238,7 +252,13 @@ func cmdImport(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	if sum.rejected > 0 && *rejects != "" {
 		fmt.Fprintf(stderr, " (their lines and fields: %s)", *rejects)
 	}
+	if sum.tests > 0 {
+		fmt.Fprintf(stderr, ", %d test leads left out", sum.tests)
+	}
 	fmt.Fprintln(stderr)
+	if *source == "google-ads" && sum.events > 0 {
+		fmt.Fprintln(stderr, "leadpipe import: a Google Ads lead form carries no consent: these leads have none for any purpose")
+	}
 	for _, l := range sum.lines(*source) {
 		fmt.Fprintln(stderr, "leadpipe import:", l)
 	}

@@ -184,3 +184,28 @@ func TestImportToKafkaProducesToLeadsRaw(t *testing.T) {
 		}
 	}
 }
+
+// --source google-ads: web form leads without consent; a test lead left out.
+func TestImportGoogleAdsLeavesTestLeadsOutAndSaysThereIsNoConsent(t *testing.T) {
+	dir := filepath.Join("..", "..", "stages", "sources", "testdata", "google-ads")
+	var all []byte
+	for _, f := range []string{"lead.json", "test_lead.json"} {
+		b, err := os.ReadFile(filepath.Join(dir, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, b...)
+	}
+	var out, errb bytes.Buffer
+	if code := dispatch(context.Background(), []string{"import", "--source", "google-ads", "-"}, bytes.NewReader(all), &out, &errb); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	if n := strings.Count(out.String(), "\n"); n != 1 || !strings.Contains(out.String(), `"event_id":"google:TeSter-123"`) {
+		t.Errorf("%d events: %s", n, out.String())
+	}
+	for _, want := range []string{"1 test leads left out", "carries no consent"} {
+		if !strings.Contains(errb.String(), want) {
+			t.Errorf("the summary does not say %q: %s", want, errb.String())
+		}
+	}
+}

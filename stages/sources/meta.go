@@ -79,26 +79,39 @@ func (id *metaID) UnmarshalJSON(b []byte) error {
 // in the offset), RFC 3339, or Unix seconds.
 type metaTime struct{ time.Time }
 
-func (t *metaTime) UnmarshalJSON(b []byte) error {
+func (t *metaTime) UnmarshalJSON(b []byte) (err error) {
+	t.Time, err = parseTime(b, "created_time")
+	return err
+}
+
+// googleTime is Google's lead_submit_time: ISO 8601.
+type googleTime struct{ time.Time }
+
+func (t *googleTime) UnmarshalJSON(b []byte) (err error) {
+	t.Time, err = parseTime(b, "lead_submit_time")
+	return err
+}
+
+// parseTime reads a JSON time of field: Meta's "2015-02-28T08:49:14+0000"
+// (no colon in the offset), RFC 3339, or Unix seconds.
+func parseTime(b []byte, field string) (time.Time, error) {
 	if len(b) > 0 && b[0] != '"' {
 		var secs int64
 		if err := json.Unmarshal(b, &secs); err != nil {
-			return errors.New("created_time: a time is a string or Unix seconds")
+			return time.Time{}, fmt.Errorf("%s: a time is a string or Unix seconds", field)
 		}
-		t.Time = time.Unix(secs, 0).UTC()
-		return nil
+		return time.Unix(secs, 0).UTC(), nil
 	}
 	var s string
 	if err := json.Unmarshal(b, &s); err != nil {
-		return err
+		return time.Time{}, fmt.Errorf("%s: %w", field, err)
 	}
 	for _, layout := range []string{"2006-01-02T15:04:05-0700", time.RFC3339} {
 		if v, err := time.Parse(layout, s); err == nil {
-			t.Time = v.UTC()
-			return nil
+			return v.UTC(), nil
 		}
 	}
-	return errors.New("created_time: a time is like 2015-02-28T08:49:14+0000")
+	return time.Time{}, fmt.Errorf("%s: a time is like 2015-02-28T08:49:14+0000 or 2024-09-26T12:30:00Z", field)
 }
 
 // Report is what an adapter could not map of one payload, for the

@@ -1,0 +1,99 @@
+package sources
+
+import (
+	"encoding/json"
+	"errors"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/leadpipe/leadpipe/schemas"
+)
+
+// GoogleAdsLead is the body Google Ads POSTs to a lead form's webhook
+// (developers.google.com/google-ads/webhook/docs/implementation,
+// WebhookLead). It carries no consent: a Google lead form has no
+// checkbox answers, only a privacy policy URL.
+type GoogleAdsLead struct {
+	LeadID         metaID             `json:"lead_id"`
+	UserColumnData []googleColumnData `json:"user_column_data"`
+	APIVersion     string             `json:"api_version"`
+	FormID         metaID             `json:"form_id"`
+	CampaignID     metaID             `json:"campaign_id"`
+	GoogleKey      string             `json:"google_key"`
+	IsTest         bool               `json:"is_test"`
+	GclID          string             `json:"gcl_id"`
+	LeadSubmitTime googleTime         `json:"lead_submit_time"`
+}
+
+type googleColumnData struct {
+	ColumnName  string `json:"column_name"`
+	StringValue string `json:"string_value"`
+	ColumnID    string `json:"column_id"`
+}
+
+// ErrTestLead is FromGoogleAds's answer for a lead Google marks is_test:
+// not a person, so no event.
+var ErrTestLead = errors.New("is_test: a test lead, left out")
+
+// FromGoogleAds turns one Google Ads lead form webhook body into a lead
+// event: "google:" + lead_id, a web form (search and display ads, not a
+// social network), no consent. The google_key is not copied anywhere.
+func FromGoogleAds(payload []byte) (schemas.Lead, Report, error) {
+	r := Report{Source: "google-ads"}
+	if !utf8.Valid(payload) {
+		return schemas.Lead{}, r, errors.New("not valid UTF-8")
+	}
+	var g GoogleAdsLead
+	if err := json.Unmarshal(payload, &g); err != nil {
+		return schemas.Lead{}, r, jsonError(err)
+	}
+	r.Form = string(g.FormID)
+	switch {
+	case g.LeadID == "":
+		return schemas.Lead{}, r, errors.New("lead_id: missing")
+	case g.IsTest:
+		return schemas.Lead{}, r, ErrTestLead
+	case g.LeadSubmitTime.IsZero():
+		return schemas.Lead{}, r, errors.New("lead_submit_time: missing (the webhook's API version may predate it)")
+	}
+	var c schemas.Contact
+	var full string
+	for _, col := range g.UserColumnData {
+		v := strings.TrimSpace(col.StringValue)
+		switch col.ColumnID {
+		case "EMAIL", "WORK_EMAIL":
+			c.Email = or(c.Email, v)
+		case "PHONE_NUMBER", "WORK_PHONE":
+			c.Phone = or(c.Phone, v)
+		case "GIVEN_NAME":
+			c.FirstName = v
+		case "FAMILY_NAME":
+			c.LastName = v
+		case "FULL_NAME":
+			full = v
+		case "COMPANY_NAME":
+			c.Company = v
+		case "JOB_TITLE":
+			c.JobTitle = v
+		case "COUNTRY":
+			if len(v) == 2 {
+				c.Country = strings.ToUpper(v)
+			}
+		}
+	}
+	if full != "" && c.FirstName == "" && c.LastName == "" {
+		c.FirstName = full
+		if i := strings.LastIndexByte(full, ' '); i > 0 {
+			c.FirstName, c.LastName = full[:i], full[i+1:]
+		}
+	}
+	lead := schemas.Lead{
+		Type: schemas.TypeLead, ID: "google:" + string(g.LeadID), OccurredAt: g.LeadSubmitTime.Time, Lead: "google:" + string(g.LeadID),
+		Source: &schemas.Source{Kind: "web_form", FormID: string(g.FormID),
+			UTM: &schemas.UTM{Source: "google", Medium: "cpc", Campaign: string(g.CampaignID)}},
+	}
+	if c != (schemas.Contact{}) {
+		lead.Contact = &c
+	}
+	return lead, r, nil
+}
