@@ -31,8 +31,10 @@ reads, to try a mapping offline; --to kafka produces them to leads.raw.
 Sources: meta, Meta Lead Ads lead objects (Graph API GET /{lead-id} with
 custom_disclaimer_responses, or a bulk read of a form's leads); google-ads,
 Google Ads lead form webhook bodies (no consent field: the leads have
-none; test leads are left out). LinkedIn, Segment, RudderStack and CSV
-lists are not supported yet.
+none; test leads are left out); linkedin, LinkedIn Lead Sync lead form
+responses (GET /rest/leadFormResponses/{id}), and its DELETED
+notifications, which become erasure requests (to consents.raw). Segment,
+RudderStack and CSV lists are not supported yet.
 
 What each form's consent boxes grant is written in --sources (sources.yaml,
 see README "Importing leads"). Nothing is guessed: a form or box the file
@@ -107,7 +109,7 @@ func (s *importSummary) lines(source string) []string {
 func cmdImport(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	kcfg := pipeline.DefaultConfig()
 	fs := newFlagSet("import", importSynopsis, stdout, stderr)
-	source := fs.String("source", "", "the platform the payloads come from: meta, google-ads")
+	source := fs.String("source", "", "the platform the payloads come from: meta, linkedin, google-ads")
 	sourcesFile := fs.String("sources", "", "sources.yaml: what each form's consent boxes grant (none: no box gives consent)")
 	to := fs.String("to", "stdout", "stdout (JSON lines for leadpipe classify), or kafka (leads.raw)")
 	rejects := fs.String("rejects", "", "file of the rejected payloads' lines and fields (default: FILE.rejects; stderr for -)")
@@ -118,9 +120,9 @@ func cmdImport(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	var err error
 	switch {
 	case *source == "":
-		err = errors.New("--source is required: meta or google-ads")
-	case *source != "meta" && *source != "google-ads":
-		err = fmt.Errorf("--source %s is not supported yet; the sources are meta and google-ads", *source)
+		err = fmt.Errorf("--source is required: %s", strings.Join(importSources, ", "))
+	case !slices.Contains(importSources, *source):
+		err = fmt.Errorf("--source %s is not supported yet; the sources are %s", *source, strings.Join(importSources, ", "))
 	case *to != "stdout" && *to != "kafka":
 		err = fmt.Errorf("--to must be stdout or kafka, not %q", *to)
 	case fs.NArg() != 1:
@@ -174,12 +176,12 @@ func cmdImport(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		fmt.Fprintf(rejectsFile, "%s: %v\n", pos, err)
 	}
 
-	var produce func(schemas.Lead, []byte) error
+	var produce func(schemas.Event, []byte) error
 	var flush func() error
 	switch *to {
 	case "stdout":
 		w := bufio.NewWriter(stdout)
-		produce = func(_ schemas.Lead, v []byte) error {
+		produce = func(_ schemas.Event, v []byte) error {
 			w.Write(v)
 			return w.WriteByte('\n')
 		}
@@ -198,8 +200,12 @@ func cmdImport(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 			batch = batch[:0]
 			return err
 		}
-		produce = func(l schemas.Lead, v []byte) error {
-			batch = append(batch, kafka.Message{Topic: kcfg.Topic(pipeline.TopicLeadsRaw), Key: []byte(l.Lead), Value: v})
+		produce = func(ev schemas.Event, v []byte) error {
+			topic := pipeline.TopicLeadsRaw
+			if ev.EventType() == schemas.TypeConsent {
+				topic = pipeline.TopicConsentsRaw // a deletion's erasure request
+			}
+			batch = append(batch, kafka.Message{Topic: kcfg.Topic(topic), Key: []byte(ev.LeadID()), Value: v})
 			if len(batch) == 1000 {
 				return flush()
 			}
@@ -211,26 +217,19 @@ func cmdImport(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	limits := schemas.DefaultLimits()
 	err = readPayloads(in, func(pos string, payload []byte) error {
 		sum.payloads++
-		var lead schemas.Lead
-		var report sources.Report
-		var err error
-		if *source == "google-ads" {
-			lead, report, err = sources.FromGoogleAds(payload)
-			if errors.Is(err, sources.ErrTestLead) {
-				sum.tests++
-				return nil
-			}
-		} else {
-			lead, report, err = sources.FromMeta(payload, mapping)
+		ev, report, err := adapt(*source, payload, mapping)
+		if errors.Is(err, sources.ErrTestLead) {
+			sum.tests++
+			return nil
 		}
 		var v []byte
 		if err == nil {
-			v, err = json.Marshal(&lead)
+			v, err = json.Marshal(ev)
 		}
 		if err == nil {
 			// The event must be one leadpipe decodes: what classify would
 			// dead-letter is rejected here, with its field.
-			_, err = schemas.DecodeLead(v, limits)
+			_, err = schemas.Decode(v, limits)
 		}
 		if err != nil {
 			sum.rejected++
@@ -239,7 +238,7 @@ func cmdImport(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		}
 		sum.add(report)
 		sum.events++
-		return produce(lead, v)
+		return produce(ev, v)
 	})
 	if err == nil {
 		err = flush()
@@ -248,7 +247,7 @@ func cmdImport(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		fmt.Fprintf(stderr, "leadpipe import: %v\n", err)
 		return 1
 	}
-	fmt.Fprintf(stderr, "leadpipe import: %d payloads from %s: %d lead events written to %s, %d rejected", sum.payloads, *source, sum.events, *to, sum.rejected)
+	fmt.Fprintf(stderr, "leadpipe import: %d payloads from %s: %d events written to %s, %d rejected", sum.payloads, *source, sum.events, *to, sum.rejected)
 	if sum.rejected > 0 && *rejects != "" {
 		fmt.Fprintf(stderr, " (their lines and fields: %s)", *rejects)
 	}
@@ -269,6 +268,22 @@ func cmdImport(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		return 1
 	}
 	return 0
+}
+
+// importSources are the sources import reads.
+var importSources = []string{"meta", "linkedin", "google-ads"}
+
+// adapt maps one payload of source to an event.
+func adapt(source string, payload []byte, mapping *sources.Config) (schemas.Event, sources.Report, error) {
+	switch source {
+	case "google-ads":
+		l, r, err := sources.FromGoogleAds(payload)
+		return &l, r, err
+	case "linkedin":
+		return sources.FromLinkedIn(payload, mapping)
+	}
+	l, r, err := sources.FromMeta(payload, mapping)
+	return &l, r, err
 }
 
 // openInput opens FILE, or stdin for "-".

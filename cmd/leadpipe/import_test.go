@@ -45,7 +45,7 @@ func TestImportMetaThenClassifyOffline(t *testing.T) {
 		t.Fatalf("import exited %d: %s", code, summary.String())
 	}
 	for _, want := range []string{
-		"5 payloads from meta: 5 lead events written to stdout, 0 rejected",
+		"5 payloads from meta: 5 events written to stdout, 0 rejected",
 		"meta form 45645645645: not in the sources file (1 leads)",
 		"meta form 12312312312, checkbox optional_3: not in the sources file (1 answers)",
 		"meta form 98798798798, checkbox optional_1: ticked by default by the form (1 answers)",
@@ -128,7 +128,7 @@ func TestImportRejectsWhatItCannotReadWithItsLineAndField(t *testing.T) {
 	if n := strings.Count(strings.TrimSpace(out.String()), "\n") + 1; n != 2 || !strings.Contains(out.String(), `"event_id":"meta:6"`) {
 		t.Errorf("%d events written, want 2 (the numeric ids and the huge field_data):\n%.300s", n, out.String())
 	}
-	if !strings.Contains(errb.String(), "8 payloads from meta: 2 lead events written to stdout, 6 rejected") {
+	if !strings.Contains(errb.String(), "8 payloads from meta: 2 events written to stdout, 6 rejected") {
 		t.Errorf("summary: %s", errb.String())
 	}
 }
@@ -207,5 +207,37 @@ func TestImportGoogleAdsLeavesTestLeadsOutAndSaysThereIsNoConsent(t *testing.T) 
 		if !strings.Contains(errb.String(), want) {
 			t.Errorf("the summary does not say %q: %s", want, errb.String())
 		}
+	}
+}
+
+// --source linkedin: a lead form response, then the member's deletion of
+// it, through classify offline: the lead is erased. The documented
+// example, a test lead, is left out.
+func TestImportLinkedInThenClassifyErasesADeletedLead(t *testing.T) {
+	dir := filepath.Join("..", "..", "stages", "sources", "testdata", "linkedin")
+	var all []byte
+	for _, f := range []string{"lead.json", "lead_test.json", "deleted.json"} {
+		b, err := os.ReadFile(filepath.Join(dir, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, b...)
+	}
+	ctx := context.Background()
+	var events, errb bytes.Buffer
+	if code := dispatch(ctx, []string{"import", "--source", "linkedin", "--sources", filepath.Join(dir, "sources.yaml"), "-"}, bytes.NewReader(all), &events, &errb); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	if !strings.Contains(errb.String(), "3 payloads from linkedin: 2 events written to stdout, 0 rejected, 1 test leads left out") {
+		t.Errorf("summary: %s", errb.String())
+	}
+	var out bytes.Buffer
+	errb.Reset()
+	if code := dispatch(ctx, []string{"classify", "--dev-key"}, &events, &out, &errb); code != 0 {
+		t.Fatalf("classify exited %d: %s", code, errb.String())
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 2 || !strings.Contains(lines[0], `"decision":"accepted"`) || !strings.Contains(lines[1], `"decision":"erased"`) {
+		t.Errorf("classify: want the lead accepted, then erased:\n%s", out.String())
 	}
 }

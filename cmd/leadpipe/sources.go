@@ -28,7 +28,7 @@ Example:
 func cmdSources(_ context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := newFlagSet("sources", sourcesSynopsis, stdout, stderr)
 	sourcesFile := fs.String("sources", "", "sources.yaml to check")
-	source := fs.String("source", "meta", "the platform of the payload files: meta")
+	source := fs.String("source", "meta", "the platform of the payload files: meta, linkedin, google-ads")
 	if code, ok := parse(fs, args, stdout, stderr); !ok {
 		return code
 	}
@@ -36,8 +36,8 @@ func cmdSources(_ context.Context, args []string, stdin io.Reader, stdout, stder
 		fmt.Fprintln(stderr, "leadpipe sources: the one subcommand is check (leadpipe sources check --help)")
 		return 2
 	}
-	if *source != "meta" {
-		fmt.Fprintf(stderr, "leadpipe sources: --source %s is not supported yet; the one source is meta\n", *source)
+	if !slices.Contains(importSources, *source) {
+		fmt.Fprintf(stderr, "leadpipe sources: --source %s is not supported; the sources are %s\n", *source, strings.Join(importSources, ", "))
 		return 2
 	}
 	mapping := &sources.Config{}
@@ -59,6 +59,12 @@ func cmdSources(_ context.Context, args []string, stdin io.Reader, stdout, stder
 			fmt.Fprintf(stdout, "meta form %s, checkbox %s: %s%s\n", id, key, strings.Join(box.Purposes, ", "), note)
 		}
 	}
+	for _, id := range slices.Sorted(maps.Keys(mapping.LinkedIn.Forms)) {
+		f := mapping.LinkedIn.Forms[id]
+		for _, c := range slices.Sorted(maps.Keys(f.Consents)) {
+			fmt.Fprintf(stdout, "linkedin form %s, consent %s: %s\n", id, c, strings.Join(f.Consents[c].Purposes, ", "))
+		}
+	}
 	sum := newImportSummary()
 	for _, path := range fs.Args()[1:] {
 		in, _, closeIn, err := openInput(path, stdin)
@@ -67,7 +73,7 @@ func cmdSources(_ context.Context, args []string, stdin io.Reader, stdout, stder
 			return 1
 		}
 		err = readPayloads(in, func(_ string, payload []byte) error {
-			if _, r, err := sources.FromMeta(payload, mapping); err == nil {
+			if _, r, err := adapt(*source, payload, mapping); err == nil {
 				sum.add(r)
 			}
 			return nil

@@ -40,8 +40,47 @@ import (
 //	          purposes: [profiling]
 //	          checked_by_default: true       # the form ticks it: never a consent
 type Config struct {
-	Meta MetaConfig `yaml:"meta"`
+	Meta     MetaConfig     `yaml:"meta"`
+	LinkedIn LinkedInConfig `yaml:"linkedin"`
 }
+
+// LinkedInConfig maps LinkedIn Lead Gen Forms.
+//
+//	linkedin:
+//	  forms:
+//	    "7234246":                 # the leadGenForm id of versionedLeadGenFormUrn
+//	      questions:               # questionId: predefinedField, as the form lists them
+//	        "307234246": EMAIL
+//	      consents:                # legalInfo.consents[].id: what accepting it grants
+//	        "0":
+//	          purposes: [email_marketing]
+type LinkedInConfig struct {
+	Forms map[string]LinkedInForm `yaml:"forms"`
+}
+
+// LinkedInForm is what one LinkedIn lead form's questions are and its
+// consents grant: the form's definition (content.questions,
+// content.legalInfo.consents) as far as leadpipe needs it.
+type LinkedInForm struct {
+	// TextVersion of the consent texts; default "linkedin:form:ID,VERSION:consent:CONSENT".
+	TextVersion string `yaml:"text_version"`
+	// CollectionPoint; default "linkedin:form:ID".
+	CollectionPoint string `yaml:"collection_point"`
+	// Questions maps a questionId to its predefinedField (EMAIL,
+	// WORK_EMAIL, FIRST_NAME, LAST_NAME, PHONE_NUMBER, JOB_TITLE,
+	// COMPANY_NAME, COUNTRY); other questions are left out.
+	Questions map[string]string `yaml:"questions"`
+	// Consents by legalInfo consent id.
+	Consents map[string]LinkedInConsent `yaml:"consents"`
+}
+
+// LinkedInConsent is one consent of a form's legal info.
+type LinkedInConsent struct {
+	Purposes []string `yaml:"purposes"`
+}
+
+// linkedInFields are the predefined fields leadpipe reads.
+var linkedInFields = []string{"EMAIL", "WORK_EMAIL", "FIRST_NAME", "LAST_NAME", "PHONE_NUMBER", "WORK_PHONE_NUMBER", "JOB_TITLE", "COMPANY_NAME", "COUNTRY"}
 
 // MetaConfig maps Meta lead forms.
 type MetaConfig struct {
@@ -134,6 +173,28 @@ func (c *Config) validate(root *yaml.Node) error {
 				return fieldError(root, p, "a checkbox grants at least one purpose")
 			}
 			for _, purpose := range box.Purposes {
+				if !slices.Contains(schemas.Purposes, purpose) {
+					return fieldError(root, p, fmt.Sprintf("%q is not a purpose (%s)", purpose, strings.Join(schemas.Purposes, ", ")))
+				}
+			}
+		}
+	}
+	for id, f := range c.LinkedIn.Forms {
+		path := []string{"linkedin", "forms", id}
+		if !digits.MatchString(id) {
+			return fieldError(root, path, "a LinkedIn form id is the number of its leadGenForm URN")
+		}
+		for q, field := range f.Questions {
+			if !slices.Contains(linkedInFields, field) {
+				return fieldError(root, append(slices.Clone(path), "questions", q), fmt.Sprintf("%q is not a predefined field leadpipe reads (%s)", field, strings.Join(linkedInFields, ", ")))
+			}
+		}
+		for id, consent := range f.Consents {
+			p := append(slices.Clone(path), "consents", id, "purposes")
+			if len(consent.Purposes) == 0 {
+				return fieldError(root, p, "a consent grants at least one purpose")
+			}
+			for _, purpose := range consent.Purposes {
 				if !slices.Contains(schemas.Purposes, purpose) {
 					return fieldError(root, p, fmt.Sprintf("%q is not a purpose (%s)", purpose, strings.Join(schemas.Purposes, ", ")))
 				}
