@@ -259,6 +259,12 @@ func (f Filter) Validate() error {
 // values are checked (f.Validate) before they are put in, so they are
 // literals, never SQL.
 func (q Query) Bind(marketing string, f Filter) (string, error) {
+	return bindFilter(q.SQL, marketing, f)
+}
+
+// bindFilter puts database marketing and filter f, cut to the days a Date
+// holds, into sql's {marketing}, {from}, {to} and {channel}.
+func bindFilter(sql, marketing string, f Filter) (string, error) {
 	if !identRE.MatchString(marketing) {
 		return "", fmt.Errorf("database %q is not a plain identifier", marketing)
 	}
@@ -271,7 +277,7 @@ func (q Query) Bind(marketing string, f Filter) (string, error) {
 		"{from}", "toDate('"+f.From.Format(time.DateOnly)+"')",
 		"{to}", "toDate('"+f.To.Format(time.DateOnly)+"')",
 		"{channel}", "'"+f.Channel+"'",
-	).Replace(q.SQL), nil
+	).Replace(sql), nil
 }
 
 // Table is a query's answer: its column names and rows, each value as

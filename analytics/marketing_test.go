@@ -251,3 +251,39 @@ func TestARangeBeforeWhatADateHoldsIsCutToItsFirstMonday(t *testing.T) {
 		t.Error("a range inside what a Date holds is cut")
 	}
 }
+
+// sumColumn adds up column col (0-based) of a testdata/queries TSV.
+func sumColumn(t *testing.T, name string, col int) uint64 {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", "queries", name+".tsv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum uint64
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		n, err := strconv.ParseUint(strings.Split(line, "\t")[col], 10, 64)
+		if err != nil {
+			t.Fatalf("%s.tsv: %v", name, err)
+		}
+		sum += n
+	}
+	return sum
+}
+
+// The figures the page leads with add up the answers below them: the
+// leads and accepted of lead_volume, the quarantine backlog, the releases.
+func TestThePeriodsFiguresAddUpTheAnswers(t *testing.T) {
+	cfg, conn := pipelinetest.ClickHouse(t)
+	loadFixture(t, conn, cfg)
+	got, err := analytics.PeriodFigures(context.Background(), conn, cfg.Marketing, fixtureRange)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := analytics.Figures{
+		Leads: sumColumn(t, "lead_volume", 3), Accepted: sumColumn(t, "lead_volume", 4),
+		Quarantined: sumColumn(t, "quarantine_backlog", 2), Released: sumColumn(t, "quarantine_releases", 2),
+	}
+	if got != want || got.Leads == 0 {
+		t.Errorf("figures %+v, want %+v (the sums of the answers)", got, want)
+	}
+}

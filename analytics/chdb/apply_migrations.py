@@ -143,7 +143,21 @@ def marketer_queries(s, files, root):
         want = open(os.path.join(root, "testdata", "queries", name + ".tsv")).read()
         if got != want:
             sys.exit(f"queries/{name}.sql answered on current ClickHouse\n{got}\nnot, as on 18.16,\n{want}")
-    print(f"chdb: the marketing refresh and {len(queries)} marketer queries answer the known rows")
+    # The figures the page leads with add up the answers (figures/period.sql).
+    def column_sum(name, col):
+        rows = open(os.path.join(root, "testdata", "queries", name + ".tsv")).read().strip().split("\n")
+        return sum(int(r.split("\t")[col]) for r in rows)
+    sql = "\n".join(statements(open(os.path.join(root, "figures", "period.sql")).read(), db, marketing,
+                              **{"from": "toDate('2026-11-01')", "to": "toDate('2026-11-30')", "channel": "''"}))
+    try:
+        got = s.query(sql, "TSV").bytes().decode().strip()
+    except Exception as e:  # noqa: BLE001
+        sys.exit(f"figures/period.sql: {e}")
+    want = "\t".join(str(n) for n in (column_sum("lead_volume", 3), column_sum("lead_volume", 4),
+                                        column_sum("quarantine_backlog", 2), column_sum("quarantine_releases", 2)))
+    if got != want:
+        sys.exit(f"figures/period.sql answered {got!r} on current ClickHouse, not the sums of the answers, {want!r}")
+    print(f"chdb: the marketing refresh and {len(queries)} marketer queries answer the known rows; the period's figures add them up")
 
 
 if __name__ == "__main__":

@@ -25,7 +25,8 @@ import (
 var pageFS embed.FS
 
 var page = template.Must(template.New("page.html").Funcs(template.FuncMap{
-	"cell": cell,
+	"cell":    cell,
+	"percent": func(share float64) float64 { return 100 * share },
 }).ParseFS(pageFS, "page.html"))
 
 // Server answers the page.
@@ -69,7 +70,8 @@ type view struct {
 	Reload        int
 	Answers       []answer
 	NothingInView bool
-	Clamped       string // why the range shown is not the one asked for
+	Figures       *analytics.Figures // the period's figures, which the page leads with
+	Clamped       string             // why the range shown is not the one asked for
 }
 
 func (s *Server) now() time.Time {
@@ -125,6 +127,12 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		}
 		slices.Sort(v.Channels)
 	}
+	fig, err := analytics.PeriodFigures(ctx, s.Conn, s.Marketing, f)
+	if err != nil {
+		s.fail(w, &v, err)
+		return
+	}
+	v.Figures = &fig
 	v.NothingInView = true
 	for _, q := range analytics.Queries() {
 		tab, err := q.Run(ctx, s.Conn, s.Marketing, f)

@@ -271,6 +271,20 @@ func TestTheDashboardShowsInABrowserWhatTheQueriesAnswer(t *testing.T) {
 				t.Errorf("the page shows %s as\n%v\nthe query answers\n%v", q.Name, got[q.Name], want)
 			}
 		}
+		// The page leads with the period's figures.
+		figures, err := chromedp.Run(bctx, chromedp.Evaluate[map[string]string](`Object.fromEntries([...document.querySelectorAll('[data-figure]')].map(e => [e.dataset.figure, e.textContent]))`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		fig, err := analytics.PeriodFigures(ctx, marketer, cfg.Marketing, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantFigures := map[string]string{"leads": fmt.Sprint(fig.Leads), "accepted_share": fmt.Sprintf("%.0f%%", 100*fig.AcceptedShare()),
+			"quarantined": fmt.Sprint(fig.Quarantined), "released": fmt.Sprint(fig.Released)}
+		if fmt.Sprint(figures) != fmt.Sprint(wantFigures) || fig.Leads == 0 {
+			t.Errorf("the page's figures %v, want %v", figures, wantFigures)
+		}
 		return png
 	}
 	png := check(t, fixtureFilter, base+"?from=2026-11-01&to=2026-11-30")

@@ -1,0 +1,18 @@
+-- The figures the marketer's page leads with, for the range and channel
+-- chosen: the leads whose first lead event falls in it, how many of them
+-- are accepted now, how many wait in quarantine now, and how many a
+-- consent released in it. Sums of groups of k or more (the marketing
+-- database holds no smaller one), so no figure is smaller than k unless 0.
+SELECT
+    (SELECT sum(leads) FROM {marketing}.lead_volume
+     WHERE snapshot = (SELECT max(snapshot) FROM {marketing}.refreshes)
+       AND week BETWEEN toMonday({from}) AND {to} AND ({channel} = '' OR channel = {channel})) AS leads,
+    (SELECT sum(accepted) FROM {marketing}.lead_volume
+     WHERE snapshot = (SELECT max(snapshot) FROM {marketing}.refreshes)
+       AND week BETWEEN toMonday({from}) AND {to} AND ({channel} = '' OR channel = {channel})) AS accepted,
+    (SELECT sum(leads) FROM {marketing}.quarantine_backlog
+     WHERE snapshot = (SELECT max(snapshot) FROM {marketing}.refreshes)
+       AND week BETWEEN toMonday({from}) AND {to}) AS quarantined,
+    (SELECT sum(leads) FROM {marketing}.quarantine_releases
+     WHERE snapshot = (SELECT max(snapshot) FROM {marketing}.refreshes)
+       AND week BETWEEN toMonday({from}) AND {to}) AS released
