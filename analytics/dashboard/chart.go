@@ -40,8 +40,12 @@ type segment struct {
 
 type legend struct {
 	Label, Color string
-	X            int
+	X, Y         int
 }
+
+// legendStep is the width of a legend entry: the legend wraps into rows
+// of as many as the chart's width holds, so that every series is in it.
+const legendStep = 110
 
 // palette is colour-blind safe (Okabe and Ito).
 var palette = []string{"#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"}
@@ -168,11 +172,43 @@ func stacked(title string, rows [][]any, of func([]any) (x, series string, v flo
 		values[[2]string{x, s}] += v
 	}
 	slices.Sort(series)
+	// One colour per series: beyond the palette, the smallest series are
+	// merged into "other", which the legend shows too.
+	if len(series) > len(palette) {
+		totals := map[string]float64{}
+		for k, v := range values {
+			totals[k[1]] += v
+		}
+		bySize := slices.Clone(series)
+		slices.SortStableFunc(bySize, func(a, b string) int {
+			switch {
+			case totals[a] > totals[b]:
+				return -1
+			case totals[a] < totals[b]:
+				return 1
+			}
+			return 0
+		})
+		kept := bySize[:len(palette)-1]
+		merged := map[[2]string]float64{}
+		for k, v := range values {
+			if !slices.Contains(kept, k[1]) {
+				k[1] = "other"
+			}
+			merged[k] += v
+		}
+		values = merged
+		series = slices.Clone(kept)
+		slices.Sort(series)
+		series = append(series, "other")
+	}
 	var most float64
 	for _, v := range sums {
 		most = max(most, v)
 	}
-	c := &chart{Title: title, Width: chartWidth, Height: height + 24}
+	perRow := (chartWidth - 40) / legendStep
+	legendRows := (len(series) + perRow - 1) / perRow
+	c := &chart{Title: title, Width: chartWidth, Height: height + 8 + legendRows*16}
 	step := (chartWidth - 40) / max(len(xs), 1)
 	w := max(min(step-6, 60), 4)
 	for i, x := range xs {
@@ -191,7 +227,7 @@ func stacked(title string, rows [][]any, of func([]any) (x, series string, v flo
 		c.Columns = append(c.Columns, col)
 	}
 	for j, s := range series {
-		c.Legend = append(c.Legend, legend{Label: s, Color: palette[j%len(palette)], X: 40 + j*110})
+		c.Legend = append(c.Legend, legend{Label: s, Color: palette[j%len(palette)], X: 40 + (j%perRow)*legendStep, Y: height + 2 + (j/perRow)*16})
 	}
 	return c
 }

@@ -8,6 +8,7 @@ package dashboard
 import (
 	"context"
 	"embed"
+	"encoding/csv"
 	"fmt"
 	"html/template"
 	"log/slog"
@@ -44,13 +45,64 @@ type Server struct {
 	Now func() time.Time
 }
 
-// Handler returns the page at "/" and a health check at "/healthz".
+// Handler returns the page at "/", each question's answer as CSV at
+// "/answer.csv?q=NAME" (with the page's from, to and channel), and a
+// health check at "/healthz".
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", s.serve)
+	mux.HandleFunc("GET /answer.csv", s.serveCSV)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	return mux
 }
+
+// serveCSV answers one question as CSV, for the filter of the request:
+// the same rows the page shows, so k-anonymity holds alike.
+func (s *Server) serveCSV(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
+	defer cancel()
+	q, ok := analytics.QueryByName(r.FormValue("q"))
+	if !ok {
+		http.Error(w, "q names no question (the file names of analytics/queries/, without .sql)", http.StatusBadRequest)
+		return
+	}
+	f, err := s.filter(r)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	f, _ = f.Clamped()
+	tab, err := q.Run(ctx, s.Conn, s.Marketing, f)
+	if err != nil {
+		if s.Log != nil {
+			s.Log.Warn("answering a question as CSV failed", "question", q.Name, "err", err)
+		}
+		http.Error(w, "ClickHouse did not answer", http.StatusServiceUnavailable)
+		return
+	}
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="%s_%s_%s.csv"`, q.Name, f.From.Format(time.DateOnly), f.To.Format(time.DateOnly)))
+	cw := csv.NewWriter(w)
+	cw.Write(tab.Columns)
+	for _, row := range tab.Rows {
+		rec := make([]string, len(row))
+		for i, v := range row {
+			switch v := v.(type) {
+			case time.Time:
+				rec[i] = v.Format(time.DateOnly)
+			case float64:
+				rec[i] = strconv.FormatFloat(v, 'f', -1, 64)
+			default:
+				rec[i] = fmt.Sprint(v)
+			}
+		}
+		cw.Write(rec)
+	}
+	cw.Flush()
+}
+
+// foldRows is how many rows a table shows before the rest is folded.
+const foldRows = 12
 
 // answer is one question and its answer on the page.
 type answer struct {
@@ -58,6 +110,9 @@ type answer struct {
 	Table *analytics.Table
 	Chart *chart
 }
+
+// Folded reports whether the answer's table is long enough to fold.
+func (a answer) Folded() bool { return len(a.Table.Rows) > foldRows }
 
 // view is what the template renders.
 type view struct {

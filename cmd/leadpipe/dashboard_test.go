@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"encoding/csv"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -314,6 +316,43 @@ func TestTheDashboardShowsInABrowserWhatTheQueriesAnswer(t *testing.T) {
 				t.Errorf("the page does not say the range was cut: %q, %v", note, err)
 			}
 		})
+	}
+
+	// Each answer downloads as CSV: the rows the query answers, the link on
+	// the page for each question answered.
+	links, err := chromedp.Run(bctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('p.csv a')].map(a => a.getAttribute('href'))`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(links) != len(analytics.Queries()) {
+		t.Errorf("%d CSV links on the page, want one per question (%d)", len(links), len(analytics.Queries()))
+	}
+	resp, err := http.Get(base + "answer.csv?q=lead_volume&from=2026-11-01&to=2026-11-30")
+	if err != nil {
+		t.Fatal(err)
+	}
+	records, err := csv.NewReader(resp.Body).ReadAll()
+	resp.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	volume, _ := analytics.QueryByName("lead_volume")
+	tab, err := volume.Run(ctx, marketer, cfg.Marketing, fixtureFilter)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusOK || len(records) != len(tab.Rows)+1 || strings.Join(records[0], ",") != strings.Join(tab.Columns, ",") ||
+		records[1][3] != fmt.Sprint(tab.Rows[0][3]) {
+		t.Errorf("lead_volume as CSV (%s): %v; want the header and the %d rows the query answers", resp.Status, records, len(tab.Rows))
+	}
+
+	// A long table (consent coverage: 18 rows) is folded, a short one is not.
+	folded, err := chromedp.Run(bctx, chromedp.Evaluate[map[string]bool](`Object.fromEntries([...document.querySelectorAll('table[data-question]')].map(t => [t.dataset.question, t.closest('details') !== null]))`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !folded["consent_coverage"] || folded["lead_volume"] {
+		t.Errorf("folded tables %v: want consent_coverage (18 rows) folded, lead_volume (3) not", folded)
 	}
 
 	// The channel list offers the channels that have leads.
