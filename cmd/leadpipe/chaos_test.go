@@ -755,3 +755,33 @@ func TestChaosClassifyStoppedForAMinuteUnderLoad(t *testing.T) {
 	sameView(t, marketerView(t, conn, cfg.ch.Database), want)
 	t.Logf("%d events; enrich held behavior for up to %.0f s; %v", len(events), waited, places)
 }
+
+// TestChaosOneOfTwoClassifyProcessesKilledLandsEveryDecisionOnce runs two
+// classify processes on 12 partitions and kills one with SIGKILL under
+// load, then starts it again: the batch it had written and not committed
+// is written again by the process that takes its partitions. decisions
+// holds one row per event id (leadpipe check), and what marketers read is
+// what a run without the kill lands (issue 24 point 2: 421 decisions
+// landed twice, 12 of them with another decision).
+func TestChaosOneOfTwoClassifyProcessesKilledLandsEveryDecisionOnce(t *testing.T) {
+	events := chaosWorkload(t)
+	want := referenceRun(t, events)
+	cfg, conn := testRunConfig(t)
+	cfg.kafka.TopicPrefix, cfg.kafka.Partitions = cfg.kafka.TopicPrefix+"p12.", 12
+	pipelinetest.Topics(t, &cfg.kafka)
+	c := newChaos(t, cfg)
+	victim := c.start("classify")
+	c.start("classify")
+	c.start("enrich")
+	c.start("sink")
+	produceChunks(t, &cfg.kafka, events, 12, 300*time.Millisecond, func(i int) {
+		if i == 4 {
+			victim = c.restart(victim) // SIGKILL, then a new process
+			t.Log("one classify process killed and started again")
+		}
+	})
+	c.drain(5 * time.Minute)
+	places := reconcile(t, cfg, conn) // runs leadpipe check: decisions rows = event ids
+	sameView(t, marketerView(t, conn, cfg.ch.Database), want)
+	t.Logf("%d events; %v", len(events), places)
+}
