@@ -767,8 +767,7 @@ func TestChaosOneOfTwoClassifyProcessesKilledLandsEveryDecisionOnce(t *testing.T
 	events := chaosWorkload(t)
 	want := referenceRun(t, events)
 	cfg, conn := testRunConfig(t)
-	cfg.kafka.TopicPrefix, cfg.kafka.Partitions = cfg.kafka.TopicPrefix+"p12.", 12
-	pipelinetest.Topics(t, &cfg.kafka)
+	onPartitions(t, cfg, 12)
 	c := newChaos(t, cfg)
 	victim := c.start("classify")
 	c.start("classify")

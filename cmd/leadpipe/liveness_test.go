@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/leadpipe/leadpipe/bench/workload"
-	"github.com/leadpipe/leadpipe/pipeline/pipelinetest"
 )
 
 // TestMembershipChangesNeverStallThePipeline is the scenario of issue 24
@@ -27,8 +26,7 @@ func TestMembershipChangesNeverStallThePipeline(t *testing.T) {
 	for run := 1; run <= 10; run++ {
 		t.Run(fmt.Sprintf("run %d", run), func(t *testing.T) {
 			cfg, _ := testRunConfig(t)
-			cfg.kafka.TopicPrefix, cfg.kafka.Partitions = cfg.kafka.TopicPrefix+"p12.", 12
-			pipelinetest.Topics(t, &cfg.kafka)
+			onPartitions(t, cfg, 12)
 			c := newChaos(t, cfg)
 			victim := c.start("classify")
 			c.start("classify")

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -39,8 +40,7 @@ func TestAGroupResetToTheStartChangesNothingInClickHouse(t *testing.T) {
 		return e.Kind == workload.KindConsent && json.Unmarshal(e.Value, &v) == nil && v.Action == "erase"
 	})
 	cfg, conn := testRunConfig(t)
-	cfg.kafka.TopicPrefix, cfg.kafka.Partitions = cfg.kafka.TopicPrefix+"p12.", 12
-	pipelinetest.Topics(t, &cfg.kafka)
+	onPartitions(t, cfg, 12)
 	db := cfg.ch.Database
 	k := &cfg.kafka
 
@@ -87,4 +87,12 @@ func deleteGroup(t *testing.T, k *pipeline.Config, group string) {
 		resp, err := k.Client(10*time.Second).DeleteGroups(ctx, &kafka.DeleteGroupsRequest{GroupIDs: []string{group}})
 		return err == nil && resp.Errors[group] == nil
 	})
+}
+
+// onPartitions moves cfg to topics of its own with n partitions each,
+// created now and deleted when the test ends.
+func onPartitions(t *testing.T, cfg *runConfig, n int) {
+	t.Helper()
+	cfg.kafka.TopicPrefix, cfg.kafka.Partitions = fmt.Sprintf("%sp%d.", cfg.kafka.TopicPrefix, n), n
+	pipelinetest.Topics(t, &cfg.kafka)
 }

@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -79,8 +80,12 @@ type LinkedInConsent struct {
 	Purposes []string `yaml:"purposes"`
 }
 
-// linkedInFields are the predefined fields leadpipe reads.
-var linkedInFields = []string{"EMAIL", "WORK_EMAIL", "FIRST_NAME", "LAST_NAME", "PHONE_NUMBER", "WORK_PHONE_NUMBER", "JOB_TITLE", "COMPANY_NAME", "COUNTRY"}
+// linkedInFieldOf maps the predefined fields leadpipe reads.
+var linkedInFieldOf = map[string]contactField{
+	"EMAIL": fieldEmail, "WORK_EMAIL": fieldEmail, "PHONE_NUMBER": fieldPhone, "WORK_PHONE_NUMBER": fieldPhone,
+	"FIRST_NAME": fieldFirstName, "LAST_NAME": fieldLastName, "JOB_TITLE": fieldJobTitle,
+	"COMPANY_NAME": fieldCompany, "COUNTRY": fieldCountry,
+}
 
 // MetaConfig maps Meta lead forms.
 type MetaConfig struct {
@@ -185,8 +190,9 @@ func (c *Config) validate(root *yaml.Node) error {
 			return fieldError(root, path, "a LinkedIn form id is the number of its leadGenForm URN")
 		}
 		for q, field := range f.Questions {
-			if !slices.Contains(linkedInFields, field) {
-				return fieldError(root, append(slices.Clone(path), "questions", q), fmt.Sprintf("%q is not a predefined field leadpipe reads (%s)", field, strings.Join(linkedInFields, ", ")))
+			if _, ok := linkedInFieldOf[field]; !ok {
+				known := slices.Sorted(maps.Keys(linkedInFieldOf))
+				return fieldError(root, append(slices.Clone(path), "questions", q), fmt.Sprintf("%q is not a predefined field leadpipe reads (%s)", field, strings.Join(known, ", ")))
 			}
 		}
 		for id, consent := range f.Consents {

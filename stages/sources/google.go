@@ -3,7 +3,6 @@ package sources
 import (
 	"encoding/json"
 	"errors"
-	"strings"
 	"unicode/utf8"
 
 	"github.com/leadpipe/leadpipe/schemas"
@@ -31,6 +30,14 @@ type googleColumnData struct {
 	ColumnID    string `json:"column_id"`
 }
 
+// googleFields are the column_id values (LeadFormFieldUserInputType)
+// leadpipe reads; qualifying questions are left out.
+var googleFields = map[string]contactField{
+	"EMAIL": fieldEmail, "WORK_EMAIL": fieldEmail, "PHONE_NUMBER": fieldPhone, "WORK_PHONE": fieldPhone,
+	"GIVEN_NAME": fieldFirstName, "FAMILY_NAME": fieldLastName, "FULL_NAME": fieldFullName,
+	"COMPANY_NAME": fieldCompany, "JOB_TITLE": fieldJobTitle, "COUNTRY": fieldCountry,
+}
+
 // ErrTestLead is FromGoogleAds's answer for a lead Google marks is_test:
 // not a person, so no event.
 var ErrTestLead = errors.New("is_test: a test lead, left out")
@@ -56,44 +63,15 @@ func FromGoogleAds(payload []byte) (schemas.Lead, Report, error) {
 	case g.LeadSubmitTime.IsZero():
 		return schemas.Lead{}, r, errors.New("lead_submit_time: missing (the webhook's API version may predate it)")
 	}
-	var c schemas.Contact
-	var full string
+	var b contactBuilder
 	for _, col := range g.UserColumnData {
-		v := strings.TrimSpace(col.StringValue)
-		switch col.ColumnID {
-		case "EMAIL", "WORK_EMAIL":
-			c.Email = or(c.Email, v)
-		case "PHONE_NUMBER", "WORK_PHONE":
-			c.Phone = or(c.Phone, v)
-		case "GIVEN_NAME":
-			c.FirstName = v
-		case "FAMILY_NAME":
-			c.LastName = v
-		case "FULL_NAME":
-			full = v
-		case "COMPANY_NAME":
-			c.Company = v
-		case "JOB_TITLE":
-			c.JobTitle = v
-		case "COUNTRY":
-			if len(v) == 2 {
-				c.Country = strings.ToUpper(v)
-			}
-		}
-	}
-	if full != "" && c.FirstName == "" && c.LastName == "" {
-		c.FirstName = full
-		if i := strings.LastIndexByte(full, ' '); i > 0 {
-			c.FirstName, c.LastName = full[:i], full[i+1:]
-		}
+		b.set(googleFields[col.ColumnID], col.StringValue)
 	}
 	lead := schemas.Lead{
 		Type: schemas.TypeLead, ID: "google:" + string(g.LeadID), OccurredAt: g.LeadSubmitTime.Time, Lead: "google:" + string(g.LeadID),
 		Source: &schemas.Source{Kind: "web_form", FormID: string(g.FormID),
 			UTM: &schemas.UTM{Source: "google", Medium: "cpc", Campaign: string(g.CampaignID)}},
 	}
-	if c != (schemas.Contact{}) {
-		lead.Contact = &c
-	}
+	lead.Contact = b.contact(schemas.Contact{})
 	return lead, r, nil
 }

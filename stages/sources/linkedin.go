@@ -115,35 +115,13 @@ func FromLinkedIn(payload []byte, c *Config) (schemas.Event, Report, error) {
 		r.UnmappedForm = true
 		return lead, r, nil
 	}
-	contact := schemas.Contact{IsBusiness: true}
+	var b contactBuilder
 	for _, a := range l.FormResponse.Answers {
-		t := a.AnswerDetails.TextQuestionAnswer
-		if t == nil {
-			continue
-		}
-		v := strings.TrimSpace(t.Answer)
-		switch form.Questions[string(a.QuestionID)] {
-		case "EMAIL", "WORK_EMAIL":
-			contact.Email = or(contact.Email, v)
-		case "PHONE_NUMBER", "WORK_PHONE_NUMBER":
-			contact.Phone = or(contact.Phone, v)
-		case "FIRST_NAME":
-			contact.FirstName = v
-		case "LAST_NAME":
-			contact.LastName = v
-		case "JOB_TITLE":
-			contact.JobTitle = v
-		case "COMPANY_NAME":
-			contact.Company = v
-		case "COUNTRY":
-			if len(v) == 2 {
-				contact.Country = strings.ToUpper(v)
-			}
+		if t := a.AnswerDetails.TextQuestionAnswer; t != nil {
+			b.set(linkedInFieldOf[form.Questions[string(a.QuestionID)]], t.Answer)
 		}
 	}
-	if contact != (schemas.Contact{IsBusiness: true}) {
-		lead.Contact = &contact
-	}
+	lead.Contact = b.contact(schemas.Contact{IsBusiness: true})
 	seen := map[metaID]int{}
 	for _, cr := range l.FormResponse.ConsentResponses {
 		seen[cr.ConsentID]++

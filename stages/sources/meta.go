@@ -206,49 +206,29 @@ func FromMeta(payload []byte, c *Config) (schemas.Lead, Report, error) {
 	return lead, r, nil
 }
 
-// metaContact reads the contact of field_data by Meta's standard keys; a
-// phone exported to CSV keeps its "p:" prefix, which goes.
+// metaFields are Meta's standard field_data keys leadpipe reads.
+var metaFields = map[string]contactField{
+	"email": fieldEmail, "work_email": fieldEmail, "phone_number": fieldPhone, "work_phone_number": fieldPhone,
+	"first_name": fieldFirstName, "last_name": fieldLastName, "full_name": fieldFullName,
+	"company_name": fieldCompany, "job_title": fieldJobTitle, "country": fieldCountry, "date_of_birth": fieldBirthDate,
+}
+
+// metaContact reads the contact of field_data by Meta's standard keys, the
+// first value of each; a phone exported to CSV keeps its "p:" prefix,
+// which goes.
 func metaContact(fields []metaField) *schemas.Contact {
-	var c schemas.Contact
-	var full string
+	var b contactBuilder
 	for _, f := range fields {
 		if len(f.Values) == 0 {
 			continue
 		}
-		v := strings.TrimSpace(f.Values[0])
-		switch f.Name {
-		case "email", "work_email":
-			c.Email = or(c.Email, v)
-		case "phone_number", "work_phone_number":
-			c.Phone = or(c.Phone, strings.TrimPrefix(v, "p:"))
-		case "first_name":
-			c.FirstName = v
-		case "last_name":
-			c.LastName = v
-		case "full_name":
-			full = v
-		case "company_name":
-			c.Company = v
-		case "job_title":
-			c.JobTitle = v
-		case "country":
-			if len(v) == 2 {
-				c.Country = strings.ToUpper(v)
-			}
-		case "date_of_birth":
-			c.BirthDate = birthDate(v)
+		v := f.Values[0]
+		if metaFields[f.Name] == fieldPhone {
+			v = strings.TrimPrefix(strings.TrimSpace(v), "p:")
 		}
+		b.set(metaFields[f.Name], v)
 	}
-	if full != "" && c.FirstName == "" && c.LastName == "" {
-		c.FirstName, c.LastName = full, ""
-		if i := strings.LastIndexByte(full, ' '); i > 0 {
-			c.FirstName, c.LastName = full[:i], full[i+1:]
-		}
-	}
-	if c == (schemas.Contact{}) {
-		return nil
-	}
-	return &c
+	return b.contact(schemas.Contact{})
 }
 
 // birthDate is a date of birth as YYYY-MM-DD, from that form or Meta's
