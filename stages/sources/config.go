@@ -173,14 +173,8 @@ func (c *Config) validate(root *yaml.Node) error {
 			return fieldError(root, append(path, "checkboxes"), "a form needs at least one checkbox: without one, list nothing and its leads have no consent")
 		}
 		for key, box := range f.Checkboxes {
-			p := append(slices.Clone(path), "checkboxes", key, "purposes")
-			if len(box.Purposes) == 0 {
-				return fieldError(root, p, "a checkbox grants at least one purpose")
-			}
-			for _, purpose := range box.Purposes {
-				if !slices.Contains(schemas.Purposes, purpose) {
-					return fieldError(root, p, fmt.Sprintf("%q is not a purpose (%s)", purpose, strings.Join(schemas.Purposes, ", ")))
-				}
+			if err := checkPurposes(root, append(slices.Clone(path), "checkboxes", key, "purposes"), box.Purposes, "a checkbox"); err != nil {
+				return err
 			}
 		}
 	}
@@ -196,15 +190,23 @@ func (c *Config) validate(root *yaml.Node) error {
 			}
 		}
 		for id, consent := range f.Consents {
-			p := append(slices.Clone(path), "consents", id, "purposes")
-			if len(consent.Purposes) == 0 {
-				return fieldError(root, p, "a consent grants at least one purpose")
+			if err := checkPurposes(root, append(slices.Clone(path), "consents", id, "purposes"), consent.Purposes, "a consent"); err != nil {
+				return err
 			}
-			for _, purpose := range consent.Purposes {
-				if !slices.Contains(schemas.Purposes, purpose) {
-					return fieldError(root, p, fmt.Sprintf("%q is not a purpose (%s)", purpose, strings.Join(schemas.Purposes, ", ")))
-				}
-			}
+		}
+	}
+	return nil
+}
+
+// checkPurposes checks the purposes a box or consent (what) grants: at
+// least one, each one of schemas.Purposes.
+func checkPurposes(root *yaml.Node, path, purposes []string, what string) error {
+	if len(purposes) == 0 {
+		return fieldError(root, path, what+" grants at least one purpose")
+	}
+	for _, purpose := range purposes {
+		if !slices.Contains(schemas.Purposes, purpose) {
+			return fieldError(root, path, fmt.Sprintf("%q is not a purpose (%s)", purpose, strings.Join(schemas.Purposes, ", ")))
 		}
 	}
 	return nil
