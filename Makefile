@@ -65,10 +65,11 @@ chdb: cluster
 		| python3 analytics/chdb/apply_cluster_migrations.py chdb_cluster chdb_cluster_marketing
 
 ## fuzz: every decoder of outside bytes, FUZZTIME each (briefly in make test; make fuzz FUZZTIME=10m for long):
-## events (schemas), state changelog records and classification records (classify, enrich's reader),
+## events and TCF consent strings (schemas), state changelog records and classification records (classify, enrich's reader),
 ## Meta Lead Ads payloads (stages/sources).
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./schemas/
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeTCF$$' -fuzztime $(FUZZTIME) ./schemas/
 	$(GO) test -run '^$$' -fuzz '^FuzzRestore$$' -fuzztime $(FUZZTIME) ./stages/classify/
 	$(GO) test -run '^$$' -fuzz '^FuzzRecord$$' -fuzztime $(FUZZTIME) ./stages/classify/
 	$(GO) test -run '^$$' -fuzz '^FuzzApplyClassification$$' -fuzztime $(FUZZTIME) ./pipeline/adapter/
