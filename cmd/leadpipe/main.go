@@ -39,6 +39,7 @@ var commands = []command{
 	{"erase", "request the erasure of a lead (GDPR Art. 17) and wait for its receipt", cmdErase},
 	{"marketing", "refresh the marketing database, or print the marketer questions' answers", cmdMarketing},
 	{"dashboard", "serve the marketer questions as a web page, read as the marketer user", cmdDashboard},
+	{"tcf", "decode an IAB TCF v2.2/2.3 consent string to JSON, checking the rules of 2.2 and 2.3", cmdTCF},
 }
 
 func main() {
