@@ -2,6 +2,7 @@ package schemas
 
 import (
 	"cmp"
+	"encoding/binary"
 	"fmt"
 	"math/bits"
 	"slices"
@@ -337,15 +338,36 @@ func (r *bitReader) read(n int) (uint64, bool) {
 	if r.off+n > r.end {
 		return 0, false
 	}
-	var v uint64
-	for n > 0 {
-		avail := 8 - r.off&7
-		take := min(avail, n)
-		v = v<<take | uint64(r.b[r.off>>3]>>(avail-take)&(1<<take-1))
-		n -= take
-		r.off += take
+	if n > 56 {
+		hi, _ := r.read(n - 32)
+		lo, _ := r.read(32)
+		return hi<<32 | lo, true
 	}
-	return v, true
+	if n == 0 {
+		return 0, true
+	}
+	v, _ := r.word(r.off, r.off+n)
+	r.off += n
+	return v >> (64 - n), true
+}
+
+// word returns the bits from p up to end, at most 56 of them, at the top
+// of a uint64, and how many they are.
+func (r *bitReader) word(p, end int) (uint64, int) {
+	k := min(56, end-p)
+	i := p >> 3
+	var v uint64
+	if i+8 <= len(r.b) {
+		v = binary.BigEndian.Uint64(r.b[i:])
+	} else {
+		for j := i; j < i+8; j++ {
+			v <<= 8
+			if j < len(r.b) {
+				v |= uint64(r.b[j])
+			}
+		}
+	}
+	return v << (p & 7) & (^uint64(0) << (64 - k)), k
 }
 
 // field reads an n-bit field; at the end of the segment it records that
@@ -412,32 +434,22 @@ func (r *bitReader) bitField(n int) []uint16 {
 	start, end := r.off, r.off+n
 	r.off = end
 	count := 0
-	r.eachSet(start, end, func(int) { count++ })
+	for p := start; p < end; {
+		w, k := r.word(p, end)
+		count += bits.OnesCount64(w)
+		p += k
+	}
 	ids := make([]uint16, 0, count)
-	r.eachSet(start, end, func(p int) { ids = append(ids, uint16(p-start+1)) })
+	for p := start; p < end; {
+		w, k := r.word(p, end)
+		for w != 0 {
+			lz := bits.LeadingZeros64(w)
+			ids = append(ids, uint16(p-start+lz+1))
+			w &^= 1 << 63 >> lz
+		}
+		p += k
+	}
 	return ids
-}
-
-// eachSet calls f with the position of every set bit in [start, end).
-func (r *bitReader) eachSet(start, end int, f func(p int)) {
-	p := start
-	for ; p < end && p&7 != 0; p++ {
-		if r.b[p>>3]&(0x80>>(p&7)) != 0 {
-			f(p)
-		}
-	}
-	for ; p+8 <= end; p += 8 {
-		for x := r.b[p>>3]; x != 0; {
-			lz := bits.LeadingZeros8(x)
-			f(p + lz)
-			x &^= 0x80 >> lz
-		}
-	}
-	for ; p < end; p++ {
-		if r.b[p>>3]&(0x80>>(p&7)) != 0 {
-			f(p)
-		}
-	}
 }
 
 // ranges reads NumEntries range entries, each a single id or a range, and
