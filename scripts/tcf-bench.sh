@@ -19,12 +19,12 @@ strings=$(pwd)/bench/testdata/tcf-strings.txt
 i=0
 while [ "$i" -lt "$rounds" ]; do
 	(cd bench && "$dir/bench.test" -test.run '^$' -test.bench '^BenchmarkDecodeTCF$' -test.benchtime 1s -test.cpu 1 -test.benchmem) |
-		awk '/^BenchmarkDecodeTCF/ {print $3; print $5 " B/op, " $7 " allocs/op" > "/dev/stderr"}' >>"$dir/go.txt"
+		awk -v allocs="$dir/allocs.txt" '/^BenchmarkDecodeTCF/ {print $3; print $5 " B/op, " $7 " allocs/op" > allocs}' >>"$dir/go.txt"
 	node "$dir/oracle.mjs" bench "$strings" 1000 | awk '{print $1}' >>"$dir/node.txt"
 	i=$((i + 1))
 done
 stats() { sort -n "$1" | awk '{v[NR]=$1} END {printf "min %d, median %d, max %d ns/string (%d runs)", v[1], v[int((NR+1)/2)], v[NR], NR}'; }
 median() { sort -n "$1" | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
-echo "go   (schemas.DecodeTCF):       $(stats "$dir/go.txt")"
-echo "node (@iabtechlabtcf/core 1.5.21): $(stats "$dir/node.txt")"
+echo "go $(go env GOVERSION), schemas.DecodeTCF: $(stats "$dir/go.txt"); $(cat "$dir/allocs.txt")"
+echo "node $(node --version), @iabtechlabtcf/core 1.5.21: $(stats "$dir/node.txt")"
 awk -v g="$(median "$dir/go.txt")" -v n="$(median "$dir/node.txt")" 'BEGIN {printf "ratio of the medians: the reference takes %.1f times as long\n", n / g}'
