@@ -115,7 +115,10 @@ var tcfBase64 = func() (t [256]byte) {
 // more, no legitimate interest for purposes 3 to 6, and the disclosed
 // vendors segment from policy version 5. It is stricter than the reference
 // library where the specification is (range entries ascend within
-// MaxVendorId, letters are a to z, each segment at most once).
+// MaxVendorId, letters are a to z, each segment at most once). The allowed
+// vendors segment (type 2, deprecated) is checked and dropped.
+// IsServiceSpecific is reported, not enforced: the specification calls a
+// 0 invalid, the reference library still writes one.
 //
 // Every error wraps a *FieldError whose Field is the TCModel name of the
 // field ("purposeLegitimateInterests") and whose Reason names the rule;
