@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/segmentio/kafka-go"
 
 	"github.com/leadpipe/leadpipe/bench/workload"
@@ -15,16 +17,23 @@ import (
 	"github.com/leadpipe/leadpipe/pipeline/pipelinetest"
 )
 
-// TestAGroupResetToTheStartChangesNothingInClickHouse is what an operator
-// does to reprocess, as the fault probe of issue 24 did: after a full
-// drain, stop enrich and the sink, reset enrich's consumer group to the
-// earliest offset, and start both again; then the same with the sink's
-// group. 20,000 leads on 12 partitions, about 26,000 behavior records a
-// partition: further than the 20,000 offsets a restarted sink reads back,
-// so each copy is found only by the flush's lookup in ClickHouse (the
-// probe counted engagement_daily twice). Every table and aggregate stays
-// what the first landing made of it, and leadpipe check reports nothing.
-func TestAGroupResetToTheStartChangesNothingInClickHouse(t *testing.T) {
+// TestFaultsOn20000LeadsLandWhatACleanRunLands runs issue 24's faults on
+// 20,000 leads and 12 partitions (about 26,000 behavior records a
+// partition, further than the 20,000 offsets a restarted sink reads back,
+// so a copy is found only by the flush's lookup in ClickHouse; the fault
+// probe counted engagement_daily twice). A clean run lands the workload
+// first; after each fault, every table and aggregate the marketers read,
+// and the decisions rows, are what the clean run landed, and leadpipe
+// check reports nothing:
+//   - enrich's group reset to the earliest offset after a full drain (an
+//     operator reprocessing: enrich and the sink stopped, the group
+//     deleted, both started again), then the sink's group likewise;
+//   - the same workload produced on topics and a database of their own
+//     with each record stamped with its event's occurred_at rather than
+//     the time it was produced;
+//   - the same, produced with produce-time stamps, with classify killed
+//     with SIGKILL under load and started again after its session timeout.
+func TestFaultsOn20000LeadsLandWhatACleanRunLands(t *testing.T) {
 	wl := workload.DefaultConfig()
 	wl.Seed, wl.Leads, wl.BehaviorPerLead = 3, 20_000, 16
 	events, err := workload.All(wl)
@@ -56,24 +65,73 @@ func TestAGroupResetToTheStartChangesNothingInClickHouse(t *testing.T) {
 	checkNoDrift(t, cfg)
 	perPartition := pipelinetest.Strings(t, conn, "SELECT toString(min(c)) FROM (SELECT count() AS c FROM "+db+".behavior_events GROUP BY _partition)")
 	t.Logf("%d events landed; behavior rows on the smallest partition: %v", len(events), perPartition)
-
-	for _, reset := range [][]string{{"enrich", "sink"}, {"sink"}} {
-		group := k.Group(reset[0])
-		for _, s := range reset {
-			procs[s].stop(t)
-			c.procs[s] = nil
-		}
-		deleteGroup(t, k, group) // nothing committed: the stage starts from the earliest offset
-		for _, s := range reset {
-			procs[s] = c.start(s)
-		}
-		c.drain(10 * time.Minute)
+	same := func(t *testing.T, conn driver.Conn, db string) {
+		t.Helper()
 		sameView(t, marketerView(t, conn, db), want)
 		if got := pipelinetest.Strings(t, conn, "SELECT toString(count()) FROM "+db+".decisions"); !slices.Equal(got, decisions) {
-			t.Errorf("after %s's group was reset: %v decisions rows, %v before", reset[0], got, decisions)
+			t.Errorf("%v decisions rows, %v in the clean run", got, decisions)
 		}
-		checkNoDrift(t, cfg)
 	}
+
+	for _, reset := range [][]string{{"enrich", "sink"}, {"sink"}} {
+		t.Run(reset[0]+" group reset to the start", func(t *testing.T) {
+			group := k.Group(reset[0])
+			for _, s := range reset {
+				procs[s].stop(t)
+				c.procs[s] = nil
+			}
+			deleteGroup(t, k, group) // nothing committed: the stage starts from the earliest offset
+			for _, s := range reset {
+				procs[s] = c.start(s)
+			}
+			c.drain(10 * time.Minute)
+			same(t, conn, db)
+			checkNoDrift(t, cfg)
+		})
+	}
+
+	t.Run("records stamped with occurred_at", func(t *testing.T) {
+		cfg, conn := testRunConfig(t)
+		onPartitions(t, cfg, 12)
+		c := newChaos(t, cfg)
+		for _, s := range stageNames {
+			c.start(s)
+		}
+		for _, chunk := range split(events, 12) {
+			ordered := leadsFirst(chunk)
+			msgs := workloadMessages(ordered)
+			for i := range msgs {
+				msgs[i].Time = ordered[i].Time
+			}
+			pipelinetest.ProduceEach(t, &cfg.kafka, msgs...)
+		}
+		c.drain(10 * time.Minute)
+		same(t, conn, cfg.ch.Database)
+		checkNoDrift(t, cfg)
+	})
+
+	t.Run("classify killed and back after its session timeout", func(t *testing.T) {
+		cfg, conn := testRunConfig(t)
+		onPartitions(t, cfg, 12)
+		c := newChaos(t, cfg)
+		classifier := c.start("classify")
+		c.start("enrich")
+		c.start("sink")
+		produceChunks(t, &cfg.kafka, events, 12, 300*time.Millisecond, func(i int) {
+			if i != 4 {
+				return
+			}
+			classifier.cmd.Process.Signal(syscall.SIGKILL)
+			classifier.wait(t, 30*time.Second)
+			c.procs["classify"] = nil
+			time.Sleep(8 * time.Second) // past the 6 s session: the group has no member left
+			classifier = c.start("classify")
+			t.Log("classify killed, and started again 8 s later")
+		})
+		c.drain(10 * time.Minute)
+		same(t, conn, cfg.ch.Database)
+		checkNoDrift(t, cfg)
+	})
 }
 
 // deleteGroup deletes a consumer group whose members have left: what

@@ -86,7 +86,7 @@ func (c *runConfig) register(fs *pflag.FlagSet) {
 	fs.IntVar(&c.limits.MaxDepth, "max-depth", c.limits.MaxDepth, "deepest accepted JSON nesting")
 	fs.IntVar(&c.maxLeads, "enrich-max-leads", c.maxLeads, "leads the enrich stage holds in memory; an evicted lead's events are anonymous until it is classified again")
 	fs.DurationVar(&c.enrichGrace, "enrich-grace", c.enrichGrace, "longest a behavior event waits for classify to have applied its lead's events up to the event's time, then goes on with what is known; 0 waits as long as classify takes, so that nothing lands misattributed while classify is down")
-	fs.DurationVar(&c.produceDelay, "enrich-produce-delay", c.produceDelay, "how long after its timestamp a lead or consent record may reach the broker and still count for the behavior stamped after it (later ones are late); every identified behavior event waits at least this long")
+	fs.DurationVar(&c.produceDelay, "enrich-produce-delay", c.produceDelay, "how long after a behavior record a lead or consent record sent before it may reach the broker and still count for it (later ones are late); every identified behavior event waits at least this long")
 	fs.IntVar(&c.sinkRows, "sink-batch-rows", c.sinkRows, "rows the sink buffers before it inserts and commits")
 	fs.IntVar(&c.sinkBytes, "sink-batch-bytes", c.sinkBytes, "consumed bytes the sink buffers before it inserts and commits")
 	fs.DurationVar(&c.sinkAge, "sink-batch-age", c.sinkAge, "longest the sink buffers a row before it inserts and commits")

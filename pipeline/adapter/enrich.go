@@ -3,6 +3,7 @@ package adapter
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -28,21 +29,24 @@ import (
 // a process holds the leads of its partitions only. It emits
 // behavior.enriched.
 //
-// A behavior event at time t whose lead classify has not applied up to t
-// yet waits for classify (with Grace set, at most Grace): until the lead's record is as of
-// t or later, or until classify has committed, on the lead's partition,
-// every lead and consent event written before the behavior record (by
-// record timestamp) and the task's followers have read what it wrote (the
-// lead is then as final as it will be). With no grace (zero, the default)
-// it waits as long as classify takes: a classify that is down or
-// restoring holds identified behavior back (the task blocks, so its
-// memory stays bounded, and fetching stops with it), and nothing lands
-// with an attribution that classify's late answer would have changed;
-// leadpipe_enrich_waiting_seconds says how long the current wait lasts.
-// With a grace, past it the event goes on with what is known, counted in
-// leadpipe_enrich_grace_expired_total; while classify stays behind, later
-// events do not wait again until it has caught up, so a stopped classify
-// costs one grace, not one per event.
+// A behavior event of a lead waits for classify (with Grace set, at most
+// Grace) until classify has applied every lead and consent record that
+// reached the broker before the behavior record did (or up to
+// ProduceDelay after it), on every partition, with the suppression
+// notices they caused delivered and the task's followers holding what
+// classify wrote of them (followClassify). That is decided by offsets, not
+// by record timestamps: records stamped with their produce time, with the
+// event's occurred_at, or some of each, are waited for alike. The lead's
+// decisions are then taken as of the event's occurred_at (enrich.Enrich).
+// With no grace (zero, the default) it waits as long as classify takes:
+// a classify that is down or restoring holds identified behavior back (the
+// task blocks, so its memory stays bounded, and fetching stops with it),
+// and nothing lands with an attribution that classify's late answer would
+// have changed; leadpipe_enrich_waiting_seconds says how long the current
+// wait lasts. With a grace, past it the event goes on with what is known,
+// counted in leadpipe_enrich_grace_expired_total; while classify stays
+// behind, later events do not wait again until it has caught up, so a
+// stopped classify costs one grace, not one per event.
 type Enrich struct {
 	cfg      *pipeline.Config
 	keys     *pseudonym.Keyer
@@ -53,18 +57,19 @@ type Enrich struct {
 	mu    sync.Mutex // guards tasks; Process runs on one goroutine
 	tasks map[int]*enrichTask
 
-	// ProduceDelay is how long after its timestamp a lead or consent
-	// record may reach the broker (partitionWatermark). A record later
-	// than that (a client batching for longer, a retry after an outage) is
-	// late: behavior enriched meanwhile keeps what enrich knew (DESIGN.md).
+	// ProduceDelay is how long after a behavior record a lead or consent
+	// record sent before it may still reach the broker and count for it
+	// (producers batch). A record later than that (a client batching for
+	// longer, a retry after an outage) is late: behavior enriched
+	// meanwhile keeps what enrich knew (DESIGN.md).
 	ProduceDelay time.Duration
 
 	waitingSince time.Time    // start of the current wait for classify; zero when not waiting
 	waitingNano  atomic.Int64 // waitingSince in Unix nanoseconds, for the metric; zero when not waiting
 	expired      atomic.Int64
 
-	wmu       sync.Mutex
-	watermark time.Time // classify classified every record up to this timestamp, on every partition, notices delivered
+	wmu      sync.Mutex
+	released map[int]int64 // partition of behavior.raw → the offset below which every record's lead is classified as completely as it will be
 }
 
 // enrichTask is what enrich holds of one partition number: the leads of
@@ -83,6 +88,7 @@ func NewEnrich(cfg *pipeline.Config, keys *pseudonym.Keyer, limits schemas.Limit
 		cfg: cfg, keys: keys, limits: limits, maxLeads: maxLeads, grace: grace,
 		ProduceDelay: DefaultProduceDelay,
 		tasks:        map[int]*enrichTask{},
+		released:     map[int]int64{},
 	}
 }
 
@@ -227,7 +233,7 @@ func (s *Enrich) Process(ctx context.Context, m *kafka.Message, out *pipeline.Ou
 		return 0, fmt.Errorf("partition %d of %s is not assigned to this process", m.Partition, m.Topic)
 	}
 	e, _ := enrich.Enrich(ev, t.leads, s.keys)
-	if ev.Lead != "" && e.Decision != classify.DecisionErased && !s.classified(m.Time) {
+	if ev.Lead != "" && e.Decision != classify.DecisionErased && !s.classified(m.Partition, m.Offset) {
 		if e, err = s.await(ctx, m, ev, t); err != nil {
 			return 0, err
 		}
@@ -253,7 +259,7 @@ func (s *Enrich) await(ctx context.Context, m *kafka.Message, ev *schemas.Behavi
 	deadline := s.waitingSince.Add(s.grace)
 	for {
 		e, _ := enrich.Enrich(ev, t.leads, s.keys)
-		if e.Decision == classify.DecisionErased || s.classified(m.Time) {
+		if e.Decision == classify.DecisionErased || s.classified(m.Partition, m.Offset) {
 			s.waitingSince = time.Time{}
 			s.waitingNano.Store(0)
 			return e, nil
@@ -271,68 +277,57 @@ func (s *Enrich) await(ctx context.Context, m *kafka.Message, ev *schemas.Behavi
 	}
 }
 
-// classified reports whether classify has classified every lead and
-// consent event whose timestamp is not after ts, on every partition, and
-// delivered the notices they caused, and the followers hold what it wrote
-// of them (followClassify keeps the watermark).
-func (s *Enrich) classified(ts time.Time) bool {
+// classified reports whether the record at offset of partition of
+// behavior.raw is released: classify has applied every lead and consent
+// record that reached the broker before it, on every partition, delivered
+// the notices they caused, and the followers hold what it wrote of them
+// (followClassify keeps the released offsets).
+func (s *Enrich) classified(partition int, offset int64) bool {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	return !s.watermark.IsZero() && !ts.After(s.watermark)
+	return offset < s.released[partition]
 }
 
 // DefaultProduceDelay is Enrich.ProduceDelay unless set.
 const DefaultProduceDelay = 500 * time.Millisecond
 
-// partitionWatermark is the time up to which classify has classified
-// every record of one input partition, given its committed offset, the
-// offsets its records span when the commits were read (start, the first
-// one kept, and end; observed), and the timestamp of the last committed
-// record (lastCommitted; zero if unknown).
+// followClassify keeps the released offsets of behavior.raw: per
+// partition, the offset below which every record's lead is as classified
+// as it will be. Every 20 ms it looks:
 //
-// A record may reach the broker up to delay after its timestamp, so a
-// record stamped before another can follow it on the partition. A
-// partition read to its end is classified up to when it was looked at,
-// less delay: every record stamped before that was there. So is one that
-// holds no record, never written to or emptied by retention, though
-// classify never committed on it (before, such a partition held the
-// watermark at zero, and every identified behavior event waited for the
-// grace and then went on unattributed). One read to an offset is
-// classified up to the timestamp of the last record committed, less
-// delay: a record stamped earlier than that by more than delay would have
-// reached the broker before it. (Without the delay in that case, as
-// before, a record up to delay late was waited for only on a partition
-// read to its end: under load, behavior went ahead of it.)
-func partitionWatermark(committed, start, end int64, observed, lastCommitted time.Time, delay time.Duration) time.Time {
-	switch {
-	case max(committed, start) >= end:
-		return observed.Add(-delay)
-	case committed <= 0 || lastCommitted.IsZero():
-		return time.Time{}
-	default:
-		return lastCommitted.Add(-delay)
-	}
-}
-
-// followClassify keeps classify's watermark: the timestamp up to which
-// every record of leads.raw and consents.raw, on every partition, is
-// classified, the suppression notices that caused delivered, and the
-// outputs read by the followers. Every 20 ms it reads the classify group's
-// committed offsets and the timestamp of the last committed record of
-// each input partition; the lowest is the candidate W. An objection
-// classified by then has written its notice to the email key's partition
-// of leadpipe.suppressions (before its commit); that notice, once
-// classify commits it, has written the notices to the email key's other
-// leads; once those are committed, the leads' new records are on the
-// classification topics. So W is published after classify's commits on
-// leadpipe.suppressions have passed, twice, the ends seen after the step
-// before, and the followers have read the classification topics to the
-// end they had then.
+//  1. It reads the end offsets of behavior.raw: every record below them
+//     reached the broker before this moment. It keeps them with the time
+//     it read them (a snapshot).
+//  2. It reads the classify group's committed offsets on leads.raw and
+//     consents.raw, then their end offsets. The latest snapshot read at
+//     least ProduceDelay before these ends becomes a candidate, which
+//     needs classify's commits to reach these ends: every lead and
+//     consent record that reached the broker up to ProduceDelay after the
+//     snapshot's behavior records is then classified. Candidates whose
+//     commits are reached go on as checkpoints.
+//  3. An objection classified by then has written its notice to the email
+//     key's partition of leadpipe.suppressions (before its commit); that
+//     notice, once classify commits it, has written the notices to the
+//     email key's other leads; once those are committed, the leads' new
+//     records are on the classification topics. So a checkpoint's offsets
+//     are released after classify's commits on leadpipe.suppressions have
+//     passed, twice, the ends seen after the step before, and the
+//     followers have read the classification topics to the end they had
+//     then (advance).
+//
+// Offsets, not record timestamps, order a behavior record after the lead
+// and consent records: how producers stamp their records does not matter
+// (before, the timestamps of the last committed records were compared
+// with the behavior record's, and a behavior record stamped with an
+// occurred_at older than the lead records in classify's lag went ahead of
+// them).
 func (s *Enrich) followClassify(ctx context.Context) {
 	client := s.cfg.Client(5 * time.Second)
+	behavior := s.cfg.Topic(pipeline.TopicBehaviorRaw)
 	inputs := []string{s.cfg.Topic(pipeline.TopicLeadsRaw), s.cfg.Topic(pipeline.TopicConsentsRaw)}
+	var snapshots []snapshot
+	var waiting []candidate
 	var checkpoints []checkpoint
-	lastTime := map[string]time.Time{} // "topic/partition/offset" → that record's timestamp
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
 	for {
@@ -341,86 +336,175 @@ func (s *Enrich) followClassify(ctx context.Context) {
 			return
 		case <-tick.C:
 		}
-		md, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: inputs})
-		if err != nil || len(md.Topics) != 2 {
+		if b, err := partitionEnds(ctx, client, behavior); err == nil {
+			snapshots = append(snapshots, snapshot{at: time.Now(), ends: b[behavior]})
+		}
+		parts, err := partitions(ctx, client, inputs...)
+		if err != nil {
 			continue
 		}
-		parts := map[string][]int{}
-		req := &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{}}
-		for _, t := range md.Topics {
-			for _, p := range t.Partitions {
-				parts[t.Name] = append(parts[t.Name], p.ID)
-				req.Topics[t.Name] = append(req.Topics[t.Name], kafka.LastOffsetOf(p.ID))
-			}
-		}
-		observed := time.Now()
 		committed, err := client.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: s.cfg.Group("classify"), Topics: parts})
 		if err != nil {
 			continue
 		}
-		ends, err := client.ListOffsets(ctx, req)
+		looked := time.Now()
+		end, err := partitionEnds(ctx, client, inputs...)
 		if err != nil {
 			continue
 		}
-		end := map[string]int64{}
-		for t, ps := range ends.Topics {
-			for _, po := range ps {
-				end[t+"/"+strconv.Itoa(po.Partition)] = po.LastOffset
-			}
-		}
-		start, err := neverCommittedStarts(ctx, client, committed, end)
+		done, err := classifiedUpTo(ctx, client, committed, end)
 		if err != nil {
 			continue
 		}
-		ws := map[int]time.Time{}
-		for t, ps := range committed.Topics {
-			for _, c := range ps {
-				id := t + "/" + strconv.Itoa(c.Partition)
-				e := end[id]
-				var at time.Time
-				if c.CommittedOffset > 0 && c.CommittedOffset < e {
-					key := id + "/" + strconv.FormatInt(c.CommittedOffset-1, 10)
-					var ok bool
-					if at, ok = lastTime[key]; !ok {
-						at = recordTime(ctx, client, t, c.Partition, c.CommittedOffset-1)
-						if len(lastTime) > 4096 {
-							clear(lastTime)
-						}
-						lastTime[key] = at
-					}
-				}
-				w := partitionWatermark(c.CommittedOffset, start[id], e, observed, at, s.ProduceDelay)
-				if cur, ok := ws[c.Partition]; !ok || w.Before(cur) {
-					ws[c.Partition] = w
-				}
-			}
+		// The latest snapshot at least ProduceDelay old becomes a candidate
+		// needing the ends just read; the older ones go with it.
+		i := 0
+		for i < len(snapshots) && !snapshots[i].at.After(looked.Add(-s.ProduceDelay)) {
+			i++
 		}
-		if len(ws) == 0 {
-			continue
+		if i > 0 {
+			waiting = addCandidate(waiting, candidate{released: snapshots[i-1].ends, need: end})
+			snapshots = slices.Delete(snapshots, 0, i)
 		}
-		var w time.Time
-		first := true
-		for _, pw := range ws {
-			if first || pw.Before(w) {
-				w, first = pw, false
-			}
+		if len(snapshots) > maxSnapshots {
+			snapshots = slices.Delete(snapshots, 0, len(snapshots)-maxSnapshots)
 		}
 		supCommitted, supEnds, err := s.suppressionOffsets(ctx, client)
 		if err != nil {
 			continue
 		}
-		checkpoints = addCheckpoint(checkpoints, w, supEnds)
-		var published time.Time
+		for len(waiting) > 0 && reachedAll(done, waiting[0].need) {
+			checkpoints = addCheckpoint(checkpoints, waiting[0].released, supEnds)
+			waiting = waiting[1:]
+		}
+		var published map[int]int64
 		checkpoints, published = advance(checkpoints, supCommitted, supEnds,
 			func() map[string]map[int]int64 { return s.classificationEnds(ctx, client) }, s.followersHave)
-		if !published.IsZero() {
+		if published != nil {
 			s.wmu.Lock()
-			if published.After(s.watermark) {
-				s.watermark = published
+			for p, o := range published {
+				s.released[p] = max(s.released[p], o)
 			}
 			s.wmu.Unlock()
 		}
 	}
+}
+
+// snapshot is the end offsets of behavior.raw (partition → end) at a time.
+type snapshot struct {
+	at   time.Time
+	ends map[int]int64
+}
+
+// candidate is a snapshot's offsets waiting for classify's commits on its
+// inputs to reach need (topic → partition → end offset).
+type candidate struct {
+	released map[int]int64
+	need     map[string]map[int]int64
+}
+
+// maxSnapshots bounds the snapshots kept while ProduceDelay passes (at a
+// look per 20 ms, 500 ms holds 25).
+const maxSnapshots = 1024
+
+// addCandidate appends c to the candidates waiting for classify; a full
+// list has its last candidate replaced by c, which needs more: coarser,
+// never wrong.
+func addCandidate(waiting []candidate, c candidate) []candidate {
+	if n := len(waiting); n == maxCheckpoints {
+		waiting[n-1] = c
+		return waiting
+	}
+	return append(waiting, c)
+}
+
+// partitions returns the partition ids of each topic.
+func partitions(ctx context.Context, client *kafka.Client, topics ...string) (map[string][]int, error) {
+	md, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: topics})
+	if err != nil {
+		return nil, err
+	}
+	if len(md.Topics) != len(topics) {
+		return nil, fmt.Errorf("metadata names %d of %d topics", len(md.Topics), len(topics))
+	}
+	parts := map[string][]int{}
+	for _, t := range md.Topics {
+		if t.Error != nil {
+			return nil, t.Error
+		}
+		for _, p := range t.Partitions {
+			parts[t.Name] = append(parts[t.Name], p.ID)
+		}
+	}
+	return parts, nil
+}
+
+// partitionEnds returns the end offset of every partition of each topic
+// (topic → partition → end).
+func partitionEnds(ctx context.Context, client *kafka.Client, topics ...string) (map[string]map[int]int64, error) {
+	parts, err := partitions(ctx, client, topics...)
+	if err != nil {
+		return nil, err
+	}
+	req := &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{}}
+	for t, ps := range parts {
+		for _, p := range ps {
+			req.Topics[t] = append(req.Topics[t], kafka.LastOffsetOf(p))
+		}
+	}
+	resp, err := client.ListOffsets(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]map[int]int64{}
+	for t, ps := range resp.Topics {
+		out[t] = map[int]int64{}
+		for _, po := range ps {
+			if po.Error != nil {
+				return nil, po.Error
+			}
+			out[t][po.Partition] = po.LastOffset
+		}
+	}
+	return out, nil
+}
+
+// classifiedUpTo returns, per input partition, the offset below which
+// classify has classified every record: its committed offset, or, on a
+// partition where it has committed nothing, the first offset kept (a
+// partition never written to, or emptied by retention, is classified
+// though classify never committed on it; before, such a partition held
+// every identified behavior event back).
+func classifiedUpTo(ctx context.Context, client *kafka.Client, committed *kafka.OffsetFetchResponse, end map[string]map[int]int64) (map[string]map[int]int64, error) {
+	flat := map[string]int64{}
+	for t, ps := range end {
+		for p, e := range ps {
+			flat[t+"/"+strconv.Itoa(p)] = e
+		}
+	}
+	start, err := neverCommittedStarts(ctx, client, committed, flat)
+	if err != nil {
+		return nil, err
+	}
+	done := map[string]map[int]int64{}
+	for t, ps := range committed.Topics {
+		done[t] = map[int]int64{}
+		for _, c := range ps {
+			done[t][c.Partition] = max(c.CommittedOffset, start[t+"/"+strconv.Itoa(c.Partition)])
+		}
+	}
+	return done, nil
+}
+
+// reachedAll reports whether done is at or past need on every partition of
+// every topic (a partition with nothing in it needs nothing).
+func reachedAll(done, need map[string]map[int]int64) bool {
+	for t, ps := range need {
+		if !reached(done[t], ps) {
+			return false
+		}
+	}
+	return true
 }
 
 // neverCommittedStarts returns the first offset kept of every partition
@@ -455,41 +539,52 @@ func neverCommittedStarts(ctx context.Context, client *kafka.Client, committed *
 	return start, nil
 }
 
-// addCheckpoint appends a checkpoint for the candidate watermark w, whose
-// first step waits for classify's commits on leadpipe.suppressions to reach
-// supEnds. A candidate no later than the last checkpoint's adds nothing; a
-// full list has its last checkpoint replaced by the later one, from its
-// first step: coarser, never wrong.
-func addCheckpoint(checkpoints []checkpoint, w time.Time, supEnds map[int]int64) []checkpoint {
+// addCheckpoint appends a checkpoint for the offsets released (partition
+// of behavior.raw → offset), whose first step waits for classify's commits
+// on leadpipe.suppressions to reach supEnds. Offsets no further on any
+// partition than the last checkpoint's add nothing; a full list has its
+// last checkpoint replaced by the later one, from its first step: coarser,
+// never wrong.
+func addCheckpoint(checkpoints []checkpoint, released, supEnds map[int]int64) []checkpoint {
 	n := len(checkpoints)
 	switch {
-	case n > 0 && !w.After(checkpoints[n-1].w):
+	case n > 0 && !beyond(released, checkpoints[n-1].released):
 		return checkpoints
 	case n == maxCheckpoints:
-		checkpoints[n-1] = checkpoint{w: w, need: supEnds}
+		checkpoints[n-1] = checkpoint{released: released, need: supEnds}
 		return checkpoints
 	default:
-		return append(checkpoints, checkpoint{w: w, need: supEnds})
+		return append(checkpoints, checkpoint{released: released, need: supEnds})
 	}
+}
+
+// beyond reports whether a is further than b on some partition.
+func beyond(a, b map[int]int64) bool {
+	for p, o := range a {
+		if o > b[p] {
+			return true
+		}
+	}
+	return false
 }
 
 // advance moves every checkpoint through as many notice hops as one look's
 // commits on leadpipe.suppressions (committed, read before ends) allow, and
-// returns the checkpoints left and the latest watermark now published (zero
-// when none).
+// returns the checkpoints left and the offsets now released (nil when
+// none).
 //
 // A step's need is the ends read after the commits that passed the step
 // before; commits already past those ends in the same look pass the next
 // step too (the notices of the next hop were written before the commits
 // that were read). Every checkpoint moves in every look, not only the
 // oldest: checkpoints begun a look apart then pass each hop together, and
-// the watermark trails classify by the hops, not by one hop per checkpoint.
+// the release trails classify by the hops, not by one hop per checkpoint.
 // Once through both hops, a checkpoint takes the ends of the classification
 // topics of that look (classificationEnds, read at most once per look), and
-// it is published when the followers have read to them (followersHave).
-// The watermark only grows: checkpoints are published oldest first.
+// it is released when the followers have read to them (followersHave).
+// Checkpoints are released oldest first.
 func advance(checkpoints []checkpoint, committed, ends map[int]int64,
-	classificationEnds func() map[string]map[int]int64, followersHave func(map[string]map[int]int64) bool) ([]checkpoint, time.Time) {
+	classificationEnds func() map[string]map[int]int64, followersHave func(map[string]map[int]int64) bool) ([]checkpoint, map[int]int64) {
 	var look map[string]map[int]int64
 	for i := range checkpoints {
 		c := &checkpoints[i]
@@ -506,25 +601,27 @@ func advance(checkpoints []checkpoint, committed, ends map[int]int64,
 			c.ends = look
 		}
 	}
-	var published time.Time
+	var released map[int]int64
 	for len(checkpoints) > 0 && checkpoints[0].step == 2 && followersHave(checkpoints[0].ends) {
-		published = checkpoints[0].w
+		released = checkpoints[0].released
 		checkpoints = checkpoints[1:]
 	}
-	return checkpoints, published
+	return checkpoints, released
 }
 
-// maxCheckpoints bounds the watermarks in flight through the notice hops.
+// maxCheckpoints bounds the candidates waiting for classify, and the
+// checkpoints in flight through the notice hops.
 const maxCheckpoints = 64
 
-// checkpoint is a candidate watermark on its way through the notice hops:
-// step 0 waits for the notices the objections wrote, step 1 for those the
-// email keys wrote, step 2 for the followers to read the leads' records.
+// checkpoint is a candidate's offsets on their way through the notice
+// hops: step 0 waits for the notices the objections wrote, step 1 for those
+// the email keys wrote, step 2 for the followers to read the leads'
+// records.
 type checkpoint struct {
-	w    time.Time
-	step int
-	need map[int]int64            // leadpipe.suppressions: the ends classify's commits must reach
-	ends map[string]map[int]int64 // classification topic → partition → end offset, at step 2
+	released map[int]int64 // behavior.raw: partition → offset
+	step     int
+	need     map[int]int64            // leadpipe.suppressions: the ends classify's commits must reach
+	ends     map[string]map[int]int64 // classification topic → partition → end offset, at step 2
 }
 
 // suppressionOffsets are classify's committed offsets and the end offsets
@@ -632,25 +729,4 @@ func (s *Enrich) followersHave(ends map[string]map[int]int64) bool {
 // classificationTopics are the topics a task's followers follow.
 func (s *Enrich) classificationTopics() []string {
 	return []string{s.cfg.Topic(pipeline.TopicLeadsClassified), s.cfg.Topic(pipeline.TopicLeadsQuarantine)}
-}
-
-// recordTime is the timestamp of the record at offset of topic[partition];
-// zero when it cannot be read.
-func recordTime(ctx context.Context, client *kafka.Client, topic string, partition int, offset int64) time.Time {
-	resp, err := client.Fetch(ctx, &kafka.FetchRequest{Topic: topic, Partition: partition, Offset: offset, MinBytes: 1, MaxBytes: 1 << 20, MaxWait: 100 * time.Millisecond})
-	if err != nil || resp.Error != nil || resp.Records == nil {
-		return time.Time{}
-	}
-	for {
-		r, err := resp.Records.ReadRecord()
-		if err != nil {
-			return time.Time{}
-		}
-		if r.Offset == offset {
-			return r.Time
-		}
-		if r.Offset > offset {
-			return time.Time{}
-		}
-	}
 }

@@ -233,3 +233,76 @@ func waitingSeconds(t *testing.T, reg *prometheus.Registry) float64 {
 	t.Fatal("no leadpipe_enrich_waiting_seconds")
 	return 0
 }
+
+// TestABehaviorRecordStampedEarlierThanLeadRecordsInClassifysLagWaitsForThem
+// stamps a behavior record with its event's occurred_at, an hour before
+// the produce-time stamps of the lead records that classify has not
+// reached yet, its own lead's among them. Enrich orders the records by
+// their arrival at the broker, not by their stamps: the behavior waits
+// for classify and lands with its lead key. (Comparing stamps, as before,
+// let it go at once, unattributed: classify's last committed record was
+// stamped after it.)
+func TestABehaviorRecordStampedEarlierThanLeadRecordsInClassifysLagWaitsForThem(t *testing.T) {
+	cfg := pipelinetest.Kafka(t)
+	keys := pseudonym.Development()
+	run := func(s pipeline.Stage) context.CancelFunc {
+		r := pipeline.NewRunner(cfg, nil, prometheus.NewRegistry())
+		if err := r.Add(s, nil); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- r.Run(ctx) }()
+		stop := sync.OnceFunc(func() { cancel(); <-done })
+		t.Cleanup(stop)
+		return stop
+	}
+	lead := func(id string, at time.Time) kafka.Message {
+		return kafka.Message{Key: []byte(id), Time: at, Value: []byte(
+			`{"type":"lead","event_id":"ev-` + id + `","occurred_at":"2026-03-02T09:00:00Z","lead_id":"` + id + `",` +
+				`"contact":{"email":"` + id + `@example.com","country":"IT"},"source":{"kind":"web_form","referrer":"https://www.google.it/"},` +
+				`"consents":[{"purpose":"profiling","status":"granted","at":"2026-03-02T09:00:00Z","method":"checkbox","collection_point":"signup-form","text_version":"v3","proof_ref":"proof-` + id + `"}]}`)}
+	}
+	run(adapter.NewEnrich(&cfg, keys, schemas.DefaultLimits(), 1_000_000, 0))
+	newClassify := func() pipeline.Stage {
+		return adapter.NewClassify(&cfg, classify.New(classify.DefaultPolicy(), keys), schemas.DefaultLimits())
+	}
+	stopClassify := run(newClassify())
+
+	// Classify commits on every partition of leads.raw.
+	var warm []kafka.Message
+	for i := range 24 {
+		warm = append(warm, lead(fmt.Sprintf("lead-w%02d", i), time.Now()))
+	}
+	pipelinetest.Produce(t, &cfg, pipeline.TopicLeadsRaw, warm...)
+	pipelinetest.Eventually(t, 60*time.Second, "classify did not classify the first leads", func() bool {
+		return len(pipelinetest.ReadAll(t, &cfg, pipeline.TopicLeadsClassified)) >= len(warm)
+	})
+	time.Sleep(time.Second) // its commits
+	stopClassify()
+
+	// Classify is behind: the lead, then its behavior stamped an hour
+	// before the lead's record.
+	now := time.Now()
+	pipelinetest.Produce(t, &cfg, pipeline.TopicLeadsRaw, lead("lead-0b1", now))
+	pipelinetest.Produce(t, &cfg, pipeline.TopicBehaviorRaw, kafka.Message{Key: []byte("lead-0b1"), Time: now.Add(-time.Hour), Value: []byte(
+		`{"type":"behavior","event_id":"beh-b","occurred_at":"2026-03-02T09:10:00Z","lead_id":"lead-0b1","action":"page_view","url":"https://shop.example.com/"}`)})
+	time.Sleep(3 * time.Second)
+	if got := pipelinetest.ReadAll(t, &cfg, pipeline.TopicBehaviorEnriched); len(got) != 0 {
+		t.Fatalf("the behavior event was enriched while its lead record waited for classify: %s", got[0].Value)
+	}
+
+	run(newClassify())
+	var got []kafka.Message
+	pipelinetest.Eventually(t, 60*time.Second, "the behavior event was not enriched once classify came back", func() bool {
+		got = pipelinetest.ReadAll(t, &cfg, pipeline.TopicBehaviorEnriched)
+		return len(got) > 0
+	})
+	var e enrich.Event
+	if err := json.Unmarshal(got[0].Value, &e); err != nil {
+		t.Fatal(err)
+	}
+	if want := keys.LeadKey("lead-0b1"); e.LeadKey != want || e.Decision != classify.DecisionAccepted {
+		t.Errorf("lead key %q, decision %s; want %q, accepted", e.LeadKey, e.Decision, want)
+	}
+}

@@ -37,8 +37,9 @@ type Settings struct {
 	// EnrichGrace is the longest a behavior event waits for classify; zero
 	// waits as long as classify takes (adapter.Enrich).
 	EnrichGrace time.Duration
-	// EnrichProduceDelay is how long after its timestamp a lead or consent
-	// record may reach the broker and still be waited for by enrich.
+	// EnrichProduceDelay is how long after a behavior record a lead or
+	// consent record sent before it may reach the broker and still be
+	// waited for by enrich.
 	EnrichProduceDelay time.Duration
 	// Sink are the sink's batch limits: it inserts fewer, larger batches
 	// than the Kafka stages.
