@@ -93,20 +93,21 @@ type Outcome struct {
 }
 
 // DiffPolicies compares, lead key by lead key, the outcomes of the same
-// events under a base and a candidate policy. A lead known under one
-// policy only compares against an empty outcome.
+// events under a base and a candidate policy. A lead with a record under
+// one policy only compares against an empty outcome; one with a record
+// under neither (only consents, no lead event) is left out.
 func DiffPolicies(baseVersion, candVersion string, base, cand map[string]*Outcome) PolicyDiff {
 	d := PolicyDiff{BasePolicy: baseVersion, CandidatePolicy: candVersion, Decisions: []Transition{}, Bases: []Transition{}, MovedLeads: []Move{}}
-	keys := make([]string, 0, len(base))
-	for k := range base {
-		keys = append(keys, k)
-	}
-	for k := range cand {
-		if _, ok := base[k]; !ok {
-			keys = append(keys, k)
+	var keys []string
+	for _, m := range []map[string]*Outcome{base, cand} {
+		for k, o := range m {
+			if o.Record.Decision != "" {
+				keys = append(keys, k)
+			}
 		}
 	}
 	slices.Sort(keys)
+	keys = slices.Compact(keys)
 	d.Leads = len(keys)
 	count := func(list *[]Transition, purpose, from, to string) {
 		for i := range *list {
