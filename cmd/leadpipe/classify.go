@@ -16,7 +16,7 @@ import (
 	"github.com/leadpipe/leadpipe/stages/classify"
 )
 
-const classifyUsage = `Usage: leadpipe classify [--policy FILE] [--explain] [--quarantine-days N] [--hmac-key-file F | --dev-key] [FILE]
+const classifyUsage = `Usage: leadpipe classify [--policy FILE] [--rpo RPOFILE] [--explain] [--quarantine-days N] [--hmac-key-file F | --dev-key] [FILE]
 
 Classify lead and consent events offline, with the very engine of the
 stream stage. Reads JSONL (one event a line, sharing state as the stream
@@ -48,6 +48,7 @@ Example:
 func cmdClassify(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := newFlagSet("classify", classifyUsage, stdout, stderr)
 	policyFile := fs.String("policy", "", "policy `FILE`: a YAML that replaces the default, or changes it when it starts with extends: default")
+	rpoFile := fs.String("rpo", "", "`RPOFILE` of leadpipe rpo load: the check of the Registro Pubblico delle Opposizioni that limits phone_marketing")
 	explain := fs.Bool("explain", false, "add to each line the rules evaluated and why each matched or not")
 	var keys keyFlags
 	keys.register(fs)
@@ -98,6 +99,11 @@ func cmdClassify(ctx context.Context, args []string, stdin io.Reader, stdout, st
 		return fail("--quarantine-days must not be negative")
 	}
 	engine := classify.New(policy, keyer)
+	if *rpoFile != "" {
+		if engine.RPO, err = classify.LoadRPO(*rpoFile, keyer); err != nil {
+			return fail("%v", err)
+		}
+	}
 	engine.Explain = *explain
 	engine.QuarantineRetention = time.Duration(*quarantineDays) * 24 * time.Hour
 	out := bufio.NewWriterSize(stdout, 64<<10)

@@ -60,6 +60,7 @@ func cmdPolicy(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	candFile := fs.String("policy", "", "candidate policy `FILE` (required): a YAML that replaces the default, or changes it when it starts with extends: default")
 	baseFile := fs.String("base", "", "policy `FILE` in force (default: the built-in policy)")
 	format := fs.String("format", "text", "text, or json")
+	rpoFile := fs.String("rpo", "", "`RPOFILE` of leadpipe rpo load, applied under both policies, as leadpipe classify --rpo")
 	var keys keyFlags
 	keys.register(fs)
 	nowFlag := fs.String("now", "", "processing time, RFC 3339 (default: the clock), for reproducible output")
@@ -100,6 +101,12 @@ func cmdPolicy(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	if err != nil {
 		return fail("%v", err)
 	}
+	var rpo *classify.RPO
+	if *rpoFile != "" {
+		if rpo, err = classify.LoadRPO(*rpoFile, keyer); err != nil {
+			return fail("%v", err)
+		}
+	}
 	now := time.Now()
 	if *nowFlag != "" {
 		if now, err = time.Parse(time.RFC3339, *nowFlag); err != nil {
@@ -119,7 +126,7 @@ func cmdPolicy(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	var runs [2]*policyRun
 	for i, p := range []*classify.Policy{base, cand} {
 		e := classify.New(p, keyer)
-		e.Explain = true
+		e.Explain, e.RPO = true, rpo
 		e.QuarantineRetention = time.Duration(*quarantineDays) * 24 * time.Hour
 		runs[i] = &policyRun{engine: e, state: classify.NewState(), leads: map[string]*classify.Outcome{}}
 	}
