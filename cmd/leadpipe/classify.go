@@ -16,7 +16,7 @@ import (
 	"github.com/leadpipe/leadpipe/stages/classify"
 )
 
-const classifyUsage = `Usage: leadpipe classify [--policy FILE] [--explain] [--quarantine-days N] [--hmac-key-file F | --dev-key] [FILE]
+const classifyUsage = `Usage: leadpipe classify [--policy FILE] [--rpo RPOFILE] [--explain] [--quarantine-days N] [--hmac-key-file F | --dev-key] [FILE]
 
 Classify lead and consent events offline, with the very engine of the
 stream stage. Reads JSONL (one event a line, sharing state as the stream
@@ -48,6 +48,7 @@ Example:
 func cmdClassify(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := newFlagSet("classify", classifyUsage, stdout, stderr)
 	policyFile := fs.String("policy", "", "policy `FILE`: a YAML that replaces the default, or changes it when it starts with extends: default")
+	rpoFile := fs.String("rpo", "", "`RPOFILE` of leadpipe rpo load: the check of the Registro Pubblico delle Opposizioni that limits phone_marketing")
 	explain := fs.Bool("explain", false, "add to each line the rules evaluated and why each matched or not")
 	var keys keyFlags
 	keys.register(fs)
@@ -98,6 +99,11 @@ func cmdClassify(ctx context.Context, args []string, stdin io.Reader, stdout, st
 		return fail("--quarantine-days must not be negative")
 	}
 	engine := classify.New(policy, keyer)
+	if *rpoFile != "" {
+		if engine.RPO, err = classify.LoadRPO(*rpoFile, keyer); err != nil {
+			return fail("%v", err)
+		}
+	}
 	engine.Explain = *explain
 	engine.QuarantineRetention = time.Duration(*quarantineDays) * 24 * time.Hour
 	out := bufio.NewWriterSize(stdout, 64<<10)
@@ -131,37 +137,12 @@ func classifyLines(ctx context.Context, e *classify.Engine, l schemas.Limits, in
 	st := classify.NewState()
 	enc := json.NewEncoder(out)
 	enc.SetEscapeHTML(false)
-	br := bufio.NewReaderSize(in, l.MaxMessageBytes+2)
-	for {
-		if err := ctx.Err(); err != nil {
-			return lines, invalid, err
-		}
-		line, rerr := br.ReadSlice('\n')
-		tooLong := 0
-		for errors.Is(rerr, bufio.ErrBufferFull) {
-			tooLong += len(line)
-			line, rerr = br.ReadSlice('\n')
-		}
-		if rerr != nil && !errors.Is(rerr, io.EOF) {
-			return lines, invalid, fmt.Errorf("read input: %w", rerr)
-		}
-		if len(line) == 0 && tooLong == 0 {
-			return lines, invalid, nil // end of input
-		}
-		lines++
+	lines, err = eachLine(ctx, l, in, func(n int, line []byte, over int) error {
 		var vs []any
-		switch {
-		case tooLong > 0:
-			vs = []any{invalidLine{lines, classify.DecisionInvalid, fmt.Sprintf("message: is %d bytes, over the limit of %d", tooLong+len(bytes.TrimRight(line, "\r\n")), l.MaxMessageBytes)}}
-		default:
-			line = bytes.TrimRight(line, "\r\n")
-			if len(bytes.TrimSpace(line)) == 0 {
-				if rerr != nil {
-					return lines, invalid, nil
-				}
-				continue
-			}
-			vs = classifyLine(e, l, line, st, clock(), lines)
+		if over > 0 {
+			vs = []any{tooLongLine(n, over, l)}
+		} else {
+			vs = classifyLine(e, l, line, st, clock(), n)
 		}
 		for _, v := range vs {
 			if _, ok := v.(invalidLine); ok {
@@ -170,11 +151,51 @@ func classifyLines(ctx context.Context, e *classify.Engine, l schemas.Limits, in
 		}
 		for _, v := range vs {
 			if err := enc.Encode(v); err != nil {
-				return lines, invalid, fmt.Errorf("write output: %w", err)
+				return fmt.Errorf("write output: %w", err)
 			}
 		}
-		if rerr != nil {
-			return lines, invalid, nil
+		return nil
+	})
+	return lines, invalid, err
+}
+
+// tooLongLine is the output of line n, over bytes long.
+func tooLongLine(n, over int, l schemas.Limits) invalidLine {
+	return invalidLine{n, classify.DecisionInvalid, fmt.Sprintf("message: is %d bytes, over the limit of %d", over, l.MaxMessageBytes)}
+}
+
+// eachLine calls fn with every non-blank line of in, without its line
+// end, and its number; a line longer than the message limit comes with
+// its length as over and no bytes. It returns the number of lines read;
+// err is an error of reading, of ctx or of fn.
+func eachLine(ctx context.Context, l schemas.Limits, in io.Reader, fn func(n int, line []byte, over int) error) (lines int, err error) {
+	br := bufio.NewReaderSize(in, l.MaxMessageBytes+2)
+	for {
+		if err := ctx.Err(); err != nil {
+			return lines, err
+		}
+		line, rerr := br.ReadSlice('\n')
+		tooLong := 0
+		for errors.Is(rerr, bufio.ErrBufferFull) {
+			tooLong += len(line)
+			line, rerr = br.ReadSlice('\n')
+		}
+		if rerr != nil && !errors.Is(rerr, io.EOF) {
+			return lines, fmt.Errorf("read input: %w", rerr)
+		}
+		if len(line) == 0 && tooLong == 0 {
+			return lines, nil // end of input
+		}
+		lines++
+		line = bytes.TrimRight(line, "\r\n")
+		switch {
+		case tooLong > 0:
+			err = fn(lines, nil, tooLong+len(line))
+		case len(bytes.TrimSpace(line)) > 0:
+			err = fn(lines, line, 0)
+		}
+		if err != nil || rerr != nil {
+			return lines, err
 		}
 	}
 }
@@ -188,12 +209,10 @@ func classifyLine(e *classify.Engine, l schemas.Limits, line []byte, st *classif
 		return []any{invalidLine{n, classify.DecisionInvalid, err.Error()}}
 	}
 	var out []any
-	if ev.EventType() != schemas.TypeBehavior {
-		for _, o := range e.ExpireAll(st, ev.Occurred(), now).Others {
-			out = append(out, o)
-		}
+	purged, res, err := applyEvent(e, ev, line, st, now)
+	for _, o := range purged {
+		out = append(out, o)
 	}
-	res, err := e.Apply(ev, line, st, now)
 	if err != nil {
 		return append(out, invalidLine{n, classify.DecisionInvalid, err.Error()})
 	}
@@ -202,4 +221,15 @@ func classifyLine(e *classify.Engine, l schemas.Limits, line []byte, st *classif
 		out = append(out, o)
 	}
 	return out
+}
+
+// applyEvent is what leadpipe classify does with a decoded event: it
+// purges the leads whose quarantine the event's time outlives, then
+// applies the event.
+func applyEvent(e *classify.Engine, ev schemas.Event, line []byte, st *classify.State, now time.Time) (purged []classify.Record, res classify.Result, err error) {
+	if ev.EventType() != schemas.TypeBehavior {
+		purged = e.ExpireAll(st, ev.Occurred(), now).Others
+	}
+	res, err = e.Apply(ev, line, st, now)
+	return purged, res, err
 }

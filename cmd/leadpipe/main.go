@@ -28,6 +28,8 @@ var commands = []command{
 	{"run", "run stages (classify, enrich, sink) against Kafka and ClickHouse", cmdRun},
 	{"demo", "run every stage on an embedded Kafka and a local ClickHouse with a generated workload", cmdDemo},
 	{"classify", "classify JSONL lead and consent events offline, one decision per line", cmdClassify},
+	{"policy", "policy diff: the leads a candidate policy would move, on JSONL events, changing nothing", cmdPolicy},
+	{"rpo", "rpo load: key a check of Italy's Registro Pubblico delle Opposizioni for classify --rpo", cmdRPO},
 	{"import", "turn a platform's lead payloads (Meta Lead Ads) into lead events, to stdout or Kafka", cmdImport},
 	{"sources", "check a sources.yaml, and list the forms and consent boxes of payloads it does not map", cmdSources},
 	{"gen", "write a seeded, deterministic workload to the raw topics or stdout", cmdGen},

@@ -33,6 +33,7 @@ type runConfig struct {
 	logs       logFlags
 	limits     schemas.Limits
 	policyFile string
+	rpoFile    string
 	// quarantineDays is classify's quarantine retention, in days of event time.
 	quarantineDays int
 	metricsAddr    string
@@ -79,6 +80,7 @@ func (c *runConfig) register(fs *pflag.FlagSet) {
 	c.ch.RegisterFlags(fs)
 	c.keys.register(fs)
 	fs.StringVar(&c.policyFile, "policy", "", "YAML policy that replaces or extends the built-in one (classify)")
+	fs.StringVar(&c.rpoFile, "rpo", "", "RPOFILE of leadpipe rpo load: the check of Italy's Registro Pubblico delle Opposizioni that limits phone_marketing (classify; read at start: restart classify after a new check)")
 	fs.IntVar(&c.quarantineDays, "quarantine-days", c.quarantineDays, "days of event time classify keeps a lead quarantined without a counting consent before it purges it (0: keep)")
 	fs.IntVar(&c.limits.MaxMessageBytes, "max-message-bytes", c.limits.MaxMessageBytes, "largest accepted event, in bytes; larger ones are dead-lettered")
 	fs.IntVar(&c.limits.MaxStringBytes, "max-string-bytes", c.limits.MaxStringBytes, "longest accepted string field, in bytes")
@@ -215,6 +217,13 @@ func runStages(ctx context.Context, cfg *runConfig, stages []string, keys *pseud
 			return err
 		}
 		set.Policy = p
+	}
+	if slices.Contains(stages, "classify") && cfg.rpoFile != "" {
+		r, err := classify.LoadRPO(cfg.rpoFile, keys)
+		if err != nil {
+			return err
+		}
+		set.RPO = r
 	}
 	var refresh func(context.Context) error
 	if slices.Contains(stages, "sink") {

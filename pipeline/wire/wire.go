@@ -24,6 +24,9 @@ var Stages = []string{"classify", "enrich", "sink"}
 type Settings struct {
 	// Policy decides classify's rules; nil is the default policy.
 	Policy *classify.Policy
+	// RPO is the check of the Registro Pubblico delle Opposizioni that
+	// limits phone_marketing (classify.RPO); nil: none.
+	RPO *classify.RPO
 	// Keys computes the pseudonymous keys (classify, enrich).
 	Keys *pseudonym.Keyer
 	// Limits bound the events the stages decode.
@@ -92,6 +95,7 @@ func Stage(cfg *pipeline.Config, s Settings, name string) (pipeline.Stage, *pipe
 		}
 		e := classify.New(p, s.Keys)
 		e.QuarantineRetention = s.QuarantineRetention
+		e.RPO = s.RPO
 		return adapter.NewClassify(cfg, e, s.Limits), nil, nil
 	case "enrich":
 		e := adapter.NewEnrich(cfg, s.Keys, s.Limits, s.EnrichMaxLeads, s.EnrichGrace)

@@ -71,7 +71,7 @@ func (e *Engine) Access(st *State, leadKey string, now time.Time) (Access, bool)
 		rec.EventID = ls.Events[n-1].ID // the latest event applied
 	}
 	audit := Audit{At: now}
-	e.evaluate(st, ls, &rec, &audit, true)
+	e.evaluate(st, ls, &rec, &audit, true, now)
 	a.Current, a.ConsentProofs = rec, audit.ConsentProofs
 	for _, s := range ls.Statements {
 		a.Consents = append(a.Consents, Statement{

@@ -78,6 +78,7 @@ const (
 	stepSuppression = "suppression_list"
 	stepCounting    = "consent_counting"
 	stepBases       = "legal_basis"
+	stepRPO         = "rpo_opposition_register"
 )
 
 // Reasons of a suppression.
@@ -304,6 +305,9 @@ type Engine struct {
 	// quarantined without a counting consent before Expire purges it;
 	// zero keeps quarantined leads until they are released or erased.
 	QuarantineRetention time.Duration
+	// RPO is the latest check of Italy's Registro Pubblico delle
+	// Opposizioni, which limits phone_marketing (see RPO); nil: none.
+	RPO *RPO
 }
 
 // New returns an Engine for policy p that keys leads and emails with k.

@@ -110,7 +110,7 @@ func (e *Engine) lead(ev *schemas.Lead, raw []byte, st *State, now time.Time) (R
 			}
 		}
 	}
-	e.evaluate(st, ls, &r.Record, &r.Audit, e.Explain)
+	e.evaluate(st, ls, &r.Record, &r.Audit, e.Explain, now)
 	st.emitted(lk, ls, &r.Record)
 	r.finish()
 	return r, nil
@@ -172,7 +172,7 @@ func (e *Engine) consent(ev *schemas.Consent, raw []byte, st *State, now time.Ti
 			}
 		}
 	}
-	e.evaluate(st, ls, &r.Record, &r.Audit, e.Explain)
+	e.evaluate(st, ls, &r.Record, &r.Audit, e.Explain, now)
 	if ev.Action == "erase" && e.Explain {
 		r.explain(true, RuleErased, true, "consent event "+ev.ID+" asks for erasure (Art. 17)")
 	}
@@ -397,6 +397,10 @@ func (e *Engine) facts(ev *schemas.Lead, now time.Time) *facts {
 	f.Origin, f.OriginStep, f.OriginWhy = p.originOf(ev.Source)
 	if c := ev.Contact; c != nil {
 		f.Country = c.Country
+		if c.Phone != "" {
+			num, ok := schemas.NormalizePhone(c.Phone, c.Country)
+			f.PhoneIT = ok && strings.HasPrefix(num, "+39")
+		}
 		if c.BirthDate != "" {
 			if bd, err := schemas.ParseDate(c.BirthDate); err == nil {
 				f.Age = ageAt(bd, ev.OccurredAt)

@@ -196,7 +196,7 @@ func (e *Engine) Deliver(n *Notice, st *State, now time.Time) Result {
 			EventID: cause.EventID, LeadID: ls.LeadID, Key: ls.LeadID, PolicyVersion: e.policy.Version,
 			LeadKey: leadKey, KeyVersion: e.keyer.Version(), OccurredAt: cause.At,
 		}
-		e.evaluate(st, ls, &rec, nil, false)
+		e.evaluate(st, ls, &rec, nil, false, now)
 		st.emitted(leadKey, ls, &rec)
 		r.Others = append(r.Others, rec)
 	}
@@ -261,7 +261,7 @@ func (e *Engine) deliverAll(st *State, r *Result, now time.Time) {
 	rec := Record{EventID: r.Record.EventID, LeadID: r.Record.LeadID, Key: r.Record.Key, PolicyVersion: r.Record.PolicyVersion,
 		LeadKey: r.Record.LeadKey, KeyVersion: r.Record.KeyVersion, OccurredAt: r.Record.OccurredAt}
 	r.Audit.ConsentProofs = r.Audit.ConsentProofs[:0]
-	e.evaluate(st, ls, &rec, &r.Audit, e.Explain)
+	e.evaluate(st, ls, &rec, &r.Audit, e.Explain, now)
 	rec.LeftQuarantine = r.Record.LeftQuarantine || ls.Quarantined && rec.Decision != DecisionQuarantined
 	st.emitted(r.Record.LeadKey, ls, &rec)
 	r.Record = rec

@@ -43,6 +43,8 @@ type view struct {
 	facts    *facts                  // the latest lead event's facts; nil before the first
 	standing [numPurposes]*statement // the standing statement of each purpose
 	sup      *suppression            // the suppression in force, own or by email key
+	contacts []string                // the lead's contact keys (email and phone keys)
+	at       time.Time               // the time of the view: t, or the processing time for a zero t
 }
 
 // asOf returns the view of ls at time t; a zero t means every event. With
@@ -50,7 +52,7 @@ type view struct {
 // consent event released the lead). sups are the lead's suppressions, own
 // and by email key (suppressions).
 func asOf(ls *leadState, sups []suppression, t time.Time, leadOnly bool) view {
-	var v view
+	v := view{contacts: ls.EmailKeys, at: t}
 	v.facts = latestFacts(ls, t)
 	for i := range ls.Statements {
 		s := &ls.Statements[i]
@@ -111,6 +113,7 @@ const (
 	srcStatement               // a denied or withdrawn standing statement: basis none
 	srcSoftOptIn               // the soft opt-in for email
 	srcContract                // a request that grounds sales_followup
+	srcRPO                     // a phone_marketing grant the RPO cancels: basis none
 )
 
 // verdict is what the policy's steps decide of one view. It is the one
@@ -121,7 +124,8 @@ type verdict struct {
 	counting               int // purposes with a granted standing statement
 	bases                  [numPurposes]string
 	src                    [numPurposes]source
-	marketing              bool // a basis for email, SMS or phone marketing
+	marketing              bool   // a basis for email, SMS or phone marketing
+	rpo                    string // why the RPO cancels the phone_marketing grant, or ""
 }
 
 // verdictOf applies the policy's steps, in order, to v; v.facts is not nil.
@@ -132,9 +136,13 @@ func (e *Engine) verdictOf(v *view) verdict {
 		d.decision, d.reason, d.rule = DecisionSuppressed, s.Reason, s.Rule
 		return d
 	}
-	// 2. Consent counting: the standing statement of each purpose.
-	for _, s := range v.standing {
-		if s != nil && s.granted() {
+	// 2. Consent counting: the standing statement of each purpose; a
+	// phone_marketing grant that the RPO cancels does not count.
+	if s := v.standing[pPhone]; s != nil && s.granted() {
+		d.rpo = e.rpoWhy(v, s)
+	}
+	for p, s := range v.standing {
+		if s != nil && s.granted() && (p != pPhone || d.rpo == "") {
 			d.counting++
 		}
 	}
@@ -152,6 +160,8 @@ func (e *Engine) verdictOf(v *view) verdict {
 	// 5. The basis of each purpose.
 	for p := range numPurposes {
 		switch s := v.standing[p]; {
+		case p == pPhone && d.rpo != "":
+			d.bases[p], d.src[p] = BasisNone, srcRPO
 		case s != nil && s.granted():
 			d.bases[p], d.src[p] = BasisConsent, srcConsent
 		case s != nil:
@@ -181,7 +191,7 @@ func (e *Engine) verdictOf(v *view) verdict {
 // history: decision, reason, rule, origin, purposes with their evidence,
 // the timeline, and explain when x. audit, when not nil, gets the consent
 // proofs the bases rest on.
-func (e *Engine) evaluate(st *State, ls *leadState, rec *Record, audit *Audit, x bool) {
+func (e *Engine) evaluate(st *State, ls *leadState, rec *Record, audit *Audit, x bool, now time.Time) {
 	rec.Seq, rec.AsOf, rec.FirstSeen = ls.Seq, ls.AsOf, ls.FirstSeen
 	step := func(rule string, matched bool, why string) {
 		if x {
@@ -199,6 +209,7 @@ func (e *Engine) evaluate(st *State, ls *leadState, rec *Record, audit *Audit, x
 	}
 	sups := st.suppressions(ls)
 	v := asOf(ls, sups, time.Time{}, false)
+	v.at = now
 	f := v.facts
 	if f == nil {
 		rec.Decision, rec.Reason, rec.Rule = DecisionNoLead, "lead_not_seen", RuleNoLead
@@ -212,6 +223,7 @@ func (e *Engine) evaluate(st *State, ls *leadState, rec *Record, audit *Audit, x
 	d := e.verdictOf(&v)
 	if d.decision == DecisionAccepted && releasable(f.Origin.Channel) {
 		lv := asOf(ls, sups, time.Time{}, true)
+		lv.at = now
 		if e.verdictOf(&lv).decision == DecisionQuarantined {
 			d.rule = RuleReleased // a consent event released a lead its lead events quarantined
 		}
@@ -277,6 +289,13 @@ func (e *Engine) evaluate(st *State, ls *leadState, rec *Record, audit *Audit, x
 	}
 
 	rec.Purposes = e.evidence(&v, &d, audit)
+	if x && e.RPO != nil {
+		why := "the lead's phone_marketing consent is not affected by the RPO check of " + e.RPO.CheckedAt.Format(time.RFC3339)
+		if d.rpo != "" {
+			why = d.rpo
+		}
+		step(stepRPO, d.rpo != "", why)
+	}
 	if x {
 		var parts []string
 		for p, name := range purposeNames {
@@ -328,6 +347,8 @@ func (e *Engine) evidence(v *view, d *verdict, audit *Audit) Purposes {
 			*b = basis(BasisLegitimateInterests, "relationship.customer+email_from_purchase")
 		case srcContract:
 			*b = basis(BasisContract, "request.type="+v.facts.Request)
+		case srcRPO:
+			*b = basis(BasisNone, d.rpo)
 		default:
 			*b = basis(BasisNone, "no counting consent")
 		}

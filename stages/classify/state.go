@@ -231,7 +231,10 @@ type facts struct {
 	// ThirdParty names the supplier or partner field given, if any.
 	ThirdParty string `json:"third_party,omitempty"`
 	SoftOptIn  bool   `json:"soft_opt_in,omitempty"`
-	Request    string `json:"request,omitempty"`
+	// PhoneIT tells that the contact's phone number is Italian (+39):
+	// the RPO applies to it.
+	PhoneIT bool   `json:"phone_it,omitempty"`
+	Request string `json:"request,omitempty"`
 }
 
 func (f *facts) minorWithoutParent() bool {
