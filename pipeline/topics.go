@@ -97,12 +97,21 @@ func CreateTopics(ctx context.Context, c *Config) ([]string, error) {
 		if existing[name] {
 			continue
 		}
-		tc := kafka.TopicConfig{Topic: name, NumPartitions: c.Partitions, ReplicationFactor: c.ReplicationFactor}
+		tc := kafka.TopicConfig{Topic: name, NumPartitions: c.Partitions, ReplicationFactor: c.ReplicationFactor,
+			// Retention and segment rolls count from when a record reached
+			// the broker, not from the producer's timestamp: records stamped
+			// with an old occurred_at (a backfill, `leadpipe gen`) would
+			// otherwise be deleted by the time retention before any stage
+			// read them (a 20,000-lead workload stamped with January's
+			// dates lost half its behavior records so). Consumers still
+			// read the producer's timestamps (kafka-go reads each record's
+			// own), and no stage orders by them for a decision.
+			ConfigEntries: []kafka.ConfigEntry{{ConfigName: "message.timestamp.type", ConfigValue: "LogAppendTime"}}}
 		if t.Compacted {
-			tc.ConfigEntries = []kafka.ConfigEntry{
-				{ConfigName: "cleanup.policy", ConfigValue: "compact"},
-				{ConfigName: "min.cleanable.dirty.ratio", ConfigValue: "0.1"},
-			}
+			tc.ConfigEntries = append(tc.ConfigEntries,
+				kafka.ConfigEntry{ConfigName: "cleanup.policy", ConfigValue: "compact"},
+				kafka.ConfigEntry{ConfigName: "min.cleanable.dirty.ratio", ConfigValue: "0.1"},
+			)
 		}
 		configs = append(configs, tc)
 		created = append(created, name)

@@ -68,6 +68,9 @@ func startProcess(t *testing.T, cfg *runConfig, crash string, args ...string) *s
 		"--clickhouse", cfg.ch.Addr, "--clickhouse-db", cfg.ch.Database, "--clickhouse-cluster", cfg.ch.Cluster}, args...)
 	p := &stageProcess{cmd: exec.Command(binary(t), full...), done: make(chan error, 1)}
 	p.cmd.Env = append(os.Environ(), "LEADPIPE_TEST_CRASH="+crash)
+	// A test binary that panics (its timeout) runs no cleanup: the stage
+	// dies with it rather than consuming on, beside the next run.
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	p.cmd.Stderr = &p.stderr
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
