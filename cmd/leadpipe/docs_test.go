@@ -3,7 +3,7 @@ package main
 // The documentation's tests: every relative link of the docs resolves, every
 // command a ```console block shows runs and prints what it shows, and
 // DESIGN.md's file map names what the tree holds. The convention for
-// ```console blocks is written in docs/README.md ("Docs that are tested").
+// ```console blocks is written in DESIGN.md ("Docs that are tested").
 
 import (
 	"bytes"
