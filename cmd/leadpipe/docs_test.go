@@ -329,7 +329,11 @@ func TestDocsConsoleBlocksPrintWhatTheyShow(t *testing.T) {
 			lines = nil
 		}
 		if code != c.exit || !matchShown(c.want, lines) {
-			t.Errorf("%s:%d: $ %s\nexits %d (shown: %d) and prints:\n%s\nshown:\n%s", c.file, c.line, c.cmd, code, c.exit, got, strings.Join(c.want, "\n"))
+			printed := lines
+			if len(printed) > 40 {
+				printed = append(printed[:40:40], fmt.Sprintf("... (%d lines in all)", len(lines)))
+			}
+			t.Errorf("%s:%d: $ %s\nexits %d (shown: %d) and prints:\n%s\nshown:\n%s", c.file, c.line, c.cmd, code, c.exit, strings.Join(printed, "\n"), strings.Join(c.want, "\n"))
 		}
 	}
 	if len(shown) == 0 {
