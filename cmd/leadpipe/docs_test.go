@@ -420,8 +420,8 @@ func fileMap(t *testing.T) []fileMapEntry {
 
 func TestFileMapMatchesTheTree(t *testing.T) {
 	entries := fileMap(t)
-	named := map[string]bool{}      // files named, globs expanded
-	listsFiles := map[string]bool{} // folders the map lists files of
+	named := map[string]bool{}           // files named, globs expanded
+	listsFiles := map[string]bool{}      // folders the map lists files of
 	folders := map[string]fileMapEntry{} // folders named
 	for _, e := range entries {
 		listsFiles[e.dir] = true
