@@ -364,7 +364,7 @@ func TestTheDashboardShowsInABrowserWhatTheQueriesAnswer(t *testing.T) {
 		t.Errorf("the channel filter offers %q", options)
 	}
 
-	// The README's screenshot: LEADPIPE_SCREENSHOT=docs/dashboard.png.
+	// docs/marketers.md's screenshot: LEADPIPE_SCREENSHOT=docs/dashboard.png.
 	out := os.Getenv("LEADPIPE_SCREENSHOT")
 	if out == "" {
 		out = filepath.Join(t.TempDir(), "dashboard.png")

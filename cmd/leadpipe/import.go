@@ -37,7 +37,7 @@ notifications, which become erasure requests (to consents.raw). Segment,
 RudderStack and CSV lists are not supported yet.
 
 What each form's consent boxes grant is written in --sources (sources.yaml,
-see README "Importing leads"). Nothing is guessed: a form or box the file
+see docs/sources.md). Nothing is guessed: a form or box the file
 does not map gives no consent (a social lead is quarantined), and a box the
 form ticks by default is never a consent. Each is counted in the summary
 on stderr; leadpipe sources check lists them. Event ids derive from the

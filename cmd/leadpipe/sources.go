@@ -13,8 +13,8 @@ import (
 
 const sourcesSynopsis = `Usage: leadpipe sources check [--sources FILE] [--source meta FILE...]
 
-Checks a sources.yaml (what each form's consent boxes grant; README
-"Importing leads") and prints what it maps. Given payload files of a
+Checks a sources.yaml (what each form's consent boxes grant;
+docs/sources.md) and prints what it maps. Given payload files of a
 source, it also lists every form and checkbox in them that the file does
 not map, and every box the form ticks by default: none of them gives a
 consent, and a social lead without one is quarantined. Exit status: 0 when
