@@ -1,5 +1,9 @@
 package schemas
 
+// This file stays whole (about 550 lines): it is one decoder of the TCF
+// v2 TC string, segment by segment, with the bit reader they share and the
+// 2.2/2.3 rules checked after decoding.
+
 import (
 	"cmp"
 	"encoding/binary"

@@ -1,5 +1,9 @@
 package workload
 
+// This file stays whole (about 500 lines): it generates one lead's life,
+// its contact, origin, consents and later events, from one seeded source,
+// and the tables of weights it draws from.
+
 import (
 	"math/rand/v2"
 	"strconv"

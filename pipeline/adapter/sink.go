@@ -1,5 +1,9 @@
 package adapter
 
+// This file stays whole (about 710 lines): it is the sink stage's one
+// decision per record (land, skip as landed, erase, purge) and the
+// memories those decisions share; the ClickHouse side is analytics/.
+
 import (
 	"context"
 	"fmt"
