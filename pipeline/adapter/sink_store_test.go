@@ -245,6 +245,7 @@ func TestTheSinkLandsEachRecordOnceWithoutClickHouse(t *testing.T) {
 		{
 			name: "a new sink skips the offsets that landed before it and lands the rest",
 			run: func(t *testing.T, f *fakeStore) {
+				f.noLookup = true // the offsets read back alone: a new sink remembers no event id
 				feed(t, newSink(f), rec{behaviorTopic, 0, behavior("b0", "k1")}, rec{behaviorTopic, 1, behavior("b1", "k1")})
 				// A restart after the insert, before the commit: consumed again from 0.
 				feed(t, newSink(f), rec{behaviorTopic, 0, behavior("b0", "k1")}, rec{behaviorTopic, 1, behavior("b1", "k1")},
@@ -295,9 +296,12 @@ func TestTheSinkLandsEachRecordOnceWithoutClickHouse(t *testing.T) {
 			run: func(t *testing.T, f *fakeStore) {
 				s := newSink(f)
 				var out pipeline.Outputs
-				for i, id := range []string{"b0", "b1"} {
-					v, _ := json.Marshal(behavior(id, ""))
-					m := kafka.Message{Topic: behaviorTopic, Offset: int64(i), Value: v}
+				audit := classify.Audit{EventID: "a0", EventType: "lead", LeadKey: "k1", Decision: "accepted"}
+				recs := []rec{{behaviorTopic, 0, behavior("b0", "")}, {behaviorTopic, 1, behavior("b1", "")},
+					{classTopic, 0, record("c0", "k1", "accepted")}, {auditTopic, 0, audit}}
+				for _, r := range recs {
+					v, _ := json.Marshal(r.value)
+					m := kafka.Message{Topic: r.topic, Offset: r.offset, Value: v}
 					if _, err := s.Process(context.Background(), &m, &out); err != nil {
 						t.Fatal(err)
 					}
@@ -306,9 +310,9 @@ func TestTheSinkLandsEachRecordOnceWithoutClickHouse(t *testing.T) {
 				if err := s.Assign(context.Background(), []int{0}); err != nil {
 					t.Fatal(err)
 				}
-				feed(t, s, rec{behaviorTopic, 0, behavior("b0", "")}, rec{behaviorTopic, 1, behavior("b1", "")})
+				feed(t, s, recs...)
 			},
-			want: map[string][]string{analytics.TableBehavior: {"0:", "1:"}},
+			want: map[string][]string{analytics.TableBehavior: {"0:", "1:"}, analytics.TableClassifications: {"0:k1"}, analytics.TableDecisions: {"0:k1"}},
 		},
 		{
 			name: "an insert whose rows landed though it failed is not landed twice by the retry",

@@ -227,3 +227,23 @@ func TestAtEqualTimesADenialWinsOverAGrantWhicheverIsReadFirst(t *testing.T) {
 		}
 	}
 }
+
+// TestAtEqualTimesTwoGrantsStandByTheirEventIDsWhicheverIsReadFirst feeds
+// two grants of one purpose made at the same instant, with different
+// proofs, in both orders: the standing statement, and so the basis's
+// evidence and the audit's proofs, are those of the larger event id either
+// way. Without the event-id tie-break the two compare equal, and the one
+// read second is dropped as a copy of the first.
+func TestAtEqualTimesTwoGrantsStandByTheirEventIDsWhicheverIsReadFirst(t *testing.T) {
+	e := New(DefaultPolicy(), pseudonym.Development())
+	l := leadAt("e1", "L1", "2026-11-10T12:00:00Z", adultIT, formKind)
+	a := consentAt("c1", "L1", "2026-11-12T08:00:00Z", "email_marketing", "grant",
+		`"method":"checkbox","collection_point":"signup-form","text_version":"privacy-v3","proof_ref":"box-1"`)
+	b := consentAt("c2", "L1", "2026-11-12T08:00:00Z", "email_marketing", "grant", grantProof)
+	for _, order := range [][]string{{l, a, b}, {l, b, a}} {
+		r := finals(t, e, order)[pseudonym.Development().LeadKey("L1")]
+		if ev := r.Purposes.EmailMarketing.Evidence; !strings.Contains(ev, "c2") {
+			t.Errorf("email_marketing evidence %q: want the grant c2 (the larger event id), whichever was read first", ev)
+		}
+	}
+}
