@@ -44,7 +44,7 @@ type metaNotification struct {
 
 // leadgenIDs are the ids of one leadgen change, kept as their digits (a
 // lead id can be beyond what a float64 holds). It is also the value of
-// the dead letter of a lead that could not be fetched.
+// the dead letter of a lead that could not be fetched (strings).
 type leadgenIDs struct {
 	Source      string      `json:"source"`
 	LeadgenID   json.Number `json:"leadgen_id"`
@@ -53,6 +53,19 @@ type leadgenIDs struct {
 	AdID        json.Number `json:"ad_id,omitempty"`
 	AdgroupID   json.Number `json:"adgroup_id,omitempty"`
 	CreatedTime json.Number `json:"created_time,omitempty"`
+}
+
+// strings are the ids as JSON strings: the dead letter's value, which a
+// reader in any language takes without rounding a 17-digit id.
+func (ids leadgenIDs) strings() map[string]string {
+	m := map[string]string{"source": ids.Source}
+	for k, v := range map[string]json.Number{"leadgen_id": ids.LeadgenID, "form_id": ids.FormID, "page_id": ids.PageID,
+		"ad_id": ids.AdID, "adgroup_id": ids.AdgroupID, "created_time": ids.CreatedTime} {
+		if v != "" {
+			m[k] = v.String()
+		}
+	}
+	return m
 }
 
 var digits = regexp.MustCompile(`^[0-9]{1,32}$`)
@@ -125,7 +138,7 @@ func (s *Server) metaLead(ctx context.Context, res *result, ids leadgenIDs) {
 		}
 	}
 	if err != nil {
-		v, _ := json.Marshal(ids)
+		v, _ := json.Marshal(ids.strings())
 		s.log.Warn("a Meta lead was dead-lettered with its ids", "form", ids.FormID.String(), "reason", err.Error())
 		res.records = append(res.records, s.deadLetter("meta:"+ids.LeadgenID.String(), v, err.Error()))
 		res.deadLettered++

@@ -35,19 +35,19 @@ var _ Producer = (*kafka.Writer)(nil)
 
 // Server is the intake's HTTP handler and what it needs.
 type Server struct {
-	cfg      Config
-	kafka    *pipeline.Config
-	mapping  *sources.Config
-	secrets  Secrets
-	producer Producer
-	metrics  *Metrics
-	log      *slog.Logger
-	graph    *http.Client
-	forms    *formCache
-	limits   map[string]*rate.Limiter
-	schemaLimits  schemas.Limits
-	ready    atomic.Bool
-	mux      *http.ServeMux
+	cfg          Config
+	kafka        *pipeline.Config
+	mapping      *sources.Config
+	secrets      Secrets
+	producer     Producer
+	metrics      *Metrics
+	log          *slog.Logger
+	graph        *http.Client
+	forms        *formCache
+	limits       map[string]*rate.Limiter
+	schemaLimits schemas.Limits
+	ready        atomic.Bool
+	mux          *http.ServeMux
 }
 
 // New returns a Server producing with p to kcfg's raw topics. A nil log
