@@ -182,7 +182,7 @@ func (c *Config) LoadSecrets() (Secrets, error) {
 	}
 	meta := [][]byte{s.MetaAppSecret, s.MetaVerifyToken, s.MetaPageToken}
 	if n := countSet(meta...); n != 0 && n != len(meta) {
-		return s, errors.New("Meta needs its app secret, verify token and page token together (--meta-app-secret-file, --meta-verify-token-file, --meta-page-token-file or their LEADPIPE_* variables)")
+		return s, errors.New("the Meta endpoint needs its app secret, verify token and page token together (--meta-app-secret-file, --meta-verify-token-file, --meta-page-token-file or their LEADPIPE_* variables)")
 	}
 	if countSet(s.EventsToken, s.MetaAppSecret, s.GoogleKey, s.LinkedInSecret) == 0 {
 		return s, errors.New("no source has a secret, so every endpoint would be off: set at least one of --events-token-file, --meta-app-secret-file, --google-key-file, --linkedin-secret-file (or their LEADPIPE_* variables)")
