@@ -30,7 +30,7 @@ var commands = []command{
 	{"classify", "classify JSONL lead and consent events offline, one decision per line", cmdClassify},
 	{"policy", "policy diff: the leads a candidate policy would move, on JSONL events, changing nothing", cmdPolicy},
 	{"rpo", "rpo load: key a check of Italy's Registro Pubblico delle Opposizioni for classify --rpo", cmdRPO},
-	{"import", "turn a platform's lead payloads (Meta Lead Ads) into lead events, to stdout or Kafka", cmdImport},
+	{"import", "turn lead payloads (Meta, LinkedIn, Google Ads, Segment, RudderStack, CSV lists) into events, to stdout or Kafka", cmdImport},
 	{"intake", "serve HTTP webhooks (Meta, Google Ads, LinkedIn) and JSON-lines events, produced to the raw topics", cmdIntake},
 	{"sources", "check a sources.yaml, and list the forms and consent boxes of payloads it does not map", cmdSources},
 	{"gen", "write a seeded, deterministic workload to the raw topics or stdout", cmdGen},

@@ -144,8 +144,13 @@ type Report struct {
 	UnmappedCheckboxes []string
 	// PreTicked are the boxes the form ticks by default that came back ticked.
 	PreTicked []string
-	// Unreadable are boxes whose answer was neither "1" nor "", or that came twice.
+	// Unreadable are boxes whose answer was neither "1" nor "", or that came
+	// twice (a CDP category neither true nor false, or both allowed and denied).
 	Unreadable []string
+	// NoConsentObject: a CDP message without its consent envelope
+	// (Segment's context.consent, RudderStack's context.consentManagement):
+	// no consent from it, where the CDP itself would let it through.
+	NoConsentObject bool
 }
 
 // FromMeta turns one Meta lead object into a lead event. Its event id and
