@@ -20,6 +20,7 @@ import (
 
 	"github.com/leadpipe/leadpipe/pipeline"
 	"github.com/leadpipe/leadpipe/schemas"
+	"github.com/leadpipe/leadpipe/stages/classify"
 	"github.com/leadpipe/leadpipe/stages/sources"
 )
 
@@ -78,6 +79,7 @@ type importSummary struct {
 	tests                      int            // test leads left out (Google's is_test)
 	ignored                    int            // CDP messages leadpipe maps to nothing
 	noConsentObject            int            // CDP messages without a consent envelope
+	ignoredMethods             map[string]int // grants the policy will ignore for their method, by its label
 	unmappedForms              map[string]int // form id → leads
 	unmappedBoxes              map[string]int // form id + " " + key → answers
 	preTicked                  map[string]int
@@ -85,7 +87,8 @@ type importSummary struct {
 }
 
 func newImportSummary() *importSummary {
-	return &importSummary{unmappedForms: map[string]int{}, unmappedBoxes: map[string]int{}, preTicked: map[string]int{}, unreadable: map[string]int{}}
+	return &importSummary{unmappedForms: map[string]int{}, unmappedBoxes: map[string]int{}, preTicked: map[string]int{}, unreadable: map[string]int{},
+		ignoredMethods: map[string]int{}}
 }
 
 func (s *importSummary) add(r sources.Report) {
@@ -103,6 +106,28 @@ func (s *importSummary) add(r sources.Report) {
 	}
 	for _, k := range r.Unreadable {
 		s.unreadable[r.Form+" "+k]++
+	}
+}
+
+// countMethods counts the grants of ev whose method the policy does not
+// take as an affirmative act.
+func (s *importSummary) countMethods(p *classify.Policy, ev schemas.Event) {
+	count := func(method string) {
+		if label, ok := p.MethodLabel(method); !ok {
+			s.ignoredMethods[label]++
+		}
+	}
+	switch e := ev.(type) {
+	case *schemas.Lead:
+		for _, c := range e.Consents {
+			if c.Status == "granted" {
+				count(c.Method)
+			}
+		}
+	case *schemas.Consent:
+		if e.Action == "grant" {
+			count(e.Method)
+		}
 	}
 }
 
@@ -143,6 +168,7 @@ func cmdImport(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	list := fs.String("list", "", "csv: the list's mapping in the sources file (csv.lists.NAME; default: the only one)")
 	sourcesFile := fs.String("sources", "", "sources.yaml: what each form's consent boxes grant (none: no box gives consent)")
 	to := fs.String("to", "stdout", "stdout (JSON lines for leadpipe classify), or kafka (leads.raw)")
+	policyFile := fs.String("policy", "", "the policy classify will run (default: the embedded one): the summary counts the grants whose method it does not take as an affirmative act")
 	rejects := fs.String("rejects", "", "file of the rejected payloads' lines and fields (default: FILE.rejects; stderr for -)")
 	kcfg.RegisterConnFlags(fs)
 	if code, ok := parse(fs, args, stdout, stderr); !ok {
@@ -164,6 +190,13 @@ func cmdImport(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	if err != nil {
 		fmt.Fprintf(stderr, "leadpipe import: %v\n", err)
 		return 2
+	}
+	policy := classify.DefaultPolicy()
+	if *policyFile != "" {
+		if policy, err = classify.LoadPolicy(*policyFile); err != nil {
+			fmt.Fprintf(stderr, "leadpipe import: %v\n", err)
+			return 2
+		}
 	}
 	mapping := &sources.Config{}
 	if *sourcesFile != "" {
@@ -290,6 +323,7 @@ func cmdImport(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		}
 		sum.add(report)
 		for i, ev := range evs {
+			sum.countMethods(policy, ev)
 			sum.events++
 			if err := produce(ev, values[i]); err != nil {
 				return err
@@ -338,6 +372,9 @@ func cmdImport(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	}
 	if *source == "google-ads" && sum.events > 0 {
 		fmt.Fprintln(stderr, "leadpipe import: a Google Ads lead form carries no consent: these leads have none for any purpose")
+	}
+	if line := ignoredMethodsLine(sum.ignoredMethods, "will be ignored by classify"); line != "" {
+		fmt.Fprintln(stderr, "leadpipe import:", line)
 	}
 	for _, l := range sum.lines(*source) {
 		fmt.Fprintln(stderr, "leadpipe import:", l)

@@ -307,6 +307,8 @@ func TestImportSegmentCountsMessagesWithoutConsentObject(t *testing.T) {
 		"3 payloads from segment: 4 events written to stdout, 0 rejected",
 		"1 segment messages had no consent envelope: no consent from them (fail closed",
 		"segment category Analytics: not in the sources file (2 answers)",
+		// method cmp is not in the default policy's affirmative_methods
+		"2 grants will be ignored by classify because their method is not an affirmative act in the policy: other 2",
 	} {
 		if !strings.Contains(summary.String(), want) {
 			t.Errorf("the summary does not say %q:\n%s", want, summary.String())
@@ -314,5 +316,25 @@ func TestImportSegmentCountsMessagesWithoutConsentObject(t *testing.T) {
 	}
 	if !strings.Contains(events.String(), `"type":"consent"`) {
 		t.Errorf("no consent event from the preference update:\n%s", events.String())
+	}
+}
+
+// leadpipe classify says on stderr how many grants it ignored for their
+// method, by the policy's name of it or "other".
+func TestClassifySummarizesGrantsIgnoredForTheirMethod(t *testing.T) {
+	in := `{"type":"lead","event_id":"m-1","occurred_at":"2026-03-02T09:00:00Z","lead_id":"lead-m","contact":{"email":"m@example.com"},"source":{"kind":"web_form"},"consents":[` +
+		`{"purpose":"email_marketing","status":"granted","at":"2026-03-02T09:00:00Z","method":"pre_ticked","collection_point":"f","text_version":"v1"},` +
+		`{"purpose":"profiling","status":"granted","at":"2026-03-02T09:00:00Z","method":"banner click","collection_point":"f","text_version":"v1"},` +
+		`{"purpose":"sms_marketing","status":"granted","at":"2026-03-02T09:00:00Z","method":"preference_center","collection_point":"f","text_version":"v1"}]}` + "\n"
+	var out, errs bytes.Buffer
+	if code := dispatch(context.Background(), []string{"classify", "--dev-key", "--now", "2026-03-03T00:00:00Z"}, strings.NewReader(in), &out, &errs); code != 0 {
+		t.Fatalf("classify exited %d: %s", code, errs.String())
+	}
+	want := "leadpipe classify: 2 grants ignored because their method is not an affirmative act in the policy: other 1, pre_ticked 1"
+	if !strings.Contains(errs.String(), want) {
+		t.Errorf("stderr:\n%s\nwant %q", errs.String(), want)
+	}
+	if strings.Contains(errs.String(), "banner click") {
+		t.Errorf("stderr names a method the policy does not know (free text): %s", errs.String())
 	}
 }
