@@ -3,16 +3,26 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/hex"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
+	"math/big"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -164,6 +174,7 @@ func (g *fakeGraph) serve(w http.ResponseWriter, r *http.Request) {
 		case <-r.Context().Done():
 		case <-time.After(5 * time.Second):
 		}
+		http.Error(w, "hung", http.StatusGatewayTimeout)
 		return
 	case status != http.StatusOK:
 		http.Error(w, `{"error":{"message":"scripted"}}`, status)
@@ -498,4 +509,135 @@ func TestIntakeEveryRequestAnswered200LandsWhenKafkaComesBack(t *testing.T) {
 		}
 	}
 	t.Logf("%d requests answered 503 while the broker was away; every event landed, %d records for 60 events", unavailable, len(landed))
+}
+
+// selfSigned writes a certificate for 127.0.0.1 and its key, and returns
+// their files and a client that trusts it.
+func selfSigned(t *testing.T) (certFile, keyFile string, client *http.Client) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "intake"}, IPAddresses: []net.IP{net.ParseIP("127.0.0.1")},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
+	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600)
+	cert, _ := x509.ParseCertificate(der)
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	return certFile, keyFile, &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+}
+
+func TestIntakeServesTLSRateLimitsCountsUnmappedFormsAndFinishesRequestsOnShutdown(t *testing.T) {
+	kcfg := pipelinetest.Kafka(t)
+	graph := newFakeGraph(t)
+	certFile, keyFile, client := selfSigned(t)
+	cfg := intake.DefaultConfig()
+	cfg.Addr, cfg.MetricsAddr, cfg.GraphURL, cfg.TLSCert, cfg.TLSKey = "127.0.0.1:0", "", graph.URL, certFile, keyFile
+	cfg.GraphBackoff, cfg.GraphTimeout = 20*time.Millisecond, 500*time.Millisecond
+	cfg.Rate, cfg.Burst = 0.001, 3 // three requests, then 429
+	reg := prometheus.NewRegistry()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	addr, done := make(chan string, 1), make(chan error, 1)
+	go func() {
+		done <- intake.Run(ctx, cfg, &kcfg, &sources.Config{}, testSecrets, reg, nil, func(a string) { addr <- a })
+	}()
+	base := "https://" + <-addr
+	post := func(body []byte) (*http.Response, error) {
+		req, _ := http.NewRequest(http.MethodPost, base+"/v1/meta", bytes.NewReader(body))
+		req.Header.Set("X-Hub-Signature-256", metaSignature(body))
+		return client.Do(req)
+	}
+
+	// Meta's real-world body (ids as numbers, ad_id 0): its form is in no
+	// sources.yaml, so the lead is produced without consent and counted.
+	gist := readFixture(t, "../../pipeline/intake/testdata/meta_webhook_gist.json")
+	resp, err := post(gist)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("over TLS: %d", resp.StatusCode)
+	}
+	if resp, err := http.Post(strings.Replace(base, "https", "http", 1)+"/v1/meta", "application/json", bytes.NewReader(gist)); err == nil {
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("plain HTTP on the TLS port: %d, want 400", resp.StatusCode)
+		}
+	}
+
+	// A request under way when the server is told to stop gets its answer.
+	graph.fail("130528934038371", 0) // a first attempt that times out: the request takes a while
+	slow := bytes.Replace(gist, []byte("130528934038370"), []byte("130528934038371"), 1)
+	answered := make(chan int, 1)
+	go func() {
+		resp, err := post(slow)
+		if err != nil {
+			answered <- 0
+			return
+		}
+		resp.Body.Close()
+		answered <- resp.StatusCode
+	}()
+	pipelinetest.Eventually(t, 5*time.Second, "the slow request reaches the Graph API", func() bool { return graph.callsOf("130528934038371") > 0 })
+
+	// The rate limit: the burst is 3; two are spent, the third goes, the fourth gets 429.
+	resp, err = post(gist)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	resp, err = post(gist)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
+		t.Errorf("over the rate: %d, Retry-After %q; want 429 with Retry-After", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+
+	cancel() // SIGTERM
+	if code := <-answered; code != http.StatusOK {
+		t.Errorf("the request under way at shutdown got %d, want 200", code)
+	}
+	if err := <-done; err != nil {
+		t.Errorf("intake: %v", err)
+	}
+	keys := map[string]bool{}
+	for _, m := range pipelinetest.ReadAll(t, &kcfg, pipeline.TopicLeadsRaw) {
+		keys[string(m.Key)] = true
+	}
+	if !keys["meta:130528934038370"] || !keys["meta:130528934038371"] {
+		t.Errorf("leads.raw keys %v", keys)
+	}
+	mfs, _ := reg.Gather()
+	var unmapped float64
+	for _, mf := range mfs {
+		if mf.GetName() == "leadpipe_intake_unmapped_total" {
+			for _, m := range mf.GetMetric() {
+				unmapped += m.GetCounter().GetValue()
+				for _, l := range m.GetLabel() {
+					if l.GetName() != "source" && l.GetName() != "kind" {
+						t.Errorf("an unbounded label %s", l.GetName())
+					}
+				}
+			}
+		}
+	}
+	if unmapped != 3 {
+		t.Errorf("leadpipe_intake_unmapped_total = %v, want 3 (the unmapped form, thrice)", unmapped)
+	}
 }

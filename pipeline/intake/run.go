@@ -30,7 +30,8 @@ func Run(ctx context.Context, cfg Config, kcfg *pipeline.Config, mapping *source
 	if err != nil {
 		return err
 	}
-	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute}
+	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute,
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)} // TLS handshakes that fail: the sender's business
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return pipeline.Serve(gctx, cfg.MetricsAddr, reg, srv.Ready, log) })
 	g.Go(func() error {
