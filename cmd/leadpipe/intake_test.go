@@ -11,6 +11,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
@@ -181,6 +182,9 @@ func (g *fakeGraph) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	case id == "12312312312":
 		w.Write(g.form)
+		return
+	case id == "999000000000001": // testdata/hostile/platforms.jsonl: a lead cut short
+		w.Write([]byte(`{"id":"999000000000001","created_time":"2015-02-28T08:4`))
 		return
 	}
 	var lead map[string]any
@@ -639,5 +643,88 @@ func TestIntakeServesTLSRateLimitsCountsUnmappedFormsAndFinishesRequestsOnShutdo
 	}
 	if unmapped != 3 {
 		t.Errorf("leadpipe_intake_unmapped_total = %v, want 3 (the unmapped form, thrice)", unmapped)
+	}
+}
+
+// The hostile platform payloads of testdata/hostile/platforms.jsonl
+// (generate_platforms.py): each gets a clear answer (a 400 naming the
+// field, a 401, or a 200 with its records produced or dead-lettered),
+// none a 5xx, no answer holds a value, and the intake answers on after
+// them all.
+func TestIntakeHostilePlatformPayloads(t *testing.T) {
+	kcfg := pipelinetest.Kafka(t)
+	graph := newFakeGraph(t)
+	ti := startIntake(t, &kcfg, graph.URL, func(c *intake.Config) { c.Burst = 1000 })
+	b := readFixture(t, "testdata/hostile/platforms.jsonl")
+	var produced, deadLettered int
+	for _, line := range bytes.Split(bytes.TrimSpace(b), []byte("\n")) {
+		var c struct {
+			Name, Path, Body, Expect string
+			BodyB64                  string `json:"body_b64"`
+		}
+		if err := json.Unmarshal(line, &c); err != nil {
+			t.Fatal(err)
+		}
+		if c.BodyB64 != "" {
+			raw, err := base64.StdEncoding.DecodeString(c.BodyB64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.Body = string(raw)
+		}
+		t.Run(c.Name, func(t *testing.T) {
+			body := []byte(c.Body)
+			var headers []string
+			switch c.Path {
+			case "/v1/meta":
+				headers = []string{"X-Hub-Signature-256", metaSignature(body)}
+			case "/v1/events":
+				headers = []string{"Authorization", "Bearer events-token"}
+			case "/v1/linkedin":
+				headers = []string{"X-LI-Signature", hexHMAC(testSecrets.LinkedInSecret, append([]byte("hmacsha256="), body...))}
+			}
+			code, ans := ti.post(t, c.Path, body, headers...)
+			status, text, _ := strings.Cut(c.Expect, ":")
+			if fmt.Sprint(code) != status {
+				t.Fatalf("%d %s, want %s", code, ans, c.Expect)
+			}
+			if status == "400" && !strings.Contains(ans, text) {
+				t.Errorf("the answer %s does not name %q", ans, text)
+			}
+			if strings.Contains(ans, "Zq9") || strings.Contains(ans, "@") {
+				t.Errorf("the answer holds a value: %.300s", ans)
+			}
+			var counts struct{ Produced, DeadLettered int }
+			json.Unmarshal([]byte(ans), &struct {
+				P *int `json:"produced"`
+				D *int `json:"dead_lettered"`
+			}{&counts.Produced, &counts.DeadLettered})
+			switch text {
+			case "produced":
+				if counts.Produced == 0 || counts.DeadLettered != 0 {
+					t.Errorf("answer %s, want records produced", ans)
+				}
+			case "dead_lettered":
+				if counts.DeadLettered != 1 || counts.Produced != 0 {
+					t.Errorf("answer %s, want one dead letter", ans)
+				}
+			case "none":
+				if counts.Produced+counts.DeadLettered != 0 {
+					t.Errorf("answer %s, want nothing", ans)
+				}
+			}
+			produced += counts.Produced
+			deadLettered += counts.DeadLettered
+		})
+	}
+	if got := len(pipelinetest.ReadAll(t, &kcfg, pipeline.TopicLeadsRaw)) + len(pipelinetest.ReadAll(t, &kcfg, pipeline.TopicConsentsRaw)); got != produced {
+		t.Errorf("the raw topics hold %d records, the answers say %d produced", got, produced)
+	}
+	if got := len(pipelinetest.ReadAll(t, &kcfg, pipeline.TopicDLQ)); got != deadLettered {
+		t.Errorf("leadpipe.dlq holds %d records, the answers say %d", got, deadLettered)
+	}
+	event := readFixture(t, "testdata/e2e/leads.jsonl")
+	if code, ans := ti.post(t, "/v1/events", bytes.SplitN(event, []byte("\n"), 2)[0], "Authorization", "Bearer events-token"); code != http.StatusOK {
+		t.Errorf("after the hostile payloads, a good event: %d %s", code, ans)
 	}
 }

@@ -1,7 +1,6 @@
 package intake
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,10 +8,12 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"reflect"
 	"regexp"
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/leadpipe/leadpipe/stages/sources"
 )
@@ -46,20 +47,42 @@ type metaNotification struct {
 // lead id can be beyond what a float64 holds). It is also the value of
 // the dead letter of a lead that could not be fetched (strings).
 type leadgenIDs struct {
-	Source      string      `json:"source"`
-	LeadgenID   json.Number `json:"leadgen_id"`
-	FormID      json.Number `json:"form_id,omitempty"`
-	PageID      json.Number `json:"page_id,omitempty"`
-	AdID        json.Number `json:"ad_id,omitempty"`
-	AdgroupID   json.Number `json:"adgroup_id,omitempty"`
-	CreatedTime json.Number `json:"created_time,omitempty"`
+	Source      string    `json:"source"`
+	LeadgenID   metaDigit `json:"leadgen_id"`
+	FormID      metaDigit `json:"form_id,omitempty"`
+	PageID      metaDigit `json:"page_id,omitempty"`
+	AdID        metaDigit `json:"ad_id,omitempty"`
+	AdgroupID   metaDigit `json:"adgroup_id,omitempty"`
+	CreatedTime metaDigit `json:"created_time,omitempty"`
 }
+
+// metaDigit is a Meta id or time in a notification: a whole number, as a
+// JSON number or string, kept as its digits.
+type metaDigit string
+
+func (d *metaDigit) UnmarshalJSON(b []byte) error {
+	v := string(b)
+	if len(b) > 1 && b[0] == '"' && b[len(b)-1] == '"' {
+		v = v[1 : len(v)-1]
+	}
+	if v == "null" {
+		return nil
+	}
+	if !digits.MatchString(v) {
+		// A type error, which encoding/json completes with the field's name.
+		return &json.UnmarshalTypeError{Value: "value that is not a whole number of at most 32 digits", Type: reflect.TypeFor[int64]()}
+	}
+	*d = metaDigit(v)
+	return nil
+}
+
+func (d metaDigit) String() string { return string(d) }
 
 // strings are the ids as JSON strings: the dead letter's value, which a
 // reader in any language takes without rounding a 17-digit id.
 func (ids leadgenIDs) strings() map[string]string {
 	m := map[string]string{"source": ids.Source}
-	for k, v := range map[string]json.Number{"leadgen_id": ids.LeadgenID, "form_id": ids.FormID, "page_id": ids.PageID,
+	for k, v := range map[string]metaDigit{"leadgen_id": ids.LeadgenID, "form_id": ids.FormID, "page_id": ids.PageID,
 		"ad_id": ids.AdID, "adgroup_id": ids.AdgroupID, "created_time": ids.CreatedTime} {
 		if v != "" {
 			m[k] = v.String()
@@ -79,6 +102,9 @@ func (s *Server) meta(ctx context.Context, r *http.Request, body []byte) result 
 	if !ok || !signed(s.secrets.MetaAppSecret, body, sig) {
 		return result{status: http.StatusUnauthorized}
 	}
+	if !utf8.Valid(body) {
+		return result{received: 1, errors: []fieldError{{Position: "body", Reason: "not valid UTF-8"}}}
+	}
 	var n metaNotification
 	if err := json.Unmarshal(body, &n); err != nil {
 		return result{received: 1, errors: []fieldError{fieldErrorOf("body", jsonError(err))}}
@@ -92,19 +118,18 @@ func (s *Server) meta(ctx context.Context, r *http.Request, body []byte) result 
 			}
 			res.received++
 			pos := fmt.Sprintf("entry[%d].changes[%d]", i, j)
-			ids := leadgenIDs{Source: SourceMeta}
-			dec := json.NewDecoder(bytes.NewReader(c.Value))
-			dec.UseNumber()
-			if err := dec.Decode(&ids); err != nil {
-				res.errors = append(res.errors, fieldErrorOf(pos, jsonError(err)))
+			var ids leadgenIDs
+			if err := json.Unmarshal(c.Value, &ids); err != nil {
+				var te *json.UnmarshalTypeError
+				if errors.As(err, &te) && te.Field != "" {
+					res.errors = append(res.errors, fieldError{Position: pos, Field: "value." + te.Field, Reason: "a " + te.Value})
+				} else {
+					res.errors = append(res.errors, fieldError{Position: pos, Field: "value", Reason: jsonError(err).Error()})
+				}
 				continue
 			}
-			if !digits.MatchString(ids.LeadgenID.String()) {
-				res.errors = append(res.errors, fieldError{Position: pos, Field: "value.leadgen_id", Reason: "missing, or not a whole number"})
-				continue
-			}
-			if ids.FormID != "" && !digits.MatchString(ids.FormID.String()) {
-				res.errors = append(res.errors, fieldError{Position: pos, Field: "value.form_id", Reason: "not a whole number"})
+			if ids.LeadgenID == "" {
+				res.errors = append(res.errors, fieldError{Position: pos, Field: "value.leadgen_id", Reason: "missing"})
 				continue
 			}
 			ids.Source = SourceMeta
@@ -288,11 +313,30 @@ func (c *formCache) put(id string, preTicked map[string]bool) {
 	c.m[id] = cachedForm{preTicked: preTicked, at: time.Now()}
 }
 
+// kindName names a Go type as the JSON it decodes.
+func kindName(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.Struct, reflect.Map:
+		return "an object"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	}
+	return "a number"
+}
+
 // jsonError names the field of a JSON error, never the value.
 func jsonError(err error) error {
 	var te *json.UnmarshalTypeError
 	if errors.As(err, &te) {
-		return fmt.Errorf("%s: a %s where a %s belongs", te.Field, te.Value, te.Type)
+		prefix := ""
+		if te.Field != "" {
+			prefix = te.Field + ": "
+		}
+		return fmt.Errorf("%sa %s where %s belongs", prefix, te.Value, kindName(te.Type))
 	}
 	var se *json.SyntaxError
 	if errors.As(err, &se) {

@@ -102,7 +102,6 @@ func CSVRows(r io.Reader, name, file string, l *CSVList, fn func(line int, lead 
 		if errors.Is(err, io.EOF) {
 			return nil
 		}
-		line, _ := cr.FieldPos(0)
 		if err != nil {
 			var pe *csv.ParseError
 			if !errors.As(err, &pe) {
@@ -113,6 +112,7 @@ func CSVRows(r io.Reader, name, file string, l *CSVList, fn func(line int, lead 
 			}
 			continue
 		}
+		line, _ := cr.FieldPos(0)
 		lead, rep, err := l.row(row, col, line, listID, file)
 		if err := fn(line, lead, rep, err); err != nil {
 			return err

@@ -89,6 +89,9 @@ func jsonKind(b []byte) string {
 	case b[0] == 't' || b[0] == 'f':
 		return "bool"
 	}
+	if b[0] == '"' {
+		return "string that is not a whole number"
+	}
 	return "number that is not a whole number"
 }
 
