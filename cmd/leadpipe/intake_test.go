@@ -447,11 +447,25 @@ func TestIntakeAnswers503WithRetryAfterWhenKafkaIsAway(t *testing.T) {
 	kcfg := pipeline.DefaultConfig()
 	kcfg.Brokers = []string{"127.0.0.1:1"} // nothing listens
 	kcfg.TopicPrefix = "t-intake-dead."
-	ti := startIntake(t, &kcfg, "http://127.0.0.1:1", func(c *intake.Config) { c.ProduceTimeout = time.Second })
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics := ln.Addr().String()
+	ln.Close()
+	ti := startIntake(t, &kcfg, "http://127.0.0.1:1", func(c *intake.Config) { c.ProduceTimeout, c.MetricsAddr = time.Second, metrics })
 	good := bytes.SplitN(readFixture(t, "testdata/e2e/leads.jsonl"), []byte("\n"), 2)[0]
 	code, ans := ti.post(t, "/v1/events", good, "Authorization", "Bearer events-token")
 	if code != http.StatusServiceUnavailable {
 		t.Errorf("%d %s, want 503", code, ans)
+	}
+	resp, err := http.Get("http://" + metrics + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("/readyz answered %d with no broker, want 503", resp.StatusCode)
 	}
 	if got := intakeRecords(ti, intake.SourceEvents, intake.OutcomeProduced); got != 0 {
 		t.Errorf("records produced = %v with no broker", got)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/segmentio/kafka-go"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/leadpipe/leadpipe/pipeline"
@@ -34,6 +35,7 @@ func Run(ctx context.Context, cfg Config, kcfg *pipeline.Config, mapping *source
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)} // TLS handshakes that fail: the sender's business
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return pipeline.Serve(gctx, cfg.MetricsAddr, reg, srv.Ready, log) })
+	g.Go(func() error { srv.watchKafka(gctx, cfg.RetryAfter); return nil })
 	g.Go(func() error {
 		<-gctx.Done()
 		sctx, cancel := context.WithTimeout(context.Background(), srv.budget())
@@ -57,4 +59,40 @@ func Run(ctx context.Context, cfg Config, kcfg *pipeline.Config, mapping *source
 		return err
 	})
 	return g.Wait()
+}
+
+// watchKafka keeps Ready true only while the broker answers: at start,
+// then every interval while it is not ready (a load balancer that takes
+// an intake out on /readyz sends it nothing, so no produce would tell).
+func (s *Server) watchKafka(ctx context.Context, interval time.Duration) {
+	probe := func() {
+		pctx, cancel := context.WithTimeout(ctx, interval)
+		defer cancel()
+		topics := []string{s.kafka.Topic(pipeline.TopicLeadsRaw), s.kafka.Topic(pipeline.TopicConsentsRaw), s.kafka.Topic(pipeline.TopicBehaviorRaw)}
+		md, err := s.kafka.Client(interval).Metadata(pctx, &kafka.MetadataRequest{Topics: topics})
+		if err == nil {
+			for _, t := range md.Topics {
+				if t.Error != nil {
+					err = t.Error
+				}
+			}
+		}
+		if err != nil && s.ready.Load() {
+			s.log.Warn("Kafka does not answer for the raw topics: not ready", "err", err)
+		}
+		s.ready.Store(err == nil)
+	}
+	probe()
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if !s.ready.Load() {
+				probe()
+			}
+		}
+	}
 }
