@@ -66,7 +66,7 @@ chdb: cluster
 
 ## fuzz: every decoder of outside bytes, FUZZTIME each (briefly in make test; make fuzz FUZZTIME=10m for long):
 ## events and TCF consent strings (schemas), state changelog records and classification records (classify, enrich's reader),
-## Meta Lead Ads payloads (stages/sources).
+## Meta Lead Ads payloads, Segment and RudderStack messages, CSV lists (stages/sources).
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./schemas/
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeTCF$$' -fuzztime $(FUZZTIME) ./schemas/
@@ -74,6 +74,8 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzRecord$$' -fuzztime $(FUZZTIME) ./stages/classify/
 	$(GO) test -run '^$$' -fuzz '^FuzzApplyClassification$$' -fuzztime $(FUZZTIME) ./pipeline/adapter/
 	$(GO) test -run '^$$' -fuzz '^FuzzFromMeta$$' -fuzztime $(FUZZTIME) ./stages/sources/
+	$(GO) test -run '^$$' -fuzz '^FuzzFromCDP$$' -fuzztime $(FUZZTIME) ./stages/sources/
+	$(GO) test -run '^$$' -fuzz '^FuzzCSVRows$$' -fuzztime $(FUZZTIME) ./stages/sources/
 
 ## vet: go vet, gofmt, staticcheck and deadcode (honnef.co/go/tools, golang.org/x/tools, pinned in go.mod)
 ## and no tracked file over 1 MiB.

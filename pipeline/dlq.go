@@ -82,6 +82,16 @@ func deadLetter(dlqTopic, stage string, m *kafka.Message, reason string, now tim
 	}
 }
 
+// DeadLetterOf is the dead-letter record of m that stage gives up on,
+// as the runner writes it: for a record that never reached a topic (one
+// `leadpipe intake` received but could not complete), m.Topic is the topic
+// it was bound for and its partition and offset are -1, so that its
+// dead-letter id derives from its value alone and a platform's redelivery
+// of it makes the same dead letter.
+func DeadLetterOf(dlqTopic, stage string, m *kafka.Message, reason string, now time.Time) kafka.Message {
+	return deadLetter(dlqTopic, stage, m, reason, now)
+}
+
 // Header returns the value of the last header named key, or "".
 func Header(m *kafka.Message, key string) string {
 	for i := len(m.Headers) - 1; i >= 0; i-- {

@@ -50,7 +50,7 @@ func main() {
 	flag.DurationVar(&produceDelay, "enrich-produce-delay", 0, "enrich's --enrich-produce-delay (default: leadpipe's)")
 	flag.DurationVar(&sinkBatchAge, "sink-batch-age", 0, "the sink's --sink-batch-age (default: leadpipe's)")
 	flag.Float64Var(&o.latencyRate, "latency-rate", 0, "events/s of the latency scenario (default: half the end-to-end rate measured before it, else 10,000)")
-	only := flag.String("only", "", "comma-separated scenarios to run: e2e, latency, classify, reader, sink, scaling, cluster (default all)")
+	only := flag.String("only", "", "comma-separated scenarios to run: e2e, latency, classify, reader, sink, scaling, cluster, intake (default all)")
 	flag.Parse()
 	o.brokers = strings.Split(*brokers, ",")
 	o.cluster = strings.Split(*cluster, ",")
@@ -93,6 +93,7 @@ var scenarios = []scenario{
 	{"latency", runLatency},
 	{"scaling", runScaling},
 	{"cluster", runCluster},
+	{"intake", runIntake},
 }
 
 func run(ctx context.Context, o *options) error {

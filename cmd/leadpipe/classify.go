@@ -8,7 +8,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/leadpipe/leadpipe/pipeline/wire"
@@ -108,13 +111,17 @@ func cmdClassify(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	engine.QuarantineRetention = time.Duration(*quarantineDays) * 24 * time.Hour
 	out := bufio.NewWriterSize(stdout, 64<<10)
 	defer out.Flush()
-	n, invalid, err := classifyLines(ctx, engine, schemas.DefaultLimits(), in, out, clock)
+	ignored := map[string]int{}
+	n, invalid, err := classifyLines(ctx, engine, schemas.DefaultLimits(), in, out, clock, ignored)
 	if err != nil {
 		out.Flush()
 		return fail("after line %d: %v", n, err)
 	}
 	if n == 0 {
 		fmt.Fprintln(stderr, "leadpipe classify: the input holds no line: nothing classified")
+	}
+	if line := ignoredMethodsLine(ignored, "ignored"); line != "" {
+		fmt.Fprintln(stderr, "leadpipe classify:", line)
 	}
 	if invalid > 0 {
 		fmt.Fprintf(stderr, "leadpipe classify: %d of %d lines invalid\n", invalid, n)
@@ -133,7 +140,7 @@ type invalidLine struct {
 // classifyLines classifies each line of in into out, sharing one State. It
 // returns the number of lines read and of invalid ones; err is an error of
 // reading, writing or ctx, never of an event.
-func classifyLines(ctx context.Context, e *classify.Engine, l schemas.Limits, in io.Reader, out io.Writer, clock func() time.Time) (lines, invalid int, err error) {
+func classifyLines(ctx context.Context, e *classify.Engine, l schemas.Limits, in io.Reader, out io.Writer, clock func() time.Time, ignored map[string]int) (lines, invalid int, err error) {
 	st := classify.NewState()
 	enc := json.NewEncoder(out)
 	enc.SetEscapeHTML(false)
@@ -142,7 +149,7 @@ func classifyLines(ctx context.Context, e *classify.Engine, l schemas.Limits, in
 		if over > 0 {
 			vs = []any{tooLongLine(n, over, l)}
 		} else {
-			vs = classifyLine(e, l, line, st, clock(), n)
+			vs = classifyLine(e, l, line, st, clock(), n, ignored)
 		}
 		for _, v := range vs {
 			if _, ok := v.(invalidLine); ok {
@@ -203,7 +210,8 @@ func eachLine(ctx context.Context, l schemas.Limits, in io.Reader, fn func(n int
 // classifyLine returns the output values of one non-blank line: the
 // records of the leads purged as the stream time moves to the event's,
 // the record of its lead, then those of the other leads it re-classified.
-func classifyLine(e *classify.Engine, l schemas.Limits, line []byte, st *classify.State, now time.Time, n int) []any {
+// It counts in ignored the grants ignored for their method, by method.
+func classifyLine(e *classify.Engine, l schemas.Limits, line []byte, st *classify.State, now time.Time, n int, ignored map[string]int) []any {
 	ev, err := schemas.Decode(line, l)
 	if err != nil {
 		return []any{invalidLine{n, classify.DecisionInvalid, err.Error()}}
@@ -215,6 +223,9 @@ func classifyLine(e *classify.Engine, l schemas.Limits, line []byte, st *classif
 	}
 	if err != nil {
 		return append(out, invalidLine{n, classify.DecisionInvalid, err.Error()})
+	}
+	for _, m := range res.IgnoredMethods {
+		ignored[m]++
 	}
 	out = append(out, res.Record)
 	for _, o := range res.Others {
@@ -232,4 +243,25 @@ func applyEvent(e *classify.Engine, ev schemas.Event, line []byte, st *classify.
 	}
 	res, err = e.Apply(ev, line, st, now)
 	return purged, res, err
+}
+
+// ignoredMethodsLine is the summary line of grants whose method is not an
+// affirmative act (counts by the policy's label of the method, "other"
+// for one it does not list), or "" when there is none. verb says what
+// happened to them ("ignored", "will be ignored").
+func ignoredMethodsLine(byMethod map[string]int, verb string) string {
+	if len(byMethod) == 0 {
+		return ""
+	}
+	total := 0
+	var parts []string
+	for _, m := range slices.Sorted(maps.Keys(byMethod)) {
+		total += byMethod[m]
+		parts = append(parts, fmt.Sprintf("%s %d", m, byMethod[m]))
+	}
+	line := fmt.Sprintf("%d grants %s because their method is not an affirmative act in the policy: %s", total, verb, strings.Join(parts, ", "))
+	if byMethod["other"] > 0 {
+		line += ` ("other": a method the policy does not list; if it is an affirmative act, add it to affirmative_methods with --policy)`
+	}
+	return line
 }

@@ -241,3 +241,100 @@ func TestImportLinkedInThenClassifyErasesADeletedLead(t *testing.T) {
 		t.Errorf("classify: want the lead accepted, then erased:\n%s", out.String())
 	}
 }
+
+// A CSV list imported twice gives the same events (ids from the badge
+// column), and its rejects file names each bad row's line and field,
+// never a value.
+func TestImportCSVListTwiceMakesTheSameEventsAndRejectsByLineAndField(t *testing.T) {
+	dir := filepath.Join("..", "..", "stages", "sources", "testdata", "csv")
+	list := filepath.Join(t.TempDir(), "fair.csv")
+	b, err := os.ReadFile(filepath.Join(dir, "fair.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(list, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var runs [2]string
+	for i := range runs {
+		var events, summary bytes.Buffer
+		code := dispatch(context.Background(), []string{"import", "--source", "csv", "--sources", filepath.Join(dir, "sources.yaml"), list}, nil, &events, &summary)
+		if code != 1 {
+			t.Fatalf("import exited %d, want 1 (rows rejected): %s", code, summary.String())
+		}
+		runs[i] = events.String()
+		for _, want := range []string{"6 rows from csv: 3 events written to stdout, 3 rejected", "csv list fair-2026-milan, column Newsletter: an answer it cannot read"} {
+			if !strings.Contains(summary.String(), want) {
+				t.Errorf("the summary does not say %q:\n%s", want, summary.String())
+			}
+		}
+	}
+	if runs[0] != runs[1] || strings.Count(runs[0], "\n") != 3 {
+		t.Errorf("a re-import wrote other events:\n%s\n%s", runs[0], runs[1])
+	}
+	rejects, err := os.ReadFile(list + ".rejects")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"line 4: contact.email:", `line 6: column "Badge" (id_column): empty`, `line 7: column "Scanned At" (occurred_at)`} {
+		if !strings.Contains(string(rejects), want) {
+			t.Errorf("the rejects file does not say %q:\n%s", want, rejects)
+		}
+	}
+	if strings.Contains(string(rejects), "@") || strings.Contains(string(rejects), "yesterday") {
+		t.Errorf("the rejects file holds values:\n%s", rejects)
+	}
+}
+
+// A Segment identify without a consent envelope gives no consent: the
+// summary counts it (Segment itself would let it through).
+func TestImportSegmentCountsMessagesWithoutConsentObject(t *testing.T) {
+	dir := filepath.Join("..", "..", "stages", "sources", "testdata", "segment")
+	var all []byte
+	for _, f := range []string{"identify_no_consent.json", "identify_consent.json", "consent_updated.json"} {
+		b, err := os.ReadFile(filepath.Join(dir, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, b...)
+	}
+	var events, summary bytes.Buffer
+	code := dispatch(context.Background(), []string{"import", "--source", "segment", "--sources", filepath.Join(dir, "sources.yaml"), "-"}, bytes.NewReader(all), &events, &summary)
+	if code != 0 {
+		t.Fatalf("import exited %d: %s", code, summary.String())
+	}
+	for _, want := range []string{
+		"3 payloads from segment: 4 events written to stdout, 0 rejected",
+		"1 segment messages had no consent envelope: no consent from them (fail closed",
+		"segment category Analytics: not in the sources file (2 answers)",
+		// method cmp is not in the default policy's affirmative_methods
+		"2 grants will be ignored by classify because their method is not an affirmative act in the policy: other 2",
+	} {
+		if !strings.Contains(summary.String(), want) {
+			t.Errorf("the summary does not say %q:\n%s", want, summary.String())
+		}
+	}
+	if !strings.Contains(events.String(), `"type":"consent"`) {
+		t.Errorf("no consent event from the preference update:\n%s", events.String())
+	}
+}
+
+// leadpipe classify says on stderr how many grants it ignored for their
+// method, by the policy's name of it or "other".
+func TestClassifySummarizesGrantsIgnoredForTheirMethod(t *testing.T) {
+	in := `{"type":"lead","event_id":"m-1","occurred_at":"2026-03-02T09:00:00Z","lead_id":"lead-m","contact":{"email":"m@example.com"},"source":{"kind":"web_form"},"consents":[` +
+		`{"purpose":"email_marketing","status":"granted","at":"2026-03-02T09:00:00Z","method":"pre_ticked","collection_point":"f","text_version":"v1"},` +
+		`{"purpose":"profiling","status":"granted","at":"2026-03-02T09:00:00Z","method":"banner click","collection_point":"f","text_version":"v1"},` +
+		`{"purpose":"sms_marketing","status":"granted","at":"2026-03-02T09:00:00Z","method":"preference_center","collection_point":"f","text_version":"v1"}]}` + "\n"
+	var out, errs bytes.Buffer
+	if code := dispatch(context.Background(), []string{"classify", "--dev-key", "--now", "2026-03-03T00:00:00Z"}, strings.NewReader(in), &out, &errs); code != 0 {
+		t.Fatalf("classify exited %d: %s", code, errs.String())
+	}
+	want := "leadpipe classify: 2 grants ignored because their method is not an affirmative act in the policy: other 1, pre_ticked 1"
+	if !strings.Contains(errs.String(), want) {
+		t.Errorf("stderr:\n%s\nwant %q", errs.String(), want)
+	}
+	if strings.Contains(errs.String(), "banner click") {
+		t.Errorf("stderr names a method the policy does not know (free text): %s", errs.String())
+	}
+}

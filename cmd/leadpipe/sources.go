@@ -28,7 +28,7 @@ Example:
 func cmdSources(_ context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := newFlagSet("sources", sourcesSynopsis, stdout, stderr)
 	sourcesFile := fs.String("sources", "", "sources.yaml to check")
-	source := fs.String("source", "meta", "the platform of the payload files: meta, linkedin, google-ads")
+	source := fs.String("source", "meta", "the platform of the payload files: meta, linkedin, google-ads, segment, rudderstack (a CSV list's summary is leadpipe import's)")
 	if code, ok := parse(fs, args, stdout, stderr); !ok {
 		return code
 	}
@@ -36,7 +36,7 @@ func cmdSources(_ context.Context, args []string, stdin io.Reader, stdout, stder
 		fmt.Fprintln(stderr, "leadpipe sources: the one subcommand is check (leadpipe sources check --help)")
 		return 2
 	}
-	if !slices.Contains(importSources, *source) {
+	if !slices.Contains(importSources, *source) || *source == "csv" {
 		fmt.Fprintf(stderr, "leadpipe sources: --source %s is not supported; the sources are %s\n", *source, strings.Join(importSources, ", "))
 		return 2
 	}

@@ -43,11 +43,15 @@ type Classify struct {
 	tasks map[int]*classify.State
 
 	purged atomic.Int64 // quarantined leads purged (Engine.Expire)
+	// ignoredGrants counts grants ignored for their method, by method
+	// (metrics.go).
+	ignoredGrants *prometheus.CounterVec
 }
 
 // NewClassify returns the classify stage.
 func NewClassify(cfg *pipeline.Config, engine *classify.Engine, limits schemas.Limits) *Classify {
-	return &Classify{cfg: cfg, engine: engine, limits: limits, now: time.Now, tasks: map[int]*classify.State{}}
+	return &Classify{cfg: cfg, engine: engine, limits: limits, now: time.Now, tasks: map[int]*classify.State{},
+		ignoredGrants: ignoredGrantsCounter()}
 }
 
 func (s *Classify) Name() string { return "classify" }
@@ -95,7 +99,7 @@ func (s *Classify) Revoke(partitions []int) {
 
 // Collectors are the stage's own metrics (see metrics.go).
 func (s *Classify) Collectors() []prometheus.Collector {
-	return classifyCollectors(s.Partitions, s.StateKeys, &s.purged)
+	return append(classifyCollectors(s.Partitions, s.StateKeys, &s.purged), s.ignoredGrants)
 }
 
 // Partitions is the number of partitions whose state the process holds.
@@ -180,6 +184,9 @@ func (s *Classify) Process(_ context.Context, m *kafka.Message, out *pipeline.Ou
 	out.Add(s.cfg.Topic(pipeline.TopicAudit), []byte(res.Record.Key), audit)
 	if res.Duplicate {
 		return pipeline.Produced, nil
+	}
+	for _, method := range res.IgnoredMethods {
+		s.ignoredGrants.WithLabelValues(method).Inc()
 	}
 	outcome, err := s.emit(&res.Record, out)
 	if err != nil {

@@ -46,6 +46,10 @@ func enrichCollectors(expired, waitingSince *atomic.Int64, partitions, leads fun
 //	leadpipe_classify_partitions   partitions (tasks) whose state the process holds
 //	leadpipe_classify_state_keys   state keys (leads and email keys) it holds over them
 //	leadpipe_classify_purged_total quarantined leads purged after the retention
+//	leadpipe_classify_ignored_grants_total{method}
+//	                               grants ignored because their method is not an
+//	                               affirmative act: by the policy's name of the
+//	                               method, or "other" (a bounded label)
 func classifyCollectors(partitions, keys func() int, purged *atomic.Int64) []prometheus.Collector {
 	return []prometheus.Collector{
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -61,4 +65,12 @@ func classifyCollectors(partitions, keys func() int, purged *atomic.Int64) []pro
 			Help: "Quarantined leads purged after --quarantine-days of event time without a counting consent (a batch redone after a rebalance counts again).",
 		}, func() float64 { return float64(purged.Load()) }),
 	}
+}
+
+// ignoredGrantsCounter is leadpipe_classify_ignored_grants_total.
+func ignoredGrantsCounter() *prometheus.CounterVec {
+	return prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "leadpipe_classify_ignored_grants_total",
+		Help: "Consent grants ignored because their method is not an affirmative act, by method: the policy's name of it (affirmative_methods, not_affirmative_methods) or other (a batch redone after a rebalance counts again).",
+	}, []string{"method"})
 }

@@ -35,6 +35,7 @@
 package classify
 
 import (
+	"strings"
 	"time"
 
 	"github.com/leadpipe/leadpipe/stages/pseudonym"
@@ -289,6 +290,10 @@ type Result struct {
 	// Duplicate tells that the event was applied before with the same
 	// content: nothing changed, and only the audit is to be written.
 	Duplicate bool
+	// IgnoredMethods has, per grant of the event ignored because its
+	// method is not an affirmative act, the method's label
+	// (Policy.MethodLabel: the policy's name, or "other").
+	IgnoredMethods []string `json:"-"`
 
 	consents []string // the purposes of a lead event's consents, in order
 }
@@ -371,6 +376,16 @@ func (r *Result) explain(on bool, rule string, matched bool, why string) {
 	if on {
 		r.Record.Explain = append(r.Record.Explain, Step{Rule: rule, Matched: matched, Why: why})
 	}
+}
+
+// ignoreGrant records a grant that does not count, and its method when
+// that is why.
+func (r *Result) ignoreGrant(p *Policy, purpose, method, why string) {
+	if mw := p.methodWhy(method); mw != "" && strings.HasSuffix(why, mw) {
+		label, _ := p.MethodLabel(method)
+		r.IgnoredMethods = append(r.IgnoredMethods, label)
+	}
+	r.ignore(purpose, why)
 }
 
 func (r *Result) ignore(purpose, why string) {

@@ -158,7 +158,7 @@ func (e *Engine) consent(ev *schemas.Consent, raw []byte, st *State, now time.Ti
 		case erased:
 			r.ignore(ev.Purpose, "the lead is erased (Art. 17)")
 		case why != "":
-			r.ignore(ev.Purpose, why)
+			r.ignoreGrant(e.policy, ev.Purpose, ev.Method, why)
 		default:
 			ls.addStatement(statement{
 				Purpose: ev.Purpose, At: ev.OccurredAt, Status: "granted", EventID: ev.ID, ProofRef: ev.ProofRef,
@@ -317,7 +317,7 @@ func (e *Engine) mergeLeadConsents(ev *schemas.Lead, f *facts, ls *leadState, no
 			continue
 		}
 		if why := e.proofMissing(c.At, c.Method, c.TextVersion, c.CollectionPoint, c.ProofRef, now, "at"); why != "" {
-			r.ignore(c.Purpose, where+why)
+			r.ignoreGrant(e.policy, c.Purpose, c.Method, where+why)
 			continue
 		}
 		ls.addStatement(statement{

@@ -315,6 +315,22 @@ func (p *Policy) methodWhy(method string) string {
 	}
 }
 
+// MethodLabel names a consent method as the policy knows it, for a metric
+// or a summary: the method normalized when one of the policy's lists
+// holds it, else "other" (a method the policy does not know may be free
+// text, so the set of labels stays bounded); affirmative tells whether a
+// grant made by it counts.
+func (p *Policy) MethodLabel(method string) (label string, affirmative bool) {
+	m := normalMethod(method)
+	switch {
+	case slices.Contains(p.AffirmativeMethods, m):
+		return m, true
+	case slices.Contains(p.NotAffirmativeMethods, m):
+		return m, false
+	}
+	return "other", false
+}
+
 func (p *Policy) salesFollowup(requestType string) bool {
 	return requestType != "" && slices.Contains(p.SalesFollowupRequests, requestType)
 }

@@ -1,10 +1,14 @@
 // Package sources turns what the platforms that capture leads send (Meta
-// Lead Ads today) into leadpipe's own events, as pure functions: no
-// Kafka, no HTTP, no logging. `leadpipe import` runs them over a file.
+// Lead Ads, LinkedIn Lead Sync, Google Ads lead forms, Segment and
+// RudderStack messages, CSV list files) into leadpipe's own events, as
+// pure functions: no Kafka, no HTTP, no logging. `leadpipe import` runs
+// them over a file, `leadpipe intake` (pipeline/intake) over webhooks.
 //
 // Nothing is guessed. A platform states consent in its own terms (Meta: a
 // checkbox key of a form, "1" or ""); what a checkbox grants is written
-// in sources.yaml per form. An unmapped form or checkbox gives no consent
+// in sources.yaml per form (per category for a CDP, per column for a
+// list). An unmapped form, checkbox or category, and a CDP message without
+// its consent envelope, give no consent
 // (a social lead is then quarantined), and a box the form ticks by default
 // is never a consent (CJEU C-673/17, Planet49): its statement carries the
 // method pre_ticked, which the policy does not count, so the audit says
@@ -20,6 +24,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
 
@@ -41,8 +46,16 @@ import (
 //	          purposes: [profiling]
 //	          checked_by_default: true       # the form ticks it: never a consent
 type Config struct {
-	Meta     MetaConfig     `yaml:"meta"`
-	LinkedIn LinkedInConfig `yaml:"linkedin"`
+	Meta        MetaConfig     `yaml:"meta"`
+	LinkedIn    LinkedInConfig `yaml:"linkedin"`
+	Segment     CDPConfig      `yaml:"segment"`
+	RudderStack CDPConfig      `yaml:"rudderstack"`
+	CSV         CSVConfig      `yaml:"csv"`
+}
+
+// CSVConfig maps list files, by the name `leadpipe import --list` gives.
+type CSVConfig struct {
+	Lists map[string]CSVList `yaml:"lists"`
 }
 
 // LinkedInConfig maps LinkedIn Lead Gen Forms.
@@ -192,6 +205,52 @@ func (c *Config) validate(root *yaml.Node) error {
 		for id, consent := range f.Consents {
 			if err := checkPurposes(root, append(slices.Clone(path), "consents", id, "purposes"), consent.Purposes, "a consent"); err != nil {
 				return err
+			}
+		}
+	}
+	for _, src := range []struct {
+		name string
+		c    *CDPConfig
+	}{{"segment", &c.Segment}, {"rudderstack", &c.RudderStack}} {
+		path := []string{src.name}
+		if k := src.c.SourceKind; k != "" && !slices.Contains(schemas.SourceKinds, k) {
+			return fieldError(root, append(path, "source_kind"), fmt.Sprintf("%q is not a source kind (%s)", k, strings.Join(schemas.SourceKinds, ", ")))
+		}
+		for cat, purposes := range src.c.Categories {
+			if err := checkPurposes(root, []string{src.name, "categories", cat}, purposes, "a category"); err != nil {
+				return err
+			}
+		}
+	}
+	for name, l := range c.CSV.Lists {
+		path := []string{"csv", "lists", name}
+		if !slices.Contains(schemas.SourceKinds, l.Kind) {
+			return fieldError(root, append(path, "kind"), fmt.Sprintf("a list needs its source kind, one of %s", strings.Join(schemas.SourceKinds, ", ")))
+		}
+		if (l.OccurredAtColumn == "") == l.OccurredAt.IsZero() {
+			return fieldError(root, path, "give occurred_at_column (each row's time) or occurred_at (the whole list's), one of them")
+		}
+		if utf8.RuneCountInString(l.Delimiter) > 1 {
+			return fieldError(root, append(path, "delimiter"), "a delimiter is one character")
+		}
+		for field, column := range l.Columns {
+			if _, ok := csvFields[field]; !ok {
+				known := slices.Sorted(maps.Keys(csvFields))
+				return fieldError(root, append(slices.Clone(path), "columns", field), fmt.Sprintf("%q is not a contact field (%s)", field, strings.Join(known, ", ")))
+			}
+			if column == "" {
+				return fieldError(root, append(slices.Clone(path), "columns", field), "names no column")
+			}
+		}
+		for i, cc := range l.Consents {
+			cpath := append(slices.Clone(path), "consents")
+			switch {
+			case !slices.Contains(schemas.Purposes, cc.Purpose):
+				return fieldError(root, cpath, fmt.Sprintf("consent %d: purpose %q is not a purpose (%s)", i+1, cc.Purpose, strings.Join(schemas.Purposes, ", ")))
+			case cc.Column == "" || len(cc.Granted) == 0:
+				return fieldError(root, cpath, fmt.Sprintf("consent %d: needs its column and the answers that grant (granted)", i+1))
+			case cc.TextVersion == "":
+				return fieldError(root, cpath, fmt.Sprintf("consent %d: needs the text_version of the consent text the list's people saw", i+1))
 			}
 		}
 	}

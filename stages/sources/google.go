@@ -3,6 +3,7 @@ package sources
 import (
 	"encoding/json"
 	"errors"
+	"reflect"
 	"unicode/utf8"
 
 	"github.com/leadpipe/leadpipe/schemas"
@@ -16,8 +17,8 @@ type GoogleAdsLead struct {
 	LeadID         metaID             `json:"lead_id"`
 	UserColumnData []googleColumnData `json:"user_column_data"`
 	APIVersion     string             `json:"api_version"`
-	FormID         metaID             `json:"form_id"`
-	CampaignID     metaID             `json:"campaign_id"`
+	FormID         int64ID            `json:"form_id"`
+	CampaignID     int64ID            `json:"campaign_id"`
 	GoogleKey      string             `json:"google_key"`
 	IsTest         bool               `json:"is_test"`
 	GclID          string             `json:"gcl_id"`
@@ -28,6 +29,26 @@ type googleColumnData struct {
 	ColumnName  string `json:"column_name"`
 	StringValue string `json:"string_value"`
 	ColumnID    string `json:"column_id"`
+}
+
+// int64ID is an id Google sends as an int64: a JSON number, or a string
+// of digits, kept as its digits.
+type int64ID string
+
+func (id *int64ID) UnmarshalJSON(b []byte) error {
+	v := string(b)
+	if len(b) > 1 && b[0] == '"' && b[len(b)-1] == '"' {
+		v = v[1 : len(v)-1]
+	}
+	if v == "null" {
+		return nil
+	}
+	if !digits.MatchString(v) || len(v) > 19 {
+		// A type error, which encoding/json completes with the field's name.
+		return &json.UnmarshalTypeError{Value: jsonKind(b), Type: reflect.TypeFor[int64]()}
+	}
+	*id = int64ID(v)
+	return nil
 }
 
 // googleFields are the column_id values (LeadFormFieldUserInputType)

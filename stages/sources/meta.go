@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"regexp"
 	"strings"
 	"time"
@@ -69,10 +70,29 @@ func (id *metaID) UnmarshalJSON(b []byte) error {
 		return nil
 	}
 	if !digits.Match(b) {
-		return errors.New("id, ad_id, campaign_id, form_id: an id is a string or a whole number")
+		// A type error, which encoding/json completes with the field's name.
+		return &json.UnmarshalTypeError{Value: jsonKind(b), Type: reflect.TypeFor[string](), Offset: 0}
 	}
 	*id = metaID(b)
 	return nil
+}
+
+// jsonKind names the kind of a JSON value for an error: never the value.
+func jsonKind(b []byte) string {
+	switch {
+	case len(b) == 0:
+		return "nothing"
+	case b[0] == '[':
+		return "array"
+	case b[0] == '{':
+		return "object"
+	case b[0] == 't' || b[0] == 'f':
+		return "bool"
+	}
+	if b[0] == '"' {
+		return "string that is not a whole number"
+	}
+	return "number that is not a whole number"
 }
 
 // metaTime is Meta's created_time: "2015-02-28T08:49:14+0000" (no colon
@@ -127,8 +147,13 @@ type Report struct {
 	UnmappedCheckboxes []string
 	// PreTicked are the boxes the form ticks by default that came back ticked.
 	PreTicked []string
-	// Unreadable are boxes whose answer was neither "1" nor "", or that came twice.
+	// Unreadable are boxes whose answer was neither "1" nor "", or that came
+	// twice (a CDP category neither true nor false, or both allowed and denied).
 	Unreadable []string
+	// NoConsentObject: a CDP message without its consent envelope
+	// (Segment's context.consent, RudderStack's context.consentManagement):
+	// no consent from it, where the CDP itself would let it through.
+	NoConsentObject bool
 }
 
 // FromMeta turns one Meta lead object into a lead event. Its event id and
