@@ -25,11 +25,13 @@ const localSuffix = "_local"
 // shardingKeys say how rows are spread over the shards: every row of a
 // person by their lead key, so that one lead's rows live on one shard
 // (leads FINAL and an erasure's count need no other shard), behavior
-// without a lead key by its visitor key, and tables of no person at random.
+// without a lead key by its visitor key (by its event id when it has
+// neither: the visitor allowed no analytics), and tables of no person at
+// random.
 var shardingKeys = map[string]string{
 	TableClassifications: "cityHash64(lead_key)",
 	TableLeads:           "cityHash64(lead_key)",
-	TableBehavior:        "cityHash64(if(lead_key != '', lead_key, visitor_key))",
+	TableBehavior:        "cityHash64(if(lead_key != '', lead_key, if(visitor_key != '', visitor_key, event_id)))",
 	TableDecisions:       "cityHash64(if(lead_key != '', lead_key, event_id))",
 	TableAffinity:        "cityHash64(lead_key)",
 	TablePendingErasures: "cityHash64(lead_key)",
@@ -41,6 +43,7 @@ var (
 	createMVRE    = regexp.MustCompile(`(?s)^CREATE MATERIALIZED VIEW IF NOT EXISTS (\w+\.\w+) TO (\w+)\.(\w+) AS\s+(.*)$`)
 	createViewRE  = regexp.MustCompile(`(?s)^CREATE VIEW IF NOT EXISTS (\w+\.\w+) AS\s+(.*)$`)
 	dropTableRE   = regexp.MustCompile(`^DROP TABLE IF EXISTS (\w+)\.(\w+)$`)
+	addColumnRE   = regexp.MustCompile(`(?s)^ALTER TABLE (\w+)\.(\w+)\s+(ADD COLUMN .*)$`)
 	engineRE      = regexp.MustCompile(`\) ENGINE = (\w*MergeTree)\(`)
 )
 
@@ -109,6 +112,30 @@ func clusterStatement(stmt, db, marketing, cluster string, sharded map[string]bo
 	}
 	if m := createViewRE.FindStringSubmatch(stmt); m != nil {
 		return []string{"CREATE VIEW IF NOT EXISTS " + m[1] + on + " AS " + m[2]}, nil
+	}
+	if m := addColumnRE.FindStringSubmatch(stmt); m != nil {
+		database, table, actions := m[1], m[2], m[3]
+		if database != db || !sharded[table] {
+			if database == marketing {
+				return []string{"ALTER TABLE " + database + "." + table + on + " " + actions}, nil
+			}
+			return nil, fmt.Errorf("ALTER of %s.%s, which is not a table of these migrations", database, table)
+		}
+		// The replicated local tables take the columns (ON CLUSTER, one
+		// replica per shard, the others through ZooKeeper). ClickHouse
+		// 18.16 refuses ALTER ON CLUSTER of a Distributed table ("isn't
+		// replicated, but shard is replicated"), so the Distributed table,
+		// which holds no data, is created again over the altered ones.
+		key := shardingKeys[table]
+		if key == "" {
+			key = "rand()"
+		}
+		return []string{
+			"ALTER TABLE " + database + "." + table + localSuffix + on + " " + actions,
+			"DROP TABLE IF EXISTS " + database + "." + table + on,
+			fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s.%s%s AS %s.%s%s ENGINE = Distributed(%s, %s, %s%s, %s)",
+				database, table, on, database, table, localSuffix, cluster, database, table, localSuffix, key),
+		}, nil
 	}
 	if m := dropTableRE.FindStringSubmatch(stmt); m != nil {
 		out := []string{stmt + on}

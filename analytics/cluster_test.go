@@ -33,7 +33,10 @@ func TestEveryMigrationRendersForACluster(t *testing.T) {
 		"CREATE TABLE IF NOT EXISTS lp.classifications ON CLUSTER c1 AS lp.classifications_local ENGINE = Distributed(c1, lp, classifications_local, cityHash64(lead_key))",
 		"ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/lp/leads_local', '{replica}', version)",
 		"ENGINE = ReplicatedSummingMergeTree('/clickhouse/tables/{shard}/lp/category_affinity_local', '{replica}', (score, events))",
-		"Distributed(c1, lp, behavior_events_local, cityHash64(if(lead_key != '', lead_key, visitor_key)))",
+		"Distributed(c1, lp, behavior_events_local, cityHash64(if(lead_key != '', lead_key, if(visitor_key != '', visitor_key, event_id))))",
+		"ALTER TABLE lp.behavior_events_local ON CLUSTER c1 ADD COLUMN analytics UInt8 DEFAULT 0,",
+		"DROP TABLE IF EXISTS lp.behavior_events ON CLUSTER c1",
+		"CREATE TABLE IF NOT EXISTS mk.signal_coverage ON CLUSTER c1 (",
 		"CREATE MATERIALIZED VIEW IF NOT EXISTS lp.leads_mv ON CLUSTER c1 TO lp.leads_local AS SELECT",
 		"FROM lp.classifications_local",
 		"DROP TABLE IF EXISTS lp.quarantine_daily ON CLUSTER c1",
@@ -64,7 +67,7 @@ func TestEveryMigrationRendersForACluster(t *testing.T) {
 }
 
 func TestAStatementOfAnUnknownFormIsRefusedInClusterMode(t *testing.T) {
-	ms := []analytics.Migration{{Version: 9, Name: "x", Statements: []string{"ALTER TABLE lp.leads ADD COLUMN x String"}}}
+	ms := []analytics.Migration{{Version: 9, Name: "x", Statements: []string{"ALTER TABLE lp.leads MODIFY COLUMN x String"}}}
 	_, err := analytics.ClusterStatements(ms, "lp", "mk", "c1")
 	if err == nil || !strings.Contains(err.Error(), "migration 0009_x, statement 1") {
 		t.Fatalf("err = %v, want one naming migration 0009_x, statement 1", err)

@@ -33,7 +33,7 @@ const DefaultK = 5
 // comes last.
 var marketingTables = []string{
 	"lead_volume", "quarantine_backlog", "quarantine_releases", "consent_coverage",
-	"funnel", "categories", "audiences",
+	"funnel", "categories", "audiences", "signal_coverage",
 }
 
 // Refresh writes a new snapshot of every marketing table from the tables
@@ -151,10 +151,11 @@ type Query struct {
 }
 
 // questionOrder is the order of the questions in the demo and on the
-// dashboard: leads, quarantine, consent, then behavior. A file not listed
+// dashboard: leads, quarantine, consent (the leads', then the visitors'
+// cookie choices), then behavior. A file not listed
 // comes after them, by name.
 var questionOrder = []string{"lead_volume", "quarantine_backlog", "quarantine_releases", "consent_coverage",
-	"funnel", "top_categories", "audiences"}
+	"signal_coverage", "funnel", "top_categories", "audiences"}
 
 func rank(name string) int {
 	if i := slices.Index(questionOrder, name); i >= 0 {

@@ -48,6 +48,11 @@ type BehaviorRow struct {
 	Category   string    `ch:"category"`
 	Value      float64   `ch:"value"`
 	Currency   string    `ch:"currency"`
+	// What the visitor's consent signals allowed (migration 0009).
+	Analytics       uint8  `ch:"analytics"`
+	AnalyticsSignal string `ch:"analytics_signal"`
+	Profiling       uint8  `ch:"profiling"`
+	ProfilingSignal string `ch:"profiling_signal"`
 	Origin
 }
 

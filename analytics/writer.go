@@ -287,6 +287,8 @@ func columns[T any](rows []T) (cols []any, ok bool) {
 			visitorKey, productID, category, currency, topic        = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 			occurredAt                                              = make([]time.Time, n)
 			value                                                   = make([]float64, n)
+			analytics, profiling                                    = make([]uint8, n), make([]uint8, n)
+			analyticsSignal, profilingSignal                        = make([]string, n), make([]string, n)
 			partition                                               = make([]int32, n)
 			offset                                                  = make([]int64, n)
 		)
@@ -295,9 +297,10 @@ func columns[T any](rows []T) (cols []any, ok bool) {
 			eventID[i], occurredAt[i], action[i], channel[i], decision[i] = r.EventID, r.OccurredAt, r.Action, r.Channel, r.Decision
 			leadKey[i], keyVersion[i], visitorKey[i], productID[i], category[i] = r.LeadKey, r.KeyVersion, r.VisitorKey, r.ProductID, r.Category
 			value[i], currency[i], topic[i], partition[i], offset[i] = r.Value, r.Currency, r.Topic, r.Partition, r.Offset
+			analytics[i], analyticsSignal[i], profiling[i], profilingSignal[i] = r.Analytics, r.AnalyticsSignal, r.Profiling, r.ProfilingSignal
 		}
 		return []any{eventID, occurredAt, action, channel, decision, leadKey, keyVersion, visitorKey,
-			productID, category, value, currency, topic, partition, offset}, true
+			productID, category, value, currency, analytics, analyticsSignal, profiling, profilingSignal, topic, partition, offset}, true
 	}
 	return nil, false
 }

@@ -53,7 +53,7 @@ func hotValues(t testing.TB) (records []*classify.Record, audits []*classify.Aud
 	}
 	keys := pseudonym.Development()
 	for _, ev := range c.behaviorEvents {
-		e, _ := enrich.Enrich(ev, c.leads, keys)
+		e, _ := enrich.Enrich(ev, c.leads, keys, enrich.DefaultSignalPolicy(0))
 		events = append(events, &e)
 	}
 

@@ -80,8 +80,9 @@ func BenchmarkEncode(b *testing.B) {
 func BenchmarkEnrich(b *testing.B) {
 	c := load(b, true)
 	keys := pseudonym.Development()
+	sig := enrich.DefaultSignalPolicy(0)
 	for i := 0; b.Loop(); i++ {
-		e, _ := enrich.Enrich(c.behaviorEvents[i%len(c.behaviorEvents)], c.leads, keys)
+		e, _ := enrich.Enrich(c.behaviorEvents[i%len(c.behaviorEvents)], c.leads, keys, sig)
 		if _, err := hotjson.Marshal(&e); err != nil {
 			b.Fatal(err)
 		}

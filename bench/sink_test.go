@@ -54,7 +54,7 @@ func BenchmarkSink(b *testing.B) {
 	}
 	ts := make([]template, len(c.behaviorEvents))
 	for i, ev := range c.behaviorEvents {
-		e, _ := enrich.Enrich(ev, c.leads, keys)
+		e, _ := enrich.Enrich(ev, c.leads, keys, enrich.DefaultSignalPolicy(0))
 		e.EventID = "ev-0000000000"
 		v, err := hotjson.Marshal(&e)
 		if err != nil {

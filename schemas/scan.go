@@ -35,6 +35,7 @@ const (
 	kindNumber
 	kindObject
 	kindArray
+	kindMap // an object of any field names, each value of shape elem
 )
 
 func (k kind) want() string {
@@ -51,6 +52,8 @@ func (k kind) want() string {
 		return "must be an object"
 	case kindArray:
 		return "must be an array"
+	case kindMap:
+		return "must be an object"
 	}
 	return "is not allowed"
 }
@@ -58,7 +61,7 @@ func (k kind) want() string {
 type shape struct {
 	kind     kind
 	fields   []field  // kindObject: the fields it may have (at most 64), in the order events usually have them
-	elem     *shape   // kindArray: the shape of each element
+	elem     *shape   // kindArray: the shape of each element; kindMap: of each value
 	consents bool     // kindArray: capped by Limits.MaxConsents
 	enum     []string // kindString: the values of the schema's enumeration, decoded without an allocation
 }
@@ -149,6 +152,16 @@ var (
 		field{name: "product", shape: object(field{name: "id", shape: stringShape}, field{name: "category", shape: stringShape}, field{name: "price", shape: numberShape})},
 		field{name: "value", shape: numberShape},
 		field{name: "currency", shape: stringShape},
+		field{name: "consent", shape: object(
+			field{name: "tcf", shape: stringShape},
+			field{name: "gcm", shape: object(
+				field{name: "ad_storage", shape: enum(ConsentStatuses...)},
+				field{name: "analytics_storage", shape: enum(ConsentStatuses...)},
+				field{name: "ad_user_data", shape: enum(ConsentStatuses...)},
+				field{name: "ad_personalization", shape: enum(ConsentStatuses...)})},
+			field{name: "gcs", shape: stringShape},
+			field{name: "categories", shape: &shape{kind: kindMap, elem: boolShape}},
+		)},
 	)
 )
 
@@ -289,6 +302,9 @@ func (s *scanner) value(sh *shape, depth int, v reflect.Value) error {
 	case c == '{':
 		if depth > s.l.MaxDepth {
 			return s.fail(fmt.Sprintf("nesting deeper than %d levels", s.l.MaxDepth))
+		}
+		if sh.kind == kindMap {
+			return s.mapObject(sh, depth, v)
 		}
 		if sh.kind != kindObject {
 			if sh.kind != kindAny {
@@ -452,6 +468,84 @@ func (s *scanner) object(sh *shape, depth int, v reflect.Value) error {
 		s.push(pathSeg{name: name})
 		if err := s.value(child, depth+1, cv); err != nil {
 			return err
+		}
+		s.pop()
+		s.skipSpace()
+		if s.i >= len(s.b) {
+			return s.fail("unexpected end of input")
+		}
+		switch s.b[s.i] {
+		case ',':
+			s.i++
+		case '}':
+			s.i++
+			return nil
+		default:
+			return s.failAt("invalid JSON, expected ',' or '}'")
+		}
+	}
+}
+
+// mapObject scans an object of any field names into v, a map whose values
+// have shape sh.elem, at most MaxConsentCategories of them. A field is
+// named in errors by its position ("#2"), never by its name: a name can
+// hold personal data too.
+func (s *scanner) mapObject(sh *shape, depth int, v reflect.Value) error {
+	s.i++ // {
+	s.skipSpace()
+	if v.IsValid() && v.IsNil() {
+		v.Set(reflect.MakeMap(v.Type()))
+	}
+	if s.i < len(s.b) && s.b[s.i] == '}' {
+		s.i++
+		return nil
+	}
+	seen := map[string]bool{}
+	for pos := 1; ; pos++ {
+		s.skipSpace()
+		if s.i >= len(s.b) {
+			return s.fail("unexpected end of input")
+		}
+		if s.b[s.i] != '"' {
+			return s.failAt("invalid JSON, expected a field name")
+		}
+		start := s.i + 1
+		esc, err := s.strMax(max(s.l.MaxStringBytes, maxKeyBytes))
+		if err != nil {
+			return err
+		}
+		key := string(s.b[start : s.i-1])
+		if esc {
+			key = unescape(s.b[start : s.i-1])
+		}
+		name := "#" + strconv.Itoa(pos)
+		if seen[key] {
+			s.push(pathSeg{name: name})
+			return s.fail("appears more than once")
+		}
+		if pos > MaxConsentCategories {
+			return s.fail(fmt.Sprintf("has more than %d fields", MaxConsentCategories))
+		}
+		seen[key] = true
+		s.skipSpace()
+		if s.i >= len(s.b) {
+			return s.fail("unexpected end of input")
+		}
+		if s.b[s.i] != ':' {
+			return s.failAt("invalid JSON, expected ':'")
+		}
+		s.i++
+		s.skipSpace()
+		s.push(pathSeg{name: name})
+		var ev reflect.Value // null stores the zero value, as encoding/json does
+		if v.IsValid() {
+			ev = reflect.New(v.Type().Elem()).Elem()
+		}
+		if err := s.value(sh.elem, depth+1, ev); err != nil {
+			return err
+		}
+		if ev.IsValid() {
+			v.SetMapIndex(reflect.ValueOf(key), ev)
 		}
 		s.pop()
 		s.skipSpace()

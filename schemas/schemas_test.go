@@ -33,6 +33,7 @@ func TestValidExamplesDecode(t *testing.T) {
 			if err := json.Unmarshal(b, want); err != nil {
 				t.Fatal(err)
 			}
+			keepDecodedTCF(ev, want)
 			if !reflect.DeepEqual(ev, want) {
 				t.Errorf("decoded\n%+v\nencoding/json gives\n%+v", ev, want)
 			}
@@ -175,6 +176,7 @@ func FuzzDecode(f *testing.F) {
 		if err := json.Unmarshal(b, want); err != nil {
 			t.Fatalf("accepted, but encoding/json refuses it: %v", err)
 		}
+		keepDecodedTCF(ev, want)
 		if !reflect.DeepEqual(ev, want) {
 			t.Fatalf("decoded %+v, encoding/json gives %+v", ev, want)
 		}
@@ -194,6 +196,33 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("round trip changed the event:\n%+v\n%+v", ev, again)
 		}
 	})
+}
+
+// keepDecodedTCF copies into want, which encoding/json filled, the TC
+// string that validate decoded into ev, the one field encoding/json
+// cannot fill.
+func keepDecodedTCF(ev Event, want any) {
+	if b, ok := ev.(*Behavior); ok && b.Consent != nil && want.(*Behavior).Consent != nil {
+		want.(*Behavior).Consent.tc = b.Consent.tc
+	}
+}
+
+func TestABehaviorEventsTCFIsDecodedOnce(t *testing.T) {
+	b, err := os.ReadFile("testdata/valid/behavior_consent.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev, err := DecodeBehavior(b, DefaultLimits())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc := ev.Consent.TC()
+	if tc == nil || !reflect.DeepEqual(tc.PublisherConsents, []uint16{1, 8}) || !reflect.DeepEqual(tc.VendorConsents, []uint16{2, 755}) {
+		t.Errorf("decoded TC string %+v", tc)
+	}
+	if (*PageConsent)(nil).TC() != nil {
+		t.Error("no consent object has a TC string")
+	}
 }
 
 // normal re-encodes an event, so that equal instants in different zones

@@ -217,7 +217,48 @@ type Behavior struct {
 	Value float64 `json:"value,omitempty"`
 	// Currency is the ISO 4217 code of Value ("EUR").
 	Currency string `json:"currency,omitempty"`
+	// Consent is the visitor's cookie choice on the page, as the site's
+	// consent banner (CMP) or tag manager sent it; nil when the event
+	// carries none, which enrich reads as an unknown signal.
+	Consent *PageConsent `json:"consent,omitempty"`
 }
+
+// PageConsent is a visitor's consent signals on the page of a behavior
+// event. Each is optional; enrich's signal policy says what each allows.
+type PageConsent struct {
+	// TCF is an IAB TCF v2.2/2.3 TC string (DecodeTCF checks it).
+	TCF string `json:"tcf,omitempty"`
+	// GCM is the Google Consent Mode v2 state.
+	GCM *ConsentMode `json:"gcm,omitempty"`
+	// GCS is Google's gcs hit parameter, G1xy: x is ad_storage and y
+	// analytics_storage, 1 granted and 0 denied (G100, G110, G101, G111).
+	GCS string `json:"gcs,omitempty"`
+	// Categories is a CDP's consent object: category name to granted, at
+	// most MaxConsentCategories of them.
+	Categories map[string]bool `json:"categories,omitempty"`
+
+	tc *TCString // TCF decoded, by validate
+}
+
+// TC is the decoded TCF string, nil when there is none.
+func (c *PageConsent) TC() *TCString {
+	if c == nil {
+		return nil
+	}
+	return c.tc
+}
+
+// ConsentMode is the Google Consent Mode v2 state of a page: each field
+// "granted" or "denied", "" when the page did not set it.
+type ConsentMode struct {
+	AdStorage         string `json:"ad_storage,omitempty"`
+	AnalyticsStorage  string `json:"analytics_storage,omitempty"`
+	AdUserData        string `json:"ad_user_data,omitempty"`
+	AdPersonalization string `json:"ad_personalization,omitempty"`
+}
+
+// MaxConsentCategories is the most categories a CDP consent object may hold.
+const MaxConsentCategories = 64
 
 // Product is a product a behavior is about.
 type Product struct {

@@ -1,6 +1,7 @@
 package schemas
 
 import (
+	"errors"
 	"strconv"
 	"strings"
 	"time"
@@ -193,6 +194,43 @@ func (b *Behavior) validate() error {
 	}
 	if b.Currency != "" && !upperLetters(b.Currency, 3) {
 		return &FieldError{Field: "currency", Reason: "must be an ISO 4217 code in upper case"}
+	}
+	if c := b.Consent; c != nil {
+		return c.validate()
+	}
+	return nil
+}
+
+// GCSValues are the values of consent.gcs: G1, then ad_storage and
+// analytics_storage, each 1 for granted and 0 for denied.
+var GCSValues = []string{"G100", "G110", "G101", "G111"}
+
+func (c *PageConsent) validate() error {
+	if c.TCF != "" {
+		tc, err := DecodeTCF(c.TCF)
+		if err != nil {
+			var fe *FieldError
+			if errors.As(err, &fe) {
+				return &FieldError{Field: "consent.tcf", Reason: fe.Field + ": " + fe.Reason}
+			}
+			return &FieldError{Field: "consent.tcf", Reason: "is not a TC string"}
+		}
+		c.tc = tc
+	}
+	if m := c.GCM; m != nil {
+		for _, f := range []struct{ name, v string }{
+			{"ad_storage", m.AdStorage}, {"analytics_storage", m.AnalyticsStorage},
+			{"ad_user_data", m.AdUserData}, {"ad_personalization", m.AdPersonalization},
+		} {
+			if f.v != "" && f.v != "granted" && f.v != "denied" {
+				return oneOf("consent.gcm."+f.name, f.v, ConsentStatuses)
+			}
+		}
+	}
+	if c.GCS != "" {
+		if err := oneOf("consent.gcs", c.GCS, GCSValues); err != nil {
+			return err
+		}
 	}
 	return nil
 }

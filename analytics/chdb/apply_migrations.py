@@ -19,6 +19,16 @@ import tempfile
 from chdb import session
 
 
+# ClickHouse 18.16 has no ADD COLUMN IF NOT EXISTS, so the migrations
+# write ADD COLUMN, and leadpipe applies a migration once (schema_migrations
+# records it). Applied twice here, as current ClickHouse allows, they must
+# change nothing the second time.
+def idempotent(stmt):
+    if stmt.startswith("ALTER TABLE"):
+        return stmt.replace("ADD COLUMN ", "ADD COLUMN IF NOT EXISTS ")
+    return stmt
+
+
 def statements(sql, db, marketing="marketing", **more):
     sql = sql.replace("{db}", db).replace("{marketing}", marketing)
     for k, v in more.items():
@@ -28,7 +38,7 @@ def statements(sql, db, marketing="marketing", **more):
     for s in "\n".join(lines).split(";\n"):
         s = s.strip().rstrip(";").strip()
         if s:
-            out.append(s)
+            out.append(idempotent(s))
     return out
 
 
@@ -111,7 +121,7 @@ def drift_checks(s, db, folder):
 
 # The tables analytics.Refresh fills, in its order (marketing.go's marketingTables).
 REFRESH = ["lead_volume", "quarantine_backlog", "quarantine_releases", "consent_coverage",
-           "funnel", "categories", "audiences", "refreshes"]
+           "funnel", "categories", "audiences", "signal_coverage", "refreshes"]
 
 
 def marketer_queries(s, files, root):

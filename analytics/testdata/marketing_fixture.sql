@@ -82,16 +82,25 @@ FROM system.numbers LIMIT 3;
 -- Behavior (anonymous web visitors, D1): six page views (v0..v5), then
 -- v0..v4 view, cart and buy shoes for 10.5 each. Social visitors: three
 -- page views on D1, k-2, shown nowhere.
+--
+-- Their consent signals (signal_coverage): of the six page views, v0..v3
+-- allowed analytics by consent mode, v0 and v1 profiling too, v4 denied
+-- both, v5 carried no signal; the 15 shop events allowed analytics by TCF,
+-- the purchases profiling too. Web on D1: 21 events, 19 with analytics, 7
+-- with profiling, 1 without a signal. (The rows keep their visitor keys:
+-- the queries read the columns as landed.)
 INSERT INTO {db}.behavior_events (event_id, occurred_at, action, channel, decision, lead_key,
-    visitor_key, category, value, _topic, _partition, _offset)
+    visitor_key, category, value, analytics, analytics_signal, profiling, profiling_signal, _topic, _partition, _offset)
 SELECT concat('b-pv-', toString(number)), toDateTime('2026-11-02 14:00:00'), 'page_view', 'web', 'anonymous', '',
-    concat('v', toString(number)), '', 0., 'behavior.enriched', 0, number
+    concat('v', toString(number)), '', 0., toUInt8(number < 4), if(number < 5, 'gcm', 'unknown'),
+    toUInt8(number < 2), if(number < 5, 'gcm', 'unknown'), 'behavior.enriched', 0, number
 FROM system.numbers LIMIT 6;
 
 INSERT INTO {db}.behavior_events (event_id, occurred_at, action, channel, decision, lead_key,
-    visitor_key, category, value, _topic, _partition, _offset)
+    visitor_key, category, value, analytics, analytics_signal, profiling, profiling_signal, _topic, _partition, _offset)
 SELECT concat('b-', a, '-', toString(number)), toDateTime('2026-11-02 15:00:00'), a, 'web', 'anonymous', '',
-    concat('v', toString(number)), 'shoes', if(a = 'purchase', 10.5, 0.), 'behavior.enriched', 0, 100 + number
+    concat('v', toString(number)), 'shoes', if(a = 'purchase', 10.5, 0.), 1, 'tcf', toUInt8(a = 'purchase'), 'tcf',
+    'behavior.enriched', 0, 100 + number
 FROM system.numbers ARRAY JOIN ['product_view', 'add_to_cart', 'purchase'] AS a LIMIT 15;
 
 INSERT INTO {db}.behavior_events (event_id, occurred_at, action, channel, decision, lead_key,

@@ -152,7 +152,7 @@ func behaviorRows(o *options) ([]analytics.BehaviorRow, error) {
 		if err != nil {
 			return nil, err
 		}
-		en, _ := enrich.Enrich(ev, leads, keys)
+		en, _ := enrich.Enrich(ev, leads, keys, enrich.DefaultSignalPolicy(0))
 		rows = append(rows, sink.Behavior(&en, analytics.Origin{Topic: "behavior.enriched", Partition: int32(i % 4), Offset: int64(i)}))
 	}
 	return rows, nil

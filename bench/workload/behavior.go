@@ -239,6 +239,74 @@ func (g *generator) behavior(w *jw, a *actor) eventFacts {
 			w.str("currency", "EUR")
 		}
 	}
+	g.pageConsent(w, a)
 	w.end()
 	return ef
+}
+
+// The TC strings of the workload's visitors, with the purposes for the
+// publisher (its publisher TC segment, which leadpipe reads without
+// --tcf-vendor-id) and for vendors 1 to 12.
+var (
+	tcfGranted       = EncodeTCF(TCF{Purposes: []int{1, 2, 3, 4, 7, 8, 9, 10}, Vendors: tcfVendors, PublisherPurposes: []int{1, 2, 3, 4, 7, 8, 9, 10}})
+	tcfMeasureOnly   = EncodeTCF(TCF{Purposes: []int{1, 7, 8, 9, 10}, Vendors: tcfVendors, PublisherPurposes: []int{1, 7, 8, 9, 10}})
+	tcfRefused       = EncodeTCF(TCF{PublisherPurposes: []int{}})
+	tcfVendors       = []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}
+	consentChoiceKey = uint64(0xc0a5e27)
+)
+
+// pageConsent writes the visitor's consent signals on the page, the same for
+// every event of one browser of one actor (a banner's choice is kept in a
+// cookie), drawn from a hash so that the actor's stream, and so every
+// other byte of the workload, is the same as without them: 12% carry none,
+// 8% refused everything, 10% allowed measurement but not profiling, 70%
+// allowed both; by a TC string (35%), consent mode (35%, half of them with
+// the gcs hit parameter too) or a CDP's categories (30%).
+func (g *generator) pageConsent(w *jw, a *actor) {
+	h := mix64(g.cfg.Seed ^ consentChoiceKey ^ mix64(uint64(a.idx)<<1|uint64(a.device)))
+	choice, kind := h%100, h>>8%100
+	const (
+		refused = iota
+		measureOnly
+		granted
+	)
+	var c int
+	switch {
+	case choice < 12:
+		return
+	case choice < 20:
+		c = refused
+	case choice < 30:
+		c = measureOnly
+	default:
+		c = granted
+	}
+	state := func(ok bool) string {
+		if ok {
+			return "granted"
+		}
+		return "denied"
+	}
+	w.obj("consent")
+	switch {
+	case kind < 35:
+		w.str("tcf", [...]string{tcfRefused, tcfMeasureOnly, tcfGranted}[c])
+	case kind < 70:
+		w.obj("gcm")
+		w.str("ad_storage", state(c == granted))
+		w.str("analytics_storage", state(c != refused))
+		w.str("ad_user_data", state(c == granted))
+		w.str("ad_personalization", state(c == granted))
+		w.end()
+		if kind < 52 {
+			w.str("gcs", [...]string{"G100", "G101", "G111"}[c])
+		}
+	default:
+		w.obj("categories")
+		w.boolean("necessary", true)
+		w.boolean("analytics", c != refused)
+		w.boolean("marketing", c == granted)
+		w.end()
+	}
+	w.end()
 }

@@ -76,8 +76,16 @@ var (
 		"product":      {typ: "object", fields: map[string]spec{"id": str, "category": str, "price": number}},
 		"value":        number,
 		"currency":     str,
+		"consent": {typ: "object", fields: map[string]spec{
+			"tcf": str,
+			"gcm": {typ: "object", fields: map[string]spec{
+				"ad_storage": gcmState, "analytics_storage": gcmState, "ad_user_data": gcmState, "ad_personalization": gcmState}},
+			"gcs":        {typ: "string", enum: []string{"G100", "G110", "G101", "G111"}},
+			"categories": {typ: "object", fields: map[string]spec{"necessary": boolean, "analytics": boolean, "marketing": boolean}},
+		}},
 	}
-	schemas = map[string]map[string]spec{KindLead: leadSchema, KindConsent: consentSchema, KindBehavior: behaviorSchema}
+	gcmState = spec{typ: "string", enum: []string{"granted", "denied"}}
+	schemas  = map[string]map[string]spec{KindLead: leadSchema, KindConsent: consentSchema, KindBehavior: behaviorSchema}
 )
 
 // checkEvent decodes value as strictly as issue 3 asks and returns the

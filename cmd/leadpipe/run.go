@@ -19,6 +19,7 @@ import (
 	"github.com/leadpipe/leadpipe/pipeline/wire"
 	"github.com/leadpipe/leadpipe/schemas"
 	"github.com/leadpipe/leadpipe/stages/classify"
+	"github.com/leadpipe/leadpipe/stages/enrich"
 	"github.com/leadpipe/leadpipe/stages/pseudonym"
 )
 
@@ -34,6 +35,10 @@ type runConfig struct {
 	limits     schemas.Limits
 	policyFile string
 	rpoFile    string
+	// signalFile replaces enrich's signal policy; tcfVendorID is the
+	// controller's IAB vendor id (0: the TC string's publisher segment).
+	signalFile  string
+	tcfVendorID int
 	// quarantineDays is classify's quarantine retention, in days of event time.
 	quarantineDays int
 	metricsAddr    string
@@ -81,6 +86,8 @@ func (c *runConfig) register(fs *pflag.FlagSet) {
 	c.keys.register(fs)
 	fs.StringVar(&c.policyFile, "policy", "", "YAML policy that replaces or extends the built-in one (classify)")
 	fs.StringVar(&c.rpoFile, "rpo", "", "RPOFILE of leadpipe rpo load: the check of Italy's Registro Pubblico delle Opposizioni that limits phone_marketing (classify; read at start: restart classify after a new check)")
+	fs.StringVar(&c.signalFile, "signal-policy", "", "YAML signal policy that replaces the built-in one: what a visitor's consent signals (TCF, consent mode, gcs, CDP categories) allow behavior to feed (enrich)")
+	fs.IntVar(&c.tcfVendorID, "tcf-vendor-id", 0, "the controller's IAB TCF vendor id: a TC string allows analytics and profiling only with the purposes consented and this vendor in vendorConsents (0: the string's publisherConsents decide) (enrich)")
 	fs.IntVar(&c.quarantineDays, "quarantine-days", c.quarantineDays, "days of event time classify keeps a lead quarantined without a counting consent before it purges it (0: keep)")
 	fs.IntVar(&c.limits.MaxMessageBytes, "max-message-bytes", c.limits.MaxMessageBytes, "largest accepted event, in bytes; larger ones are dead-lettered")
 	fs.IntVar(&c.limits.MaxStringBytes, "max-string-bytes", c.limits.MaxStringBytes, "longest accepted string field, in bytes")
@@ -113,6 +120,9 @@ func (c *runConfig) validate(stages []string) error {
 	}
 	if c.quarantineDays < 0 {
 		return fmt.Errorf("--quarantine-days must not be negative")
+	}
+	if c.tcfVendorID < 0 || c.tcfVendorID > 65535 {
+		return fmt.Errorf("--tcf-vendor-id must be an IAB vendor id, 1 to 65535 (0: none)")
 	}
 	if c.enrichGrace < 0 {
 		return fmt.Errorf("--enrich-grace must not be negative")
@@ -217,6 +227,16 @@ func runStages(ctx context.Context, cfg *runConfig, stages []string, keys *pseud
 			return err
 		}
 		set.Policy = p
+	}
+	if slices.Contains(stages, "enrich") {
+		set.Signals = enrich.DefaultSignalPolicy(cfg.tcfVendorID)
+		if cfg.signalFile != "" {
+			p, err := enrich.LoadSignalPolicy(cfg.signalFile, cfg.tcfVendorID)
+			if err != nil {
+				return err
+			}
+			set.Signals = p
+		}
 	}
 	if slices.Contains(stages, "classify") && cfg.rpoFile != "" {
 		r, err := classify.LoadRPO(cfg.rpoFile, keys)

@@ -91,7 +91,9 @@ func TestLeadAndEraseAnswerADataSubjectOnTheRealServices(t *testing.T) {
 	}
 	for i, at := range []string{"2026-11-05T10:00:00Z", "2026-11-05T10:01:00Z", "2026-11-05T10:02:00Z"} {
 		msgs = append(msgs, kafka.Message{Topic: pipeline.TopicBehaviorRaw, Key: []byte("S1"),
-			Value: []byte(`{"type":"behavior","event_id":"s-b` + string(rune('1'+i)) + `","occurred_at":"` + at + `","lead_id":"S1","action":"product_view","product":{"id":"p1","category":"toys"}}`)})
+			Value: []byte(`{"type":"behavior","event_id":"s-b` + string(rune('1'+i)) + `","occurred_at":"` + at + `","lead_id":"S1","action":"product_view","product":{"id":"p1","category":"toys"},` +
+				// A cookie choice that allows profiling: the lead's own basis decides.
+				`"consent":{"gcm":{"ad_storage":"granted","analytics_storage":"granted","ad_user_data":"granted","ad_personalization":"granted"}}}`)})
 	}
 	pipelinetest.ProduceEach(t, k, msgs...)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)

@@ -61,6 +61,12 @@ type Enrich struct {
 	// longer, a retry after an outage) is late: behavior enriched
 	// meanwhile keeps what enrich knew (DESIGN.md).
 	ProduceDelay time.Duration
+	// Signals decides what a behavior event's consent signals allow
+	// (enrich.SignalPolicy); NewEnrich sets the default policy.
+	Signals *enrich.SignalPolicy
+
+	signals           *prometheus.CounterVec // events by permission, deciding signal and outcome
+	unknownCategories prometheus.Counter
 
 	waitingSince time.Time    // start of the current wait for classify; zero when not waiting
 	waitingNano  atomic.Int64 // waitingSince in Unix nanoseconds, for the metric; zero when not waiting
@@ -84,9 +90,12 @@ type enrichTask struct {
 func NewEnrich(cfg *pipeline.Config, keys *pseudonym.Keyer, limits schemas.Limits, maxLeads int, grace time.Duration) *Enrich {
 	return &Enrich{
 		cfg: cfg, keys: keys, limits: limits, maxLeads: maxLeads, grace: grace,
-		ProduceDelay: DefaultProduceDelay,
-		tasks:        map[int]*enrichTask{},
-		released:     map[int]int64{},
+		ProduceDelay:      DefaultProduceDelay,
+		Signals:           enrich.DefaultSignalPolicy(0),
+		tasks:             map[int]*enrichTask{},
+		released:          map[int]int64{},
+		signals:           newSignalCounter(),
+		unknownCategories: newUnknownCategoriesCounter(),
 	}
 }
 
@@ -96,7 +105,7 @@ func (s *Enrich) Topics() []string { return []string{s.cfg.Topic(pipeline.TopicB
 
 // Collectors are the stage's own metrics (see metrics.go).
 func (s *Enrich) Collectors() []prometheus.Collector {
-	return enrichCollectors(&s.expired, &s.waitingNano, s.Partitions, s.Leads)
+	return append(enrichCollectors(&s.expired, &s.waitingNano, s.Partitions, s.Leads), s.signals, s.unknownCategories)
 }
 
 // CoPartitioned: a behavior event and its lead's classifications are keyed
@@ -231,18 +240,37 @@ func (s *Enrich) Process(ctx context.Context, m *kafka.Message, out *pipeline.Ou
 	if t == nil {
 		return 0, fmt.Errorf("partition %d of %s is not assigned to this process", m.Partition, m.Topic)
 	}
-	e, _ := enrich.Enrich(ev, t.leads, s.keys)
+	e, _ := enrich.Enrich(ev, t.leads, s.keys, s.Signals)
 	if ev.Lead != "" && e.Decision != classify.DecisionErased && !s.classified(m.Partition, m.Offset) {
 		if e, err = s.await(ctx, m, ev, t); err != nil {
 			return 0, err
 		}
 	}
+	s.countSignals(&e, ev)
 	v, err := json.Marshal(&e)
 	if err != nil {
 		return 0, fmt.Errorf("encode enriched event: %w", err)
 	}
 	out.Add(s.cfg.Topic(pipeline.TopicBehaviorEnriched), m.Key, v)
 	return pipeline.Produced, nil
+}
+
+// countSignals counts what the event's signals allowed (metrics.go).
+func (s *Enrich) countSignals(e *enrich.Event, ev *schemas.Behavior) {
+	s.signals.WithLabelValues("analytics", e.AnalyticsSignal, outcome(e.Analytics)).Inc()
+	s.signals.WithLabelValues("profiling", e.ProfilingSignal, outcome(e.Profiling)).Inc()
+	if ev.Consent != nil && len(ev.Consent.Categories) > 0 {
+		if n := s.Signals.Decide(ev.Consent).UnknownCategories; n > 0 {
+			s.unknownCategories.Add(float64(n))
+		}
+	}
+}
+
+func outcome(allowed bool) string {
+	if allowed {
+		return "allowed"
+	}
+	return "denied"
 }
 
 // await enriches ev once classify has classified everything written before
@@ -257,7 +285,7 @@ func (s *Enrich) await(ctx context.Context, m *kafka.Message, ev *schemas.Behavi
 	}
 	deadline := s.waitingSince.Add(s.grace)
 	for {
-		e, _ := enrich.Enrich(ev, t.leads, s.keys)
+		e, _ := enrich.Enrich(ev, t.leads, s.keys, s.Signals)
 		if e.Decision == classify.DecisionErased || s.classified(m.Partition, m.Offset) {
 			s.waitingSince = time.Time{}
 			s.waitingNano.Store(0)

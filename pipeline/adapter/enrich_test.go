@@ -20,6 +20,11 @@ import (
 	"github.com/leadpipe/leadpipe/stages/pseudonym"
 )
 
+// granted is a consent object that allows analytics and profiling: what
+// these tests check (the wait for classify, the lead's key) is then decided
+// by the lead alone. Without one, the signal policy's default keys nothing.
+const granted = `"consent":{"gcm":{"ad_storage":"granted","analytics_storage":"granted","ad_user_data":"granted","ad_personalization":"granted"}}`
+
 func startEnrich(t *testing.T, cfg pipeline.Config) (*adapter.Enrich, func()) {
 	t.Helper()
 	r := pipeline.NewRunner(cfg, nil, nil)
@@ -73,7 +78,7 @@ func TestEnrichHoldsTheLeadsOfItsPartitionsOnly(t *testing.T) {
 		}
 		records = append(records, kafka.Message{Key: []byte(id), Value: v})
 		behavior = append(behavior, kafka.Message{Key: []byte(id), Value: []byte(`{"type":"behavior","event_id":"b-` + id +
-			`","occurred_at":"2026-03-01T11:00:00Z","lead_id":"` + id + `","action":"product_view","product":{"id":"p1","category":"toys"}}`)})
+			`","occurred_at":"2026-03-01T11:00:00Z","lead_id":"` + id + `","action":"product_view","product":{"id":"p1","category":"toys"},` + granted + `}`)})
 	}
 	pipelinetest.Produce(t, &cfg, pipeline.TopicLeadsClassified, records...)
 
@@ -146,7 +151,7 @@ func TestABehaviorEventIsAttributedAtOnceBesidePartitionsNeverWrittenTo(t *testi
 			`"contact":{"email":"giulia.verdi@example.com","country":"IT"},"source":{"kind":"web_form","referrer":"https://www.google.it/"},` +
 			`"consents":[{"purpose":"profiling","status":"granted","at":"2026-03-02T09:00:00Z","method":"checkbox","collection_point":"signup-form","text_version":"v3","proof_ref":"proof-a"}]}`)})
 	pipelinetest.Produce(t, &cfg, pipeline.TopicBehaviorRaw, kafka.Message{Key: []byte("lead-0a1"), Time: now.Add(time.Millisecond), Value: []byte(
-		`{"type":"behavior","event_id":"beh-1","occurred_at":"2026-03-02T09:10:00Z","lead_id":"lead-0a1","action":"page_view","url":"https://shop.example.com/"}`)})
+		`{"type":"behavior","event_id":"beh-1","occurred_at":"2026-03-02T09:10:00Z","lead_id":"lead-0a1","action":"page_view","url":"https://shop.example.com/",` + granted + `}`)})
 
 	// Well inside the grace: an event that waited for it would come later,
 	// and without its lead key.
@@ -190,7 +195,7 @@ func TestWithNoGraceEnrichHoldsBehaviorWhileClassifyIsAway(t *testing.T) {
 			`"contact":{"email":"paolo.neri@example.com","country":"IT"},"source":{"kind":"web_form","referrer":"https://www.google.it/"},` +
 			`"consents":[{"purpose":"profiling","status":"granted","at":"2026-03-02T09:00:00Z","method":"checkbox","collection_point":"signup-form","text_version":"v3","proof_ref":"proof-b"}]}`)})
 	pipelinetest.Produce(t, &cfg, pipeline.TopicBehaviorRaw, kafka.Message{Key: []byte("lead-0b1"), Time: now.Add(time.Millisecond), Value: []byte(
-		`{"type":"behavior","event_id":"beh-b","occurred_at":"2026-03-02T09:10:00Z","lead_id":"lead-0b1","action":"page_view","url":"https://shop.example.com/"}`)})
+		`{"type":"behavior","event_id":"beh-b","occurred_at":"2026-03-02T09:10:00Z","lead_id":"lead-0b1","action":"page_view","url":"https://shop.example.com/",` + granted + `}`)})
 
 	// Classify is away: nothing lands, and the wait shows.
 	pipelinetest.Eventually(t, 30*time.Second, "enrich does not say it waits", func() bool {
@@ -286,7 +291,7 @@ func TestABehaviorRecordStampedEarlierThanLeadRecordsInClassifysLagWaitsForThem(
 	now := time.Now()
 	pipelinetest.Produce(t, &cfg, pipeline.TopicLeadsRaw, lead("lead-0b1", now))
 	pipelinetest.Produce(t, &cfg, pipeline.TopicBehaviorRaw, kafka.Message{Key: []byte("lead-0b1"), Time: now.Add(-time.Hour), Value: []byte(
-		`{"type":"behavior","event_id":"beh-b","occurred_at":"2026-03-02T09:10:00Z","lead_id":"lead-0b1","action":"page_view","url":"https://shop.example.com/"}`)})
+		`{"type":"behavior","event_id":"beh-b","occurred_at":"2026-03-02T09:10:00Z","lead_id":"lead-0b1","action":"page_view","url":"https://shop.example.com/",` + granted + `}`)})
 	time.Sleep(3 * time.Second)
 	if got := pipelinetest.ReadAll(t, &cfg, pipeline.TopicBehaviorEnriched); len(got) != 0 {
 		t.Fatalf("the behavior event was enriched while its lead record waited for classify: %s", got[0].Value)

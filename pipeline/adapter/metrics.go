@@ -41,6 +41,34 @@ func enrichCollectors(expired, waitingSince *atomic.Int64, partitions, leads fun
 	}
 }
 
+// newSignalCounter counts behavior events by what their consent signals
+// allowed:
+//
+//	leadpipe_enrich_signal_events_total{permission, signal, outcome}
+//	    permission analytics or profiling; signal the one that decided it
+//	    (tcf, gcm, gcs, cdp, unknown: no signal said anything, the policy's
+//	    default decided); outcome allowed or denied. Every enriched event
+//	    counts once per permission: for each permission the sum over signal
+//	    and outcome is the events enriched (a batch redone after a
+//	    rebalance counts again). At most 2 × 5 × 2 series.
+func newSignalCounter() *prometheus.CounterVec {
+	return prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "leadpipe_enrich_signal_events_total",
+		Help: "Behavior events by permission (analytics, profiling), the consent signal that decided it (tcf, gcm, gcs, cdp, unknown) and the outcome (allowed, denied).",
+	}, []string{"permission", "signal", "outcome"})
+}
+
+// newUnknownCategoriesCounter counts CDP consent categories that the
+// signal policy maps to no permission, which therefore counted for nothing:
+//
+//	leadpipe_enrich_signal_unknown_categories_total
+func newUnknownCategoriesCounter() prometheus.Counter {
+	return prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "leadpipe_enrich_signal_unknown_categories_total",
+		Help: "CDP consent categories on behavior events that the signal policy maps to no permission (they allowed nothing).",
+	})
+}
+
 // classifyCollectors are the classify stage's own metrics:
 //
 //	leadpipe_classify_partitions   partitions (tasks) whose state the process holds

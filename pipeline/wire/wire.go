@@ -14,6 +14,7 @@ import (
 	"github.com/leadpipe/leadpipe/pipeline/adapter"
 	"github.com/leadpipe/leadpipe/schemas"
 	"github.com/leadpipe/leadpipe/stages/classify"
+	"github.com/leadpipe/leadpipe/stages/enrich"
 	"github.com/leadpipe/leadpipe/stages/pseudonym"
 )
 
@@ -44,6 +45,9 @@ type Settings struct {
 	// consent record sent before it may reach the broker and still be
 	// waited for by enrich.
 	EnrichProduceDelay time.Duration
+	// Signals decides what a behavior event's consent signals allow
+	// (enrich); nil is the default policy without a TCF vendor id.
+	Signals *enrich.SignalPolicy
 	// Sink are the sink's batch limits: it inserts fewer, larger batches
 	// than the Kafka stages.
 	Sink pipeline.StageOptions
@@ -100,6 +104,9 @@ func Stage(cfg *pipeline.Config, s Settings, name string) (pipeline.Stage, *pipe
 	case "enrich":
 		e := adapter.NewEnrich(cfg, s.Keys, s.Limits, s.EnrichMaxLeads, s.EnrichGrace)
 		e.ProduceDelay = s.EnrichProduceDelay
+		if s.Signals != nil {
+			e.Signals = s.Signals
+		}
 		return e, nil, nil
 	case "sink":
 		if s.Writer == nil {

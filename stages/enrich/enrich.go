@@ -5,7 +5,11 @@
 // computes from every event of the lead, so the answer for an event at time
 // t does not depend on whether classify saw the lead's later events first.
 // Anonymous visitors, unknown leads and leads without a profiling basis
-// stay anonymous: privacy by default (GDPR Art. 25).
+// stay anonymous: privacy by default (GDPR Art. 25). The visitor's own
+// consent signals on the page (schemas.PageConsent, read by a
+// SignalPolicy) decide too: without analytics consent the event carries
+// no key at all, without profiling consent no lead key, whatever the lead's
+// basis (the stricter of the two wins).
 package enrich
 
 import (
@@ -113,6 +117,14 @@ type Event struct {
 	Category   string    `json:"category,omitempty"`
 	Value      float64   `json:"value,omitempty"`
 	Currency   string    `json:"currency,omitempty"`
+	// Analytics and Profiling are what the visitor's consent signals
+	// allowed, and AnalyticsSignal and ProfilingSignal the signal that
+	// decided each (one of Signals). Profiling is the signal's verdict;
+	// the lead key also needs the lead's own basis.
+	Analytics       bool   `json:"analytics"`
+	AnalyticsSignal string `json:"analytics_signal"`
+	Profiling       bool   `json:"profiling"`
+	ProfilingSignal string `json:"profiling_signal"`
 }
 
 // Decisions an enriched event can carry besides the classify decisions.
@@ -126,8 +138,11 @@ const (
 // answer is final as far as classify knows: the event is anonymous, or
 // classify had applied its lead's events up to the event's time. An event
 // whose lead is not settled may be enriched again a moment later, when
-// classify has caught up.
-func Enrich(ev *schemas.Behavior, leads *Leads, keys *pseudonym.Keyer) (out Event, settled bool) {
+// classify has caught up. sig decides what the event's consent signals
+// allow: the visitor key only with analytics, the lead key only with
+// profiling as well as the lead's basis.
+func Enrich(ev *schemas.Behavior, leads *Leads, keys *pseudonym.Keyer, sig *SignalPolicy) (out Event, settled bool) {
+	v := sig.Decide(ev.Consent)
 	out = Event{
 		EventID:    ev.ID,
 		OccurredAt: ev.OccurredAt.UTC(),
@@ -137,6 +152,9 @@ func Enrich(ev *schemas.Behavior, leads *Leads, keys *pseudonym.Keyer) (out Even
 		KeyVersion: keys.Version(),
 		Value:      ev.Value,
 		Currency:   ev.Currency,
+
+		Analytics: v.Analytics, AnalyticsSignal: v.AnalyticsSignal,
+		Profiling: v.Profiling, ProfilingSignal: v.ProfilingSignal,
 	}
 	if ev.Product != nil {
 		out.ProductID = ev.Product.ID
@@ -157,12 +175,14 @@ func Enrich(ev *schemas.Behavior, leads *Leads, keys *pseudonym.Keyer) (out Even
 			if span.Channel != "" {
 				out.Channel = span.Channel
 			}
-			if span.Decision == classify.DecisionAccepted && span.Profiling {
+			if span.Decision == classify.DecisionAccepted && span.Profiling && v.Profiling {
 				out.LeadKey = lead.LeadKey
 				out.KeyVersion = lead.KeyVersion
 			}
 		}
 	}
-	out.VisitorKey = keys.VisitorKey(id, out.OccurredAt)
+	if v.Analytics {
+		out.VisitorKey = keys.VisitorKey(id, out.OccurredAt)
+	}
 	return out, settled
 }

@@ -15,6 +15,13 @@ func span(h int, decision, channel string, profiling bool) classify.Span {
 	return classify.Span{From: at(h), Decision: decision, Channel: channel, Profiling: profiling}
 }
 
+// granted is a consent signal that allows analytics and profiling, for the
+// tests of what the lead's own basis decides.
+var granted = &schemas.PageConsent{GCM: &schemas.ConsentMode{
+	AdStorage: "granted", AnalyticsStorage: "granted", AdUserData: "granted", AdPersonalization: "granted"}}
+
+var sig = DefaultSignalPolicy(0)
+
 func TestEnrich(t *testing.T) {
 	keys := pseudonym.Development()
 	leads := NewLeads(10)
@@ -48,8 +55,8 @@ func TestEnrich(t *testing.T) {
 		{"an anonymous visitor is anonymous", "", "cookie-1", 10, "", DecisionAnonymous, ChannelUnknown},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			ev := &schemas.Behavior{ID: "e", OccurredAt: at(tc.hour), Lead: tc.lead, AnonymousID: tc.anon, Action: "page_view"}
-			got, _ := Enrich(ev, leads, keys)
+			ev := &schemas.Behavior{ID: "e", OccurredAt: at(tc.hour), Lead: tc.lead, AnonymousID: tc.anon, Action: "page_view", Consent: granted}
+			got, _ := Enrich(ev, leads, keys, sig)
 			if got.LeadKey != tc.wantKey || got.Decision != tc.wantDec || got.Channel != tc.wantChannel {
 				t.Errorf("got key %q decision %q channel %q, want %q %q %q", got.LeadKey, got.Decision, got.Channel, tc.wantKey, tc.wantDec, tc.wantChannel)
 			}
@@ -63,9 +70,9 @@ func TestEnrich(t *testing.T) {
 func TestTheVisitorKeyChangesEveryDay(t *testing.T) {
 	keys := pseudonym.Development()
 	leads := NewLeads(1)
-	a, _ := Enrich(&schemas.Behavior{OccurredAt: at(10), AnonymousID: "c"}, leads, keys)
-	b, _ := Enrich(&schemas.Behavior{OccurredAt: at(23), AnonymousID: "c"}, leads, keys)
-	c, _ := Enrich(&schemas.Behavior{OccurredAt: at(10).AddDate(0, 0, 1), AnonymousID: "c"}, leads, keys)
+	a, _ := Enrich(&schemas.Behavior{OccurredAt: at(10), AnonymousID: "c", Consent: granted}, leads, keys, sig)
+	b, _ := Enrich(&schemas.Behavior{OccurredAt: at(23), AnonymousID: "c", Consent: granted}, leads, keys, sig)
+	c, _ := Enrich(&schemas.Behavior{OccurredAt: at(10).AddDate(0, 0, 1), AnonymousID: "c", Consent: granted}, leads, keys, sig)
 	if a.VisitorKey != b.VisitorKey || a.VisitorKey == c.VisitorKey {
 		t.Errorf("visitor keys %s %s %s: want one per day", a.VisitorKey[:8], b.VisitorKey[:8], c.VisitorKey[:8])
 	}
@@ -75,7 +82,7 @@ func TestAnEvictedLeadIsAnonymousAgain(t *testing.T) {
 	leads := NewLeads(1)
 	leads.Put("lead-1", Lead{Seq: 1, AsOf: at(9), LeadKey: "k1", Timeline: []classify.Span{span(9, "accepted", "", true)}})
 	leads.Put("lead-2", Lead{Seq: 1, AsOf: at(9), LeadKey: "k2", Timeline: []classify.Span{span(9, "accepted", "", true)}})
-	got, settled := Enrich(&schemas.Behavior{OccurredAt: at(10), Lead: "lead-1"}, leads, pseudonym.Development())
+	got, settled := Enrich(&schemas.Behavior{OccurredAt: at(10), Lead: "lead-1", Consent: granted}, leads, pseudonym.Development(), sig)
 	if settled || got.LeadKey != "" {
 		t.Errorf("an evicted lead kept its key %q", got.LeadKey)
 	}
@@ -85,13 +92,13 @@ func TestAnEventIsSettledOnlyOnceClassifyAppliedItsLeadUpToItsTime(t *testing.T)
 	leads := NewLeads(10)
 	leads.Put("lead-1", Lead{Seq: 1, AsOf: at(9), LeadKey: "k1", Timeline: []classify.Span{span(9, "accepted", "web", true)}})
 	keys := pseudonym.Development()
-	if _, settled := Enrich(&schemas.Behavior{OccurredAt: at(9), Lead: "lead-1"}, leads, keys); !settled {
+	if _, settled := Enrich(&schemas.Behavior{OccurredAt: at(9), Lead: "lead-1"}, leads, keys, sig); !settled {
 		t.Error("an event at the lead's as_of is not settled")
 	}
-	if _, settled := Enrich(&schemas.Behavior{OccurredAt: at(10), Lead: "lead-1"}, leads, keys); settled {
+	if _, settled := Enrich(&schemas.Behavior{OccurredAt: at(10), Lead: "lead-1"}, leads, keys, sig); settled {
 		t.Error("an event after the lead's as_of is settled")
 	}
-	if _, settled := Enrich(&schemas.Behavior{OccurredAt: at(10), AnonymousID: "c"}, leads, keys); !settled {
+	if _, settled := Enrich(&schemas.Behavior{OccurredAt: at(10), AnonymousID: "c"}, leads, keys, sig); !settled {
 		t.Error("an anonymous event is not settled")
 	}
 }

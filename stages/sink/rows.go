@@ -79,8 +79,18 @@ func Behavior(e *enrich.Event, o analytics.Origin) analytics.BehaviorRow {
 		Category:   e.Category,
 		Value:      e.Value,
 		Currency:   e.Currency,
-		Origin:     o,
+
+		Analytics: flag(e.Analytics), AnalyticsSignal: e.AnalyticsSignal,
+		Profiling: flag(e.Profiling), ProfilingSignal: e.ProfilingSignal,
+		Origin: o,
 	}
+}
+
+func flag(b bool) uint8 {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // Decision is the decisions row of an audit record.
