@@ -10,14 +10,34 @@ import (
 )
 
 // A chart is drawn as SVG by page.html from the geometry computed here:
-// horizontal bars (one per row) or stacked columns (one per week, a
-// segment per series).
+// horizontal bars (one per row), stacked columns (one per week, a segment
+// per series) or trend lines (one per series, a point per week).
 type chart struct {
 	Title         string
 	Width, Height int
 	Bars          []bar
 	Columns       []column
+	Lines         []line
+	Axis          []tick // the x labels of a trend
 	Legend        []legend
+}
+
+// line is one series of a trend: a polyline through its points, with a
+// dot per point carrying its value.
+type line struct {
+	Color  string
+	Points string // "x,y x,y …" for the polyline
+	Dots   []dot
+}
+
+type dot struct {
+	X, Y  int
+	Title string
+}
+
+type tick struct {
+	X     int
+	Label string
 }
 
 type bar struct {
@@ -88,7 +108,7 @@ func chartOf(name string, tab *analytics.Table) *chart {
 	}
 	switch name {
 	case "lead_volume":
-		return stacked("Leads per week and origin channel", tab.Rows, func(r []any) (string, string, float64) {
+		return trend("Leads per week, a line per origin channel", tab.Rows, func(r []any) (string, string, float64) {
 			return str(r, "week"), str(r, "channel"), num(r, "leads")
 		})
 	case "quarantine_releases":
@@ -152,14 +172,12 @@ func bars(title string, rows [][]any, of func([]any) (label string, v float64, t
 	return c
 }
 
-// stacked draws a column per x (in order of first appearance, which the
-// queries sort by week) with a segment per series, scaled to the
-// tallest column.
-func stacked(title string, rows [][]any, of func([]any) (x, series string, v float64)) *chart {
-	const height, top, bottom = 220, 8, 24
-	var xs, series []string
-	sums := map[string]float64{}
-	values := map[[2]string]float64{}
+// seriesOf sums rows into values per (x, series), with the xs in order of
+// first appearance (the queries sort by week) and the series sorted. One
+// colour per series: beyond the palette, the smallest series are merged
+// into "other", which the legend shows too.
+func seriesOf(rows [][]any, of func([]any) (x, series string, v float64)) (xs, series []string, values map[[2]string]float64) {
+	values = map[[2]string]float64{}
 	for _, r := range rows {
 		x, s, v := of(r)
 		if !slices.Contains(xs, x) {
@@ -168,47 +186,65 @@ func stacked(title string, rows [][]any, of func([]any) (x, series string, v flo
 		if !slices.Contains(series, s) {
 			series = append(series, s)
 		}
-		sums[x] += v
 		values[[2]string{x, s}] += v
 	}
 	slices.Sort(series)
-	// One colour per series: beyond the palette, the smallest series are
-	// merged into "other", which the legend shows too.
-	if len(series) > len(palette) {
-		totals := map[string]float64{}
-		for k, v := range values {
-			totals[k[1]] += v
+	if len(series) <= len(palette) {
+		return xs, series, values
+	}
+	totals := map[string]float64{}
+	for k, v := range values {
+		totals[k[1]] += v
+	}
+	bySize := slices.Clone(series)
+	slices.SortStableFunc(bySize, func(a, b string) int {
+		switch {
+		case totals[a] > totals[b]:
+			return -1
+		case totals[a] < totals[b]:
+			return 1
 		}
-		bySize := slices.Clone(series)
-		slices.SortStableFunc(bySize, func(a, b string) int {
-			switch {
-			case totals[a] > totals[b]:
-				return -1
-			case totals[a] < totals[b]:
-				return 1
-			}
-			return 0
-		})
-		kept := bySize[:len(palette)-1]
-		merged := map[[2]string]float64{}
-		for k, v := range values {
-			if !slices.Contains(kept, k[1]) {
-				k[1] = "other"
-			}
-			merged[k] += v
+		return 0
+	})
+	kept := bySize[:len(palette)-1]
+	merged := map[[2]string]float64{}
+	for k, v := range values {
+		if !slices.Contains(kept, k[1]) {
+			k[1] = "other"
 		}
-		values = merged
-		series = slices.Clone(kept)
-		slices.Sort(series)
-		series = append(series, "other")
+		merged[k] += v
+	}
+	series = slices.Clone(kept)
+	slices.Sort(series)
+	return xs, append(series, "other"), merged
+}
+
+// withLegend sizes c for its legend below a plot of height and adds an
+// entry per series, wrapping into rows so that every series is in it.
+func withLegend(c *chart, height int, series []string) {
+	perRow := (chartWidth - 40) / legendStep
+	legendRows := (len(series) + perRow - 1) / perRow
+	c.Height = height + 8 + legendRows*16
+	for j, s := range series {
+		c.Legend = append(c.Legend, legend{Label: s, Color: palette[j%len(palette)], X: 40 + (j%perRow)*legendStep, Y: height + 2 + (j/perRow)*16})
+	}
+}
+
+// stacked draws a column per x with a segment per series, scaled to the
+// tallest column.
+func stacked(title string, rows [][]any, of func([]any) (x, series string, v float64)) *chart {
+	const height, top, bottom = 220, 8, 24
+	xs, series, values := seriesOf(rows, of)
+	sums := map[string]float64{}
+	for k, v := range values {
+		sums[k[0]] += v
 	}
 	var most float64
 	for _, v := range sums {
 		most = max(most, v)
 	}
-	perRow := (chartWidth - 40) / legendStep
-	legendRows := (len(series) + perRow - 1) / perRow
-	c := &chart{Title: title, Width: chartWidth, Height: height + 8 + legendRows*16}
+	c := &chart{Title: title, Width: chartWidth}
+	withLegend(c, height, series)
 	step := (chartWidth - 40) / max(len(xs), 1)
 	w := max(min(step-6, 60), 4)
 	for i, x := range xs {
@@ -226,8 +262,41 @@ func stacked(title string, rows [][]any, of func([]any) (x, series string, v flo
 		}
 		c.Columns = append(c.Columns, col)
 	}
+	return c
+}
+
+// trend draws a line per series through its value at each x (zero where
+// it has none), scaled to the largest value: how each series moves over
+// the weeks, which stacked columns hide for all but the bottom one.
+func trend(title string, rows [][]any, of func([]any) (x, series string, v float64)) *chart {
+	const height, top, bottom = 220, 8, 24
+	xs, series, values := seriesOf(rows, of)
+	var most float64
+	for _, v := range values {
+		most = max(most, v)
+	}
+	c := &chart{Title: title, Width: chartWidth}
+	withLegend(c, height, series)
+	step := (chartWidth - 80) / max(len(xs)-1, 1)
+	xOf := func(i int) int { return 40 + i*step }
+	for i, x := range xs {
+		c.Axis = append(c.Axis, tick{X: xOf(i), Label: x})
+	}
 	for j, s := range series {
-		c.Legend = append(c.Legend, legend{Label: s, Color: palette[j%len(palette)], X: 40 + (j%perRow)*legendStep, Y: height + 2 + (j/perRow)*16})
+		l := line{Color: palette[j%len(palette)]}
+		for i, x := range xs {
+			v := values[[2]string{x, s}]
+			y := height - bottom
+			if most > 0 {
+				y -= int(v / most * float64(height-top-bottom))
+			}
+			if i > 0 {
+				l.Points += " "
+			}
+			l.Points += strconv.Itoa(xOf(i)) + "," + strconv.Itoa(y)
+			l.Dots = append(l.Dots, dot{X: xOf(i), Y: y, Title: fmt.Sprintf("%s, %s: %s", x, s, strconv.FormatFloat(v, 'f', -1, 64))})
+		}
+		c.Lines = append(c.Lines, l)
 	}
 	return c
 }
