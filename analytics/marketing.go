@@ -33,7 +33,7 @@ const DefaultK = 5
 // comes last.
 var marketingTables = []string{
 	"lead_volume", "quarantine_backlog", "quarantine_releases", "consent_coverage",
-	"funnel", "categories", "audiences", "signal_coverage",
+	"funnel", "categories", "audiences", "signal_coverage", "erasures",
 }
 
 // Refresh writes a new snapshot of every marketing table from the tables

@@ -271,7 +271,9 @@ func sumColumn(t *testing.T, name string, col int) uint64 {
 }
 
 // The figures the page leads with add up the answers below them: the
-// leads and accepted of lead_volume, the quarantine backlog, the releases.
+// leads and accepted of lead_volume, the quarantine backlog, the releases;
+// and the erasures of the range, from their receipts (the fixture's three
+// of November, two verified; October's is outside the range).
 func TestThePeriodsFiguresAddUpTheAnswers(t *testing.T) {
 	cfg, conn := pipelinetest.ClickHouse(t)
 	loadFixture(t, conn, cfg)
@@ -282,6 +284,7 @@ func TestThePeriodsFiguresAddUpTheAnswers(t *testing.T) {
 	want := analytics.Figures{
 		Leads: sumColumn(t, "lead_volume", 3), Accepted: sumColumn(t, "lead_volume", 4),
 		Quarantined: sumColumn(t, "quarantine_backlog", 2), Released: sumColumn(t, "quarantine_releases", 2),
+		Erasures: 3, ErasuresVerified: 2,
 	}
 	if got != want || got.Leads == 0 {
 		t.Errorf("figures %+v, want %+v (the sums of the answers)", got, want)

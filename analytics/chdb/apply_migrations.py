@@ -119,9 +119,13 @@ def drift_checks(s, db, folder):
     print(f"chdb: the {len(names)} checks of leadpipe check report nothing on rows landed once, and a doubled insert")
 
 
+# The fixture's erasure receipts in November 2026 (testdata/marketing_fixture.sql):
+# three requests, two with a verified receipt.
+ERASURES_REQUESTED, ERASURES_VERIFIED = 3, 2
+
 # The tables analytics.Refresh fills, in its order (marketing.go's marketingTables).
 REFRESH = ["lead_volume", "quarantine_backlog", "quarantine_releases", "consent_coverage",
-           "funnel", "categories", "audiences", "signal_coverage", "refreshes"]
+           "funnel", "categories", "audiences", "signal_coverage", "erasures", "refreshes"]
 
 
 def marketer_queries(s, files, root):
@@ -164,7 +168,8 @@ def marketer_queries(s, files, root):
     except Exception as e:  # noqa: BLE001
         sys.exit(f"figures/period.sql: {e}")
     want = "\t".join(str(n) for n in (column_sum("lead_volume", 3), column_sum("lead_volume", 4),
-                                        column_sum("quarantine_backlog", 2), column_sum("quarantine_releases", 2)))
+                                        column_sum("quarantine_backlog", 2), column_sum("quarantine_releases", 2),
+                                        ERASURES_REQUESTED, ERASURES_VERIFIED))
     if got != want:
         sys.exit(f"figures/period.sql answered {got!r} on current ClickHouse, not the sums of the answers, {want!r}")
     print(f"chdb: the marketing refresh and {len(queries)} marketer queries answer the known rows; the period's figures add them up")

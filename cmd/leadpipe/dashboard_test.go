@@ -283,7 +283,7 @@ func TestTheDashboardShowsInABrowserWhatTheQueriesAnswer(t *testing.T) {
 			t.Fatal(err)
 		}
 		wantFigures := map[string]string{"leads": fmt.Sprint(fig.Leads), "accepted_share": fmt.Sprintf("%.0f%%", 100*fig.AcceptedShare()),
-			"quarantined": fmt.Sprint(fig.Quarantined), "released": fmt.Sprint(fig.Released)}
+			"quarantined": fmt.Sprint(fig.Quarantined), "released": fmt.Sprint(fig.Released), "erasures": fmt.Sprint(fig.Erasures)}
 		if fmt.Sprint(figures) != fmt.Sprint(wantFigures) || fig.Leads == 0 {
 			t.Errorf("the page's figures %v, want %v", figures, wantFigures)
 		}
