@@ -65,14 +65,14 @@ var (
 // (ClickHouse 18.16's Kafka engine cannot skip a broken message, and every
 // variant must read the same bytes), and with behavior when withBehavior.
 func corpus(leads int, withBehavior bool) ([]workload.Event, error) {
-	key := fmt.Sprint(leads, withBehavior)
+	key := fmt.Sprint(leads, withBehavior, noSignals)
 	corpusMu.Lock()
 	defer corpusMu.Unlock()
 	if c, ok := corpora[key]; ok {
 		return c, nil
 	}
 	wl := workload.DefaultConfig()
-	wl.Leads, wl.MalformedRate = leads, 0
+	wl.Leads, wl.MalformedRate, wl.NoSignals = leads, 0, noSignals
 	if !withBehavior {
 		wl.BehaviorPerLead = 0
 	}

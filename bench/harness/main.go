@@ -49,6 +49,7 @@ func main() {
 	flag.DurationVar(&batchAge, "batch-age", 0, "the Kafka stages' --batch-age (default: leadpipe's)")
 	flag.DurationVar(&produceDelay, "enrich-produce-delay", 0, "enrich's --enrich-produce-delay (default: leadpipe's)")
 	flag.DurationVar(&sinkBatchAge, "sink-batch-age", 0, "the sink's --sink-batch-age (default: leadpipe's)")
+	flag.BoolVar(&noSignals, "no-signals", false, "behavior without the visitors' consent signals, enrich's unknown allowing analytics and profiling: the pipeline as before issue 26")
 	flag.Float64Var(&o.latencyRate, "latency-rate", 0, "events/s of the latency scenario (default: half the end-to-end rate measured before it, else 10,000)")
 	only := flag.String("only", "", "comma-separated scenarios to run: e2e, latency, classify, reader, sink, scaling, cluster, intake (default all)")
 	flag.Parse()

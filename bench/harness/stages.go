@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"errors"
+	"os"
+	"strings"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -10,6 +12,7 @@ import (
 	"github.com/leadpipe/leadpipe/analytics"
 	"github.com/leadpipe/leadpipe/pipeline"
 	"github.com/leadpipe/leadpipe/pipeline/wire"
+	"github.com/leadpipe/leadpipe/stages/enrich"
 	"github.com/leadpipe/leadpipe/stages/pseudonym"
 )
 
@@ -61,6 +64,35 @@ func addSink(cfg *pipeline.Config, conn driver.Conn, db string) func(*pipeline.R
 // batch age; sinkBatchAge (--sink-batch-age), the sink's.
 var produceDelay, batchAge, sinkBatchAge time.Duration
 
+// noSignals (--signals=false) leaves the visitors' consent signals out of
+// the workload and runs enrich with a signal policy whose unknown allows
+// analytics and profiling: the pipeline as before issue 26, to measure
+// what the signals cost.
+var noSignals bool
+
+// permissive is the default signal policy with unknown allowing both.
+func permissive() *enrich.SignalPolicy {
+	def := string(enrich.DefaultSignalPolicyYAML())
+	y := strings.Replace(def, "unknown:\n  analytics: false\n  profiling: false", "unknown:\n  analytics: true\n  profiling: true", 1)
+	if y == def {
+		panic("the default signal policy's unknown block is not as the harness expects")
+	}
+	f, err := os.CreateTemp("", "signals-*.yaml")
+	if err != nil {
+		panic(err)
+	}
+	defer os.Remove(f.Name())
+	if _, err := f.WriteString(y); err != nil {
+		panic(err)
+	}
+	f.Close()
+	p, err := enrich.LoadSignalPolicy(f.Name(), 0)
+	if err != nil {
+		panic(err)
+	}
+	return p
+}
+
 // settings are wire's defaults with the development key.
 func settings(w *analytics.Writer) wire.Settings {
 	s := wire.Defaults()
@@ -70,6 +102,9 @@ func settings(w *analytics.Writer) wire.Settings {
 	}
 	if sinkBatchAge > 0 {
 		s.Sink.BatchAge = sinkBatchAge
+	}
+	if noSignals {
+		s.Signals = permissive()
 	}
 	return s
 }

@@ -263,6 +263,9 @@ var (
 // allowed both; by a TC string (35%), consent mode (35%, half of them with
 // the gcs hit parameter too) or a CDP's categories (30%).
 func (g *generator) pageConsent(w *jw, a *actor) {
+	if g.cfg.NoSignals {
+		return
+	}
 	h := mix64(g.cfg.Seed ^ consentChoiceKey ^ mix64(uint64(a.idx)<<1|uint64(a.device)))
 	choice, kind := h%100, h>>8%100
 	const (

@@ -54,6 +54,10 @@ type Config struct {
 	// Domain is the host of the site's own pages, e.g. "shop.example.com":
 	// behavior URLs, landing pages and direct-traffic referrers use it.
 	Domain string
+	// NoSignals leaves the visitor's consent signals out of behavior
+	// events, as before issue 26: the harness measures what reading them
+	// costs. Every other byte is the same.
+	NoSignals bool
 }
 
 // DefaultConfig returns the defaults: 1,000 leads, 20 behavior events per
