@@ -122,10 +122,12 @@ SELECT 'web-0', 'v1', 'bags', toDate('2026-11-01'), 9., 3
 FROM system.numbers LIMIT 1;
 
 -- Erasures: three requests in November 2026, two with a verified receipt;
--- one in October, outside the tests' range.
+-- one in October, outside the tests' range. (INSERT ... SELECT, as above:
+-- the native protocol sends an INSERT's rows as a block, not as VALUES.)
 INSERT INTO {db}.erasure_receipts (request_event_id, erasure_id, key_version, requested_at, completed_at,
     behavior_unlinked, classifications_removed, leads_removed, affinity_removed, decisions_unlinked, verified)
-VALUES ('er-1', 'x1', 'v1', '2026-11-03 10:00:00', '2026-11-03 10:01:00', 1, 1, 1, 0, 1, 1),
-       ('er-2', 'x2', 'v1', '2026-11-04 10:00:00', '2026-11-04 10:01:00', 0, 1, 1, 0, 1, 1),
-       ('er-3', 'x3', 'v1', '2026-11-11 10:00:00', '2026-11-11 10:01:00', 0, 1, 1, 0, 1, 0),
-       ('er-0', 'x0', 'v1', '2026-10-20 10:00:00', '2026-10-20 10:01:00', 0, 1, 1, 0, 1, 1);
+SELECT concat('er-', toString(number)), concat('x', toString(number)), 'v1',
+    toDateTime(['2026-10-20 10:00:00', '2026-11-03 10:00:00', '2026-11-04 10:00:00', '2026-11-11 10:00:00'][number + 1]),
+    toDateTime(['2026-10-20 10:01:00', '2026-11-03 10:01:00', '2026-11-04 10:01:00', '2026-11-11 10:01:00'][number + 1]),
+    0, 1, 1, 0, 1, toUInt8(number != 3)
+FROM system.numbers LIMIT 4;
