@@ -233,6 +233,9 @@ func cdpTime(ts ...string) (time.Time, error) {
 		if err != nil {
 			return time.Time{}, errors.New("timestamp: not an ISO 8601 time like 2023-01-01T00:00:00.000Z")
 		}
+		if !inEra(t) {
+			return time.Time{}, errors.New("timestamp: a time from 1970 to 9999")
+		}
 		return t.UTC(), nil
 	}
 	return time.Time{}, errors.New("timestamp, originalTimestamp: missing")

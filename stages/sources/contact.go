@@ -2,6 +2,7 @@ package sources
 
 import (
 	"strings"
+	"time"
 
 	"github.com/leadpipe/leadpipe/schemas"
 )
@@ -72,4 +73,13 @@ func (b *contactBuilder) contact(base schemas.Contact) *schemas.Contact {
 		return nil
 	}
 	return &c
+}
+
+// inEra reports whether t, in UTC, is a time an event can carry: from
+// 1970 to 9999. A platform's time out of it (Unix seconds in the far
+// future, year 0000 with a positive offset) would make an event that no
+// JSON encoder writes (FuzzFromMeta found one).
+func inEra(t time.Time) bool {
+	y := t.UTC().Year()
+	return y >= 1970 && y <= 9999
 }

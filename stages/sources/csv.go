@@ -206,6 +206,9 @@ func (l *CSVList) row(row []string, col map[string]int, line int, listID, file s
 func csvTime(v string) (time.Time, error) {
 	for _, layout := range []string{time.RFC3339Nano, time.DateTime, time.DateOnly} {
 		if t, err := time.Parse(layout, v); err == nil {
+			if !inEra(t) {
+				return time.Time{}, errors.New("not a time from 1970 to 9999")
+			}
 			return t, nil
 		}
 	}

@@ -95,6 +95,9 @@ func FromLinkedIn(payload []byte, c *Config) (schemas.Event, Report, error) {
 	formID, version := m[1], m[2]
 	r.Form = formID
 	at := time.UnixMilli(*l.SubmittedAt).UTC()
+	if !inEra(at) {
+		return nil, r, errors.New("submittedAt: a time from 1970 to 9999")
+	}
 	kind, medium := "social_lead_form", ""
 	switch l.LeadType {
 	case "EVENT":
@@ -173,6 +176,8 @@ func linkedInNotification(payload []byte, r Report) (schemas.Event, Report, erro
 		return nil, r, errors.New("leadGenFormResponse: not urn:li:leadGenFormResponse:ID")
 	case n.OccurredAt == nil:
 		return nil, r, errors.New("occurredAt: missing")
+	case !inEra(time.UnixMilli(*n.OccurredAt)):
+		return nil, r, errors.New("occurredAt: a time from 1970 to 9999")
 	}
 	return &schemas.Consent{
 		Type: schemas.TypeConsent, ID: "linkedin:deleted:" + id, OccurredAt: time.UnixMilli(*n.OccurredAt).UTC(),

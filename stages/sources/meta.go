@@ -120,7 +120,10 @@ func parseTime(b []byte, field string) (time.Time, error) {
 		if err := json.Unmarshal(b, &secs); err != nil {
 			return time.Time{}, fmt.Errorf("%s: a time is a string or Unix seconds", field)
 		}
-		return time.Unix(secs, 0).UTC(), nil
+		if t := time.Unix(secs, 0).UTC(); inEra(t) {
+			return t, nil
+		}
+		return time.Time{}, fmt.Errorf("%s: a time from 1970 to 9999", field)
 	}
 	var s string
 	if err := json.Unmarshal(b, &s); err != nil {
@@ -128,6 +131,9 @@ func parseTime(b []byte, field string) (time.Time, error) {
 	}
 	for _, layout := range []string{"2006-01-02T15:04:05-0700", time.RFC3339} {
 		if v, err := time.Parse(layout, s); err == nil {
+			if !inEra(v) {
+				return time.Time{}, fmt.Errorf("%s: a time from 1970 to 9999", field)
+			}
 			return v.UTC(), nil
 		}
 	}
