@@ -8,78 +8,52 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/leadpipe/leadpipe/schemas/tcfbits"
 )
-
-// tcfBits builds a TC string segment bit by bit, for the tests.
-type tcfBits struct{ bits []byte }
-
-func (w *tcfBits) put(v, n int) *tcfBits {
-	for i := n - 1; i >= 0; i-- {
-		w.bits = append(w.bits, byte(v>>i&1))
-	}
-	return w
-}
-
-// String is the segment in base64url, padded with zero bits to a whole
-// character.
-func (w *tcfBits) String() string {
-	const b64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
-	var sb strings.Builder
-	for i := 0; i < len(w.bits); i += 6 {
-		v := 0
-		for j := i; j < i+6; j++ {
-			v <<= 1
-			if j < len(w.bits) {
-				v |= int(w.bits[j])
-			}
-		}
-		sb.WriteByte(b64[v])
-	}
-	return sb.String()
-}
 
 // tcfCoreHead writes the core's fields up to its vendor sections: policy
 // version policy, purposes 1 and 2 consented, legitimate interest for the
 // purposes li.
-func tcfCoreHead(policy int, li ...int) *tcfBits {
-	w := &tcfBits{}
-	w.put(2, 6).put(17000000000, 36).put(17000000000, 36).put(300, 12).put(7, 12).put(1, 6)
-	w.put(4, 6).put(13, 6) // "EN"
-	w.put(150, 12).put(policy, 6).put(1, 1).put(0, 1).put(0, 12)
-	w.put(0b11<<22, 24)
+func tcfCoreHead(policy int, li ...int) *tcfbits.Writer {
+	w := &tcfbits.Writer{}
+	w.Put(2, 6).Put(17000000000, 36).Put(17000000000, 36).Put(300, 12).Put(7, 12).Put(1, 6)
+	w.Put(4, 6).Put(13, 6) // "EN"
+	w.Put(150, 12).Put(policy, 6).Put(1, 1).Put(0, 1).Put(0, 12)
+	w.Put(0b11<<22, 24)
 	lis := 0
 	for _, p := range li {
 		lis |= 1 << (24 - p)
 	}
-	w.put(lis, 24).put(0, 1).put(8, 6).put(4, 6) // "IE"
+	w.Put(lis, 24).Put(0, 1).Put(8, 6).Put(4, 6) // "IE"
 	return w
 }
 
 // tcfCoreSeg is a whole core segment: vendors 1 to 3 consented in a bit
 // field, no legitimate interest, no restriction.
 func tcfCoreSeg(policy int, li ...int) string {
-	return tcfCoreHead(policy, li...).put(3, 16).put(0, 1).put(0b111, 3).put(0, 16).put(0, 1).put(0, 12).String()
+	return tcfCoreHead(policy, li...).Put(3, 16).Put(0, 1).Put(0b111, 3).Put(0, 16).Put(0, 1).Put(0, 12).String()
 }
 
 // tcfDisclosedSeg is a disclosed vendors segment naming vendors 1 to 3.
-var tcfDisclosedSeg = (&tcfBits{}).put(1, 3).put(3, 16).put(0, 1).put(0b111, 3).String()
+var tcfDisclosedSeg = (&tcfbits.Writer{}).Put(1, 3).Put(3, 16).Put(0, 1).Put(0b111, 3).String()
 
 // tcfRanges is a core whose vendor consents are the range entries given as
 // (first, last) pairs, under MaxVendorId maxID.
 func tcfRanges(maxID int, entries ...[2]int) string {
-	w := tcfCoreHead(5).put(maxID, 16).put(1, 1).put(len(entries), 12)
+	w := tcfCoreHead(5).Put(maxID, 16).Put(1, 1).Put(len(entries), 12)
 	for _, e := range entries {
 		if e[0] == e[1] {
-			w.put(0, 1).put(e[0], 16)
+			w.Put(0, 1).Put(e[0], 16)
 		} else {
-			w.put(1, 1).put(e[0], 16).put(e[1], 16)
+			w.Put(1, 1).Put(e[0], 16).Put(e[1], 16)
 		}
 	}
-	return w.put(0, 16).put(0, 1).put(0, 12).String() + "." + tcfDisclosedSeg
+	return w.Put(0, 16).Put(0, 1).Put(0, 12).String() + "." + tcfDisclosedSeg
 }
 
 func TestDecodeTCFReadsAWellFormedString(t *testing.T) {
-	pub := (&tcfBits{}).put(3, 3).put(1<<23, 24).put(1<<22, 24).put(2, 6).put(0b10, 2).put(0b01, 2).String()
+	pub := (&tcfbits.Writer{}).Put(3, 3).Put(1<<23, 24).Put(1<<22, 24).Put(2, 6).Put(0b10, 2).Put(0b01, 2).String()
 	tc, err := DecodeTCF(tcfRanges(40, [2]int{2, 2}, [2]int{5, 7}, [2]int{40, 40}) + "." + pub)
 	if err != nil {
 		t.Fatal(err)
@@ -122,7 +96,7 @@ func TestDecodeTCFErrorsNameTheFieldAndTheRule(t *testing.T) {
 		{"a character outside base64url is refused", core[:10] + "+" + core[11:], "tcf: string: character 11 is not base64url"},
 		{"padding is refused", core + "=", "tcf: string: character " + strconv.Itoa(len(core)+1) + " is not base64url (A-Z, a-z, 0-9, - and _): TC strings have no '=' padding"},
 		{"an empty segment is refused", core + "..", "tcf: segments[1]: is empty"},
-		{"a segment of type 5 is unknown", core + "." + (&tcfBits{}).put(5, 3).put(0, 21).String(), "tcf: segments[1]: has type 5, which is no TC string segment"},
+		{"a segment of type 5 is unknown", core + "." + (&tcfbits.Writer{}).Put(5, 3).Put(0, 21).String(), "tcf: segments[1]: has type 5, which is no TC string segment"},
 		{"a segment may not come twice", core + "." + tcfDisclosedSeg + "." + tcfDisclosedSeg, "tcf: segments[2]: is a second vendorsDisclosed segment"},
 		{"a truncated core names the field it ends in", core[:20], "tcf: vendorListVersion: the string ends inside this field: it is truncated"},
 		{"a truncated vendor section is refused", core[:37], "tcf: vendorConsents: the string ends inside this field: it is truncated"},
@@ -155,8 +129,8 @@ func TestDecodeTCFErrorsNameTheFieldAndTheRule(t *testing.T) {
 // tcfLetterPastZ is a core whose consent language's first letter is 30.
 func tcfLetterPastZ() string {
 	w := tcfCoreHead(4)
-	copy(w.bits[108:114], (&tcfBits{}).put(30, 6).bits) // after version, times, CMP and screen
-	return w.put(0, 16).put(0, 1).put(0, 16).put(0, 1).put(0, 12).String()
+	w.Set(108, 30, 6) // after version, times, CMP and screen
+	return w.Put(0, 16).Put(0, 1).Put(0, 16).Put(0, 1).Put(0, 12).String()
 }
 
 // TestDecodeTCFRefusesEveryPrefixWithoutPanic: a TC string cut anywhere

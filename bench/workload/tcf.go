@@ -1,8 +1,9 @@
 package workload
 
 import (
-	"strings"
 	"time"
+
+	"github.com/leadpipe/leadpipe/schemas/tcfbits"
 )
 
 // TCF is what a TC string the workload writes says: the purposes the
@@ -27,19 +28,19 @@ func EncodeTCF(t TCF) string {
 		maxV = max(maxV, v)
 	}
 	ds := int(tcfTime.UnixMilli() / 100)
-	var core tcfBits
-	core.put(2, 6).put(ds, 36).put(ds, 36).put(10, 12).put(1, 12).put(1, 6)
-	core.put('I'-'A', 6).put('T'-'A', 6) // consent language IT
-	core.put(80, 12).put(5, 6).put(1, 1).put(0, 1).put(0, 12)
-	core.put(mask(t.Purposes), 24).put(0, 24).put(0, 1)
-	core.put('I'-'A', 6).put('T'-'A', 6) // publisher country IT
-	core.vendors(maxV, t.Vendors)
-	core.put(0, 16).put(0, 1) // no vendor legitimate interests
-	core.put(0, 12)           // no publisher restrictions
-	var disclosed tcfBits
-	disclosed.put(1, 3).vendors(maxV, t.Vendors)
-	var pub tcfBits
-	pub.put(3, 3).put(mask(t.PublisherPurposes), 24).put(0, 24).put(0, 6)
+	var core tcfbits.Writer
+	core.Put(2, 6).Put(ds, 36).Put(ds, 36).Put(10, 12).Put(1, 12).Put(1, 6)
+	core.Put('I'-'A', 6).Put('T'-'A', 6) // consent language IT
+	core.Put(80, 12).Put(5, 6).Put(1, 1).Put(0, 1).Put(0, 12)
+	core.Put(mask(t.Purposes), 24).Put(0, 24).Put(0, 1)
+	core.Put('I'-'A', 6).Put('T'-'A', 6) // publisher country IT
+	core.Vendors(maxV, t.Vendors)
+	core.Put(0, 16).Put(0, 1) // no vendor legitimate interests
+	core.Put(0, 12)           // no publisher restrictions
+	var disclosed tcfbits.Writer
+	disclosed.Put(1, 3).Vendors(maxV, t.Vendors)
+	var pub tcfbits.Writer
+	pub.Put(3, 3).Put(mask(t.PublisherPurposes), 24).Put(0, 24).Put(0, 6)
 	return core.String() + "." + disclosed.String() + "." + pub.String()
 }
 
@@ -50,43 +51,4 @@ func mask(ps []int) int {
 		m |= 1 << (24 - p)
 	}
 	return m
-}
-
-// tcfBits builds a segment bit by bit.
-type tcfBits struct{ b []byte }
-
-func (w *tcfBits) put(v, n int) *tcfBits {
-	for i := n - 1; i >= 0; i-- {
-		w.b = append(w.b, byte(v>>i&1))
-	}
-	return w
-}
-
-// vendors writes a vendor section as a bit field: MaxVendorId, IsRangeEncoding 0, a bit per vendor.
-func (w *tcfBits) vendors(maxV int, ids []int) *tcfBits {
-	w.put(maxV, 16).put(0, 1)
-	set := make([]byte, maxV)
-	for _, v := range ids {
-		set[v-1] = 1
-	}
-	w.b = append(w.b, set...)
-	return w
-}
-
-// String is the segment in base64url without padding, its last character
-// filled with zero bits.
-func (w *tcfBits) String() string {
-	const b64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
-	var sb strings.Builder
-	for i := 0; i < len(w.b); i += 6 {
-		v := 0
-		for j := i; j < i+6; j++ {
-			v <<= 1
-			if j < len(w.b) {
-				v |= int(w.b[j])
-			}
-		}
-		sb.WriteByte(b64[v])
-	}
-	return sb.String()
 }
