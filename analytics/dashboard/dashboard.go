@@ -142,7 +142,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	v := view{Reload: int(s.Reload / time.Second)}
 	f, err := s.filter(r)
 	if err == nil {
-		// A range before 1970 (the demo's --days 36500 reaches 1927) is cut
+		// A range before 1970 (?from=1927-01-01) is cut
 		// to the days ClickHouse's Date holds, and the page says so.
 		if c, cut := f.Clamped(); cut {
 			f = c

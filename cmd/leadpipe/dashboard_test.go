@@ -294,7 +294,7 @@ func TestTheDashboardShowsInABrowserWhatTheQueriesAnswer(t *testing.T) {
 	web.Channel = "web"
 	check(t, web, base+"?from=2026-11-01&to=2026-11-30&channel=web")
 
-	// A range from before 1970 (make demo's default starts in 1927) is cut
+	// A range from before 1970 (the demo's default once started in 1927) is cut
 	// to the first Monday ClickHouse's Date holds: every question is
 	// answered, as from that Monday, and the page says it cut the range.
 	for _, from := range []string{"1927-01-01", "1970-01-01"} {

@@ -50,7 +50,7 @@ func cmdDemo(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 	cfg.kafka.RegisterTopicFlags(fs)
 	timeout := fs.Duration("timeout", 3*time.Minute, "give up when the workload has not landed by then")
 	noDashboard := fs.Bool("no-dashboard", false, "exit once the answers are printed, instead of serving the dashboard until Ctrl-C")
-	dash := dashboardFlags{reload: 30 * time.Second, days: 36500}
+	dash := dashboardFlags{reload: 30 * time.Second}
 	fs.StringVar(&dash.listen, "listen", "127.0.0.1:8080", "address the dashboard listens on")
 	if code, ok := parse(fs, args, stdout, stderr); !ok {
 		return code
@@ -63,6 +63,9 @@ func cmdDemo(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 		fmt.Fprintf(stderr, "leadpipe demo: %v\n", err)
 		return 2
 	}
+	// The page opens on the days from the workload's first event to today:
+	// every week the demo wrote, and none ClickHouse's Date cannot hold.
+	dash.days = max(1, int(time.Since(g.wl.Start)/(24*time.Hour))+1)
 	if !fs.Changed("brokers") {
 		cluster, err := kfake.NewCluster(kfake.NumBrokers(1))
 		if err != nil {

@@ -80,7 +80,8 @@ func TestTheDemoPrintsTheMarketersAnswersAndServesTheDashboardUntilStopped(t *te
 // demoPageAnswersEveryQuestion opens the page the demo serves, with its
 // default range, in Chromium, as a new user does after `make demo`: every
 // question has an answer (the page once said "No group of 5 or more" for 6
-// of its 7, its range starting in 1927), and the period's figures lead.
+// of its 7, its range starting in 1927), the period's figures lead, and
+// no notice says the range was cut (its range is the workload's days).
 // With LEADPIPE_SCREENSHOT set (docs/dashboard.png), the page is saved
 // there: docs/marketers.md shows what the demo serves.
 func demoPageAnswersEveryQuestion(t *testing.T, url string) {
@@ -112,6 +113,11 @@ func demoPageAnswersEveryQuestion(t *testing.T, url string) {
 	leads, err := chromedp.Run(bctx, chromedp.Text(`[data-figure="leads"]`))
 	if err != nil || leads == "" || leads == "0" {
 		t.Errorf("the demo's page leads with %q leads (%v)", leads, err)
+	}
+	// It opens on the workload's weeks, with no notice that the range was cut.
+	cut, err := chromedp.Run(bctx, chromedp.Evaluate[bool](`document.querySelector('#clamped') !== null`))
+	if err != nil || cut {
+		t.Errorf("the demo's first page says its range was cut (%v)", err)
 	}
 	png, err := chromedp.Run(bctx, chromedp.FullScreenshot(100))
 	if err != nil {
