@@ -6,7 +6,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
+	"slices"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -25,13 +28,19 @@ Runs every stage in one process against an embedded Kafka broker (kfake:
 in-process, the real Kafka wire protocol) and the ClickHouse at
 --clickhouse, feeds it a generated workload of leads, consents and
 behavior, waits until everything has landed, and prints what landed: leads
-per decision and per origin channel, the runtime's record accounting, and
-the answers to the marketer questions, read back from ClickHouse as the
-marketer user. Then it serves the dashboard (leadpipe dashboard) at
+per decision, per origin channel and per source, the runtime's record
+accounting, and the answers to the marketer questions, read back from
+ClickHouse as the marketer user. Then it serves the dashboard (leadpipe dashboard) at
 --listen until Ctrl-C; --no-dashboard exits instead. It recreates the
 databases --clickhouse-db (default leadpipe_demo) and --marketing-db
 (default marketing_demo) first; it never touches another.
 With --brokers set explicitly it uses that Kafka instead of the embedded one.
+
+Its Facebook and Instagram lead-form leads go as signed Meta Lead Ads
+webhooks over HTTP to a leadpipe intake served in the process on a
+loopback port, which fetches each lead from a local stand-in for the Graph
+API and maps its consent boxes by the demo's sources.yaml through the Meta
+adapter; the rest of the workload is produced straight to the raw topics.
 
 The pseudonymous keys use the public development key.`
 
@@ -133,11 +142,13 @@ func demo(ctx context.Context, cfg *runConfig, wl workload.Config, log *slog.Log
 		return err
 	}
 	fmt.Fprintf(out, "Kafka %v, ClickHouse %s, database %s\n", cfg.kafka.Brokers, cfg.ch.Addr, cfg.ch.Database)
-	n, err := produceWorkload(ctx, &cfg.kafka, wl)
+	feed, err := feedDemo(ctx, cfg, wl)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "produced %d events (%d leads, seed %d) in %s\n", n, wl.Leads, wl.Seed, time.Since(start).Round(time.Millisecond))
+	fmt.Fprintf(out, "produced %d events (%d leads, seed %d) in %s: %d Facebook and Instagram lead-form leads as Meta Lead Ads webhooks "+
+		"through leadpipe intake (%d produced, %d dead-lettered), the rest straight to the raw topics\n",
+		feed.produced+feed.metaProduced, wl.Leads, wl.Seed, time.Since(start).Round(time.Millisecond), len(feed.metaLeads), feed.metaProduced, feed.metaDeadLettered)
 
 	runCtx, stopRun := context.WithCancel(ctx)
 	defer stopRun()
@@ -164,7 +175,7 @@ func demo(ctx context.Context, cfg *runConfig, wl workload.Config, log *slog.Log
 	}
 	fmt.Fprintf(out, "every record landed in %s\n", time.Since(start).Round(time.Millisecond))
 	accounting(runner, out)
-	return report(ctx, cfg, out)
+	return report(ctx, cfg, &feed, out)
 }
 
 // accounting prints the runtime's record accounting of the run. classify
@@ -198,10 +209,10 @@ func waitDrained(ctx context.Context, runner *pipeline.Runner, runErr <-chan err
 	}
 }
 
-// report prints what the operator checks (leads per decision, rule and
-// channel; erasures), refreshes the marketing database and prints the
-// marketer questions' answers, read as the marketer user.
-func report(ctx context.Context, cfg *runConfig, out io.Writer) error {
+// report prints what the operator checks (leads per decision, rule,
+// channel and source; erasures), refreshes the marketing database and
+// prints the marketer questions' answers, read as the marketer user.
+func report(ctx context.Context, cfg *runConfig, feed *demoFeed, out io.Writer) error {
 	tw := tabwriter.NewWriter(out, 2, 8, 2, ' ', tabwriter.AlignRight)
 	conn, err := analytics.Open(ctx, cfg.ch)
 	if err != nil {
@@ -227,6 +238,9 @@ func report(ctx context.Context, cfg *runConfig, out io.Writer) error {
 		}
 		tw.Flush()
 	}
+	if err := leadsBySource(ctx, conn, db, feed, out); err != nil {
+		return err
+	}
 	done, verified, err := analytics.Erasures(ctx, conn, db)
 	if err != nil {
 		return err
@@ -246,6 +260,53 @@ func report(ctx context.Context, cfg *runConfig, out io.Writer) error {
 	}
 	fmt.Fprintf(out, "\nQuery them yourself: clickhouse-client --port %s --user marketer -q 'SELECT * FROM %s.lead_volume LIMIT 5'\n",
 		portOf(cfg.ch.Addr), cfg.ch.Marketing)
+	return nil
+}
+
+// leadsBySource prints the leads of leads FINAL per source (how each
+// lead's first lead event arrived) and decision: the leads sent through
+// intake are known by their keys.
+func leadsBySource(ctx context.Context, conn driver.Conn, db string, feed *demoFeed, out io.Writer) error {
+	keyer := pseudonym.Development()
+	viaMeta := make(map[string]bool, len(feed.metaLeads))
+	for _, id := range feed.metaLeads {
+		viaMeta[keyer.LeadKey(id)] = true
+	}
+	rows, err := conn.Query(ctx, "SELECT lead_key, decision FROM "+db+".leads FINAL")
+	if err != nil {
+		return fmt.Errorf("query: %w", err)
+	}
+	defer rows.Close()
+	const own, meta = "own events, produced to the raw topics", "meta intake: Meta Lead Ads webhooks, Graph API, sources.yaml"
+	leads := map[string]int{}
+	decisions := map[string]map[string]int{own: {}, meta: {}}
+	for rows.Next() {
+		var key, decision string
+		if err := rows.Scan(&key, &decision); err != nil {
+			return err
+		}
+		source := own
+		if viaMeta[key] {
+			source = meta
+		}
+		leads[source]++
+		decisions[source][decision]++
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "\nLeads per source (%s.leads FINAL, by how each lead's first lead event arrived):\n", db)
+	tw := tabwriter.NewWriter(out, 2, 8, 2, ' ', 0)
+	for _, source := range []string{own, meta} {
+		names := slices.Sorted(maps.Keys(decisions[source]))
+		parts := make([]string, len(names))
+		for i, d := range names {
+			parts[i] = fmt.Sprintf("%s %d", d, decisions[source][d])
+		}
+		fmt.Fprintf(tw, "  %s\t%d\t%s\n", source, leads[source], strings.Join(parts, ", "))
+	}
+	tw.Flush()
+	fmt.Fprintf(out, "  (intake: %d boxes came back ticked that the form ticks by default: no consent, leadpipe_intake_unmapped_total{kind=\"pre_ticked\"})\n", int(feed.preTicked))
 	return nil
 }
 

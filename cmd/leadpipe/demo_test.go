@@ -3,11 +3,13 @@ package main
 import (
 	"context"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +19,7 @@ import (
 	"github.com/leadpipe/leadpipe/analytics"
 
 	"github.com/leadpipe/leadpipe/pipeline/pipelinetest"
+	"github.com/leadpipe/leadpipe/stages/sources"
 )
 
 func TestTheDemoPrintsTheMarketersAnswersAndServesTheDashboardUntilStopped(t *testing.T) {
@@ -53,6 +56,7 @@ func TestTheDemoPrintsTheMarketersAnswersAndServesTheDashboardUntilStopped(t *te
 			t.Errorf("the demo does not print %q:\n%s", want, printed)
 		}
 	}
+	demoLeadsPerSource(t, addr, printed)
 	if strings.Contains(printed, "no marketer user on this server") {
 		t.Errorf("the demo did not read as the marketer:\n%s", printed)
 	}
@@ -131,5 +135,100 @@ func demoPageAnswersEveryQuestion(t *testing.T, url string) {
 			t.Fatal(err)
 		}
 		t.Logf("screenshot of the demo's page: %s (%d bytes)", out, len(png))
+	}
+}
+
+// demoLeadsPerSource checks the demo's leads per source: some of its
+// leads came through intake as Meta webhooks, the sources add up to
+// leads FINAL, and leads FINAL holds leads with the campaign of the Graph
+// API's lead objects (only the Meta adapter writes it).
+func demoLeadsPerSource(t *testing.T, addr, printed string) {
+	t.Helper()
+	sent := regexp.MustCompile(`: (\d+) Facebook and Instagram lead-form leads as Meta Lead Ads webhooks through leadpipe intake \((\d+) produced, 0 dead-lettered\)`).FindStringSubmatch(printed)
+	own := regexp.MustCompile(`\n  own events, produced to the raw topics +(\d+) +accepted \d+`).FindStringSubmatch(printed)
+	meta := regexp.MustCompile(`\n  meta intake: Meta Lead Ads webhooks, Graph API, sources.yaml +(\d+) +accepted \d+`).FindStringSubmatch(printed)
+	if sent == nil || own == nil || meta == nil {
+		t.Fatalf("the demo does not print the leads it sent through intake and the leads per source:\n%s", printed)
+	}
+	n := func(s string) uint64 { v, _ := strconv.ParseUint(s, 10, 64); return v }
+	if n(sent[1]) == 0 || sent[1] != sent[2] || meta[1] != sent[1] {
+		t.Errorf("%s Meta webhooks sent, %s produced, %s such leads in leads FINAL: want the same, more than none", sent[1], sent[2], meta[1])
+	}
+	cfg := analytics.DefaultConfig()
+	cfg.Addr = addr
+	conn, err := analytics.Open(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	var leads, viaAdapter uint64
+	if err := conn.QueryRow(context.Background(), "SELECT count(), countIf(campaign = 'demo-lead-ads' AND medium = 'paid_social') FROM leadpipe_demo.leads FINAL").Scan(&leads, &viaAdapter); err != nil {
+		t.Fatal(err)
+	}
+	if n(own[1])+n(meta[1]) != leads {
+		t.Errorf("the sources add up to %d leads, leads FINAL holds %d", n(own[1])+n(meta[1]), leads)
+	}
+	if viaAdapter == 0 || viaAdapter > n(meta[1]) {
+		t.Errorf("%d leads carry the Meta lead objects' campaign, want some and at most the %s sent through intake", viaAdapter, meta[1])
+	}
+}
+
+func TestTheDemosMetaLeadsGoThroughTheAdapterWithItsSourcesYAML(t *testing.T) {
+	mapping, err := sources.ParseConfig(demoSources)
+	if err != nil {
+		t.Fatalf("demo_sources.yaml: %v", err)
+	}
+	event := []byte(`{"type":"lead","event_id":"ev-1-354","occurred_at":"2026-01-08T23:05:36.508Z","lead_id":"lead-001906",` +
+		`"contact":{"email":"carmenfischer34@example.com","phone":"+49 133 555 0244","first_name":"Carmen","last_name":"Fischer","country":"DE","birth_date":"1990-04-03"},` +
+		`"source":{"kind":"social_lead_form","network":"instagram","form_id":"fa-form-5125"},"consents":[` +
+		`{"purpose":"email_marketing","status":"granted","at":"2026-01-08T23:03:43Z","method":"lead_form_checkbox"},` +
+		`{"purpose":"profiling","status":"denied","at":"2026-01-08T23:03:43Z","method":"lead_form_checkbox"},` +
+		`{"purpose":"third_party_sharing","status":"granted","at":"2026-01-08T23:03:43Z","method":"lead_form_checkbox"}]}`)
+	obj, err := demoMetaLead("55459717045600001", event)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// intake reads the form's pre-ticked boxes from the Graph API
+	// (demoMetaFormJSON) into the mapping: partner_offers.
+	form := mapping.Meta.Forms[demoMetaForm]
+	box := form.Checkboxes["partner_offers"]
+	box.CheckedByDefault = true
+	form.Checkboxes["partner_offers"] = box
+	lead, report, err := sources.FromMeta(obj, mapping)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lead.Lead != "meta:55459717045600001" || lead.ID != lead.Lead || !lead.OccurredAt.Equal(time.Date(2026, 1, 8, 23, 5, 36, 0, time.UTC)) {
+		t.Errorf("lead %q, event %q at %v", lead.Lead, lead.ID, lead.OccurredAt)
+	}
+	c := lead.Contact
+	if c == nil || c.Email != "carmenfischer34@example.com" || c.FirstName != "Carmen" || c.LastName != "Fischer" || c.Country != "DE" || c.BirthDate != "1990-04-03" || c.Phone == "" {
+		t.Errorf("contact %+v", c)
+	}
+	if s := lead.Source; s.Kind != "social_lead_form" || s.Network != "instagram" || s.FormID != demoMetaForm || s.UTM == nil || s.UTM.Campaign != "demo-lead-ads" || s.UTM.Medium != "paid_social" {
+		t.Errorf("source %+v %+v", s, s.UTM)
+	}
+	got := map[string]string{}
+	for _, e := range lead.Consents {
+		got[e.Purpose] = e.Status + "/" + e.Method + "/" + e.TextVersion + "/" + e.ProofRef
+	}
+	want := map[string]string{
+		"email_marketing":     "granted/lead_form_checkbox/demo-lead-form-consent-v1/meta:lead:55459717045600001",
+		"profiling":           "denied/lead_form_checkbox/demo-lead-form-consent-v1/meta:lead:55459717045600001",
+		"third_party_sharing": "granted/pre_ticked/demo-lead-form-consent-v1/meta:lead:55459717045600001",
+	}
+	if !maps.Equal(got, want) {
+		t.Errorf("consents %v, want %v", got, want)
+	}
+	if !slices.Equal(report.PreTicked, []string{"partner_offers"}) || report.UnmappedForm || len(report.UnmappedCheckboxes) > 0 {
+		t.Errorf("report %+v", report)
+	}
+	for purpose, key := range demoMetaBoxes {
+		if b, ok := form.Checkboxes[key]; !ok || !slices.Equal(b.Purposes, []string{purpose}) {
+			t.Errorf("demo_sources.yaml does not map box %s to %s", key, purpose)
+		}
+	}
+	if !strings.Contains(demoMetaFormJSON, `{"key":"partner_offers","text":"Share my details with partners","is_required":false,"is_checked_by_default":true}`) {
+		t.Error("the demo's form does not tick partner_offers by default")
 	}
 }

@@ -145,3 +145,19 @@ func (k *keyFlags) keyer() (*pseudonym.Keyer, error) {
 	}
 	return keyer.Rotated(prev), nil
 }
+
+// onlySubcommand checks that args start with sub, the one subcommand of
+// leadpipe cmd: -h, --help or help prints usage to standard output (exit
+// 0); anything else says what sub is, with usage, on standard error and
+// exits with code. ok is true when args[0] is sub.
+func onlySubcommand(args []string, cmd, sub, usage string, code int, stdout, stderr io.Writer) (int, bool) {
+	switch {
+	case len(args) > 0 && args[0] == sub:
+		return 0, true
+	case len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help"):
+		fmt.Fprintln(stdout, usage)
+		return 0, false
+	}
+	fmt.Fprintf(stderr, "leadpipe %s: the only subcommand is %s\n\n%s\n", cmd, sub, usage)
+	return code, false
+}

@@ -48,13 +48,8 @@ Examples:
 
 // cmdPolicy implements `leadpipe policy diff`.
 func cmdPolicy(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] != "diff" {
-		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
-			fmt.Fprintln(stdout, policyUsage)
-			return 0
-		}
-		fmt.Fprintf(stderr, "leadpipe policy: the only subcommand is diff\n\n%s\n", policyUsage)
-		return 1
+	if code, ok := onlySubcommand(args, "policy", "diff", policyUsage, 1, stdout, stderr); !ok { // 2 means that leads moved
+		return code
 	}
 	fs := newFlagSet("policy diff", policyUsage, stdout, stderr)
 	candFile := fs.String("policy", "", "candidate policy `FILE` (required): a YAML that replaces the default, or changes it when it starts with extends: default")

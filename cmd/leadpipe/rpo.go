@@ -47,13 +47,8 @@ Example:
 
 // cmdRPO implements `leadpipe rpo load`.
 func cmdRPO(_ context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] != "load" {
-		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
-			fmt.Fprintln(stdout, rpoUsage)
-			return 0
-		}
-		fmt.Fprintf(stderr, "leadpipe rpo: the only subcommand is load\n\n%s\n", rpoUsage)
-		return 2
+	if code, ok := onlySubcommand(args, "rpo", "load", rpoUsage, 2, stdout, stderr); !ok {
+		return code
 	}
 	fs := newFlagSet("rpo load", rpoUsage, stdout, stderr)
 	checkedAt := fs.String("checked-at", "", "when the register was checked, RFC 3339 (required)")

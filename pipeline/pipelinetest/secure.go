@@ -31,7 +31,7 @@ const (
 // listener is SASL_SSL, with SCRAM and PLAIN users, and a TLS certificate
 // for 127.0.0.1 signed by a CA made here. It returns the listener's address
 // and the CA's PEM file. It runs the jars that scripts/kafka-up.sh fetched
-// (LEADPIPE_TEST_KAFKA_JARS, which make test sets) and skips without them.
+// (kafkaJars) and skips without a real broker (LEADPIPE_TEST_BROKERS).
 // The broker stops when the test ends.
 func SecureBroker(t testing.TB) (addr, caFile string) {
 	t.Helper()
@@ -79,6 +79,7 @@ share.coordinator.state.topic.min.isr=1
 	}
 	addr = "127.0.0.1:" + strconv.Itoa(port)
 	s := &Server{t: t, name: "the secure broker", addr: addr, argv: append(base, "kafka.Kafka", propsFile), ready: kafkaStarted}
+	t.Cleanup(s.keepLogsIfFailed)
 	s.Start()
 	t.Cleanup(s.Kill)
 	return addr, caFile
@@ -191,7 +192,9 @@ func SecureClickHouse(t testing.TB) (addr, caFile string) {
 	user := fmt.Sprintf(`<%[1]s><password>%[2]s</password><networks><ip>127.0.0.1</ip></networks><profile>default</profile><quota>default</quota></%[1]s>`,
 		SecureUser, SecurePassword)
 	addr = "127.0.0.1:" + strconv.Itoa(secure)
-	s := &Server{t: t, name: "the secure ClickHouse", addr: addr, argv: clickHouseArgs(t, dir, listen, user), ready: listening(addr)}
+	s := &Server{t: t, name: "the secure ClickHouse", addr: addr, argv: clickHouseArgs(t, dir, listen, user), ready: listening(addr),
+		logFiles: []string{filepath.Join(dir, "log", "server.err.log")}}
+	t.Cleanup(s.keepLogsIfFailed)
 	s.Start()
 	t.Cleanup(s.Kill)
 	return addr, caFile

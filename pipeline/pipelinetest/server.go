@@ -16,17 +16,22 @@ import (
 
 // Server is a Kafka broker or a ClickHouse server that a test started as a
 // process of its own, to stop, kill and start again on the same data
-// directory and ports, as a fault test does. It stops when the test ends.
+// directory and ports, as a fault test does. It stops when the test ends;
+// if the test failed, its output of every run (and its log files) is kept
+// in a file outside the test's directories, named in the test's log with
+// its last lines.
 type Server struct {
-	t     testing.TB
-	name  string
-	addr  string
-	argv  []string
-	ready func(logs string) bool
+	t        testing.TB
+	name     string
+	addr     string
+	argv     []string
+	ready    func(logs string) bool
+	logFiles []string // files the server logs to besides its output
 
 	mu     sync.Mutex
 	cmd    *exec.Cmd
 	logs   *LockedBuffer
+	runs   []*LockedBuffer // the output of every start, the current one last
 	exited chan struct{}
 }
 
@@ -50,6 +55,7 @@ func (s *Server) Start() {
 	exited := make(chan struct{})
 	go func() { cmd.Wait(); close(exited) }()
 	s.cmd, s.logs, s.exited = cmd, logs, exited
+	s.runs = append(s.runs, logs)
 	deadline := time.Now().Add(90 * time.Second)
 	for !s.ready(logs.String()) {
 		select {
@@ -70,6 +76,48 @@ func (s *Server) Stop() { s.end(syscall.SIGTERM, 60*time.Second) }
 // Kill ends the server with SIGKILL.
 func (s *Server) Kill() { s.end(syscall.SIGKILL, 0) }
 
+// keepLogsIfFailed is a cleanup: when the test failed, the server's
+// output of every run and its log files go to a file in the system's
+// temporary directory (the test's own are removed), and the test's log
+// names it with the last lines.
+func (s *Server) keepLogsIfFailed() {
+	if !s.t.Failed() {
+		return
+	}
+	s.mu.Lock()
+	var all strings.Builder
+	for i, run := range s.runs {
+		fmt.Fprintf(&all, "==== %s, run %d: its output ====\n%s\n", s.name, i+1, run.String())
+	}
+	s.mu.Unlock()
+	for _, f := range s.logFiles {
+		b, err := os.ReadFile(f)
+		fmt.Fprintf(&all, "==== %s ====\n%s%v\n", f, b, err)
+	}
+	f, err := os.CreateTemp("", "leadpipe-"+safeName(s.t.Name())+"-*.log")
+	if err == nil {
+		_, err = f.WriteString(all.String())
+		f.Close()
+	}
+	lines := strings.Split(strings.TrimRight(all.String(), "\n"), "\n")
+	tail := strings.Join(lines[max(0, len(lines)-40):], "\n")
+	if err != nil {
+		s.t.Logf("%s's log could not be kept (%v); its last lines:\n%s", s.name, err, tail)
+		return
+	}
+	s.t.Logf("the test failed: %s's log (%d runs) is kept in %s; its last lines:\n%s", s.name, len(s.runs), f.Name(), tail)
+}
+
+// safeName is a test's name fit for a file name.
+func safeName(name string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' {
+			return r
+		}
+		return '_'
+	}, name)
+}
+
 func (s *Server) end(sig syscall.Signal, grace time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -87,9 +135,9 @@ func (s *Server) end(sig syscall.Signal, grace time.Duration) {
 }
 
 // Broker starts an Apache Kafka broker of its own (KRaft, one node, a
-// PLAINTEXT listener on a free port of 127.0.0.1) from the jars that
-// scripts/kafka-up.sh fetched (LEADPIPE_TEST_KAFKA_JARS, which make test
-// sets); it skips without them.
+// PLAINTEXT listener on a free port of 127.0.0.1, a data directory of its
+// own) from the jars that scripts/kafka-up.sh fetched (kafkaJars); it
+// skips without a real broker (LEADPIPE_TEST_BROKERS).
 func Broker(t testing.TB) *Server {
 	t.Helper()
 	jars := kafkaJars(t)
@@ -125,6 +173,7 @@ share.coordinator.state.topic.min.isr=1
 	}
 	s := &Server{t: t, name: "the test's Kafka broker", addr: "127.0.0.1:" + strconv.Itoa(port),
 		argv: append(java, "kafka.Kafka", propsFile), ready: kafkaStarted}
+	t.Cleanup(s.keepLogsIfFailed)
 	s.Start()
 	t.Cleanup(s.Kill)
 	return s
@@ -143,7 +192,9 @@ func ClickHouseServer(t testing.TB) *Server {
 	listen := fmt.Sprintf("<tcp_port>%d</tcp_port>\n    <http_port>%d</http_port>", native, freePort(t))
 	user := `<default><password></password><networks><ip>127.0.0.1</ip></networks><profile>default</profile><quota>default</quota></default>`
 	addr := "127.0.0.1:" + strconv.Itoa(native)
-	s := &Server{t: t, name: "the test's ClickHouse", addr: addr, argv: clickHouseArgs(t, dir, listen, user), ready: listening(addr)}
+	s := &Server{t: t, name: "the test's ClickHouse", addr: addr, argv: clickHouseArgs(t, dir, listen, user), ready: listening(addr),
+		logFiles: []string{filepath.Join(dir, "log", "server.err.log")}}
+	t.Cleanup(s.keepLogsIfFailed)
 	s.Start()
 	t.Cleanup(s.Kill)
 	return s
@@ -204,15 +255,31 @@ func clickHouseArgs(t testing.TB, dir, listen, user string) []string {
 	return []string{"clickhouse-server", "--config-file=" + filepath.Join(dir, "config.xml")}
 }
 
-// kafkaJars is LEADPIPE_TEST_KAFKA_JARS; the test skips without it.
+// kafkaJars is the folder of the Kafka jars: LEADPIPE_TEST_KAFKA_JARS,
+// else where scripts/kafka-up.sh keeps them (LEADPIPE_CACHE, default
+// ~/.cache/leadpipe, then kafka-KAFKA_VERSION/jars, as the Makefile says).
+// The test skips only without a real broker (LEADPIPE_TEST_BROKERS), like
+// every test of the real Kafka; with one and no jars, it fails.
 func kafkaJars(t testing.TB) string {
 	t.Helper()
+	if !Real() {
+		t.Skip("skipped: LEADPIPE_TEST_BROKERS is not set; `make test` starts Kafka, fetching its jars, and sets it")
+	}
 	jars := os.Getenv("LEADPIPE_TEST_KAFKA_JARS")
-	if jars == "" || !Real() {
-		t.Skip("skipped: LEADPIPE_TEST_KAFKA_JARS is not set; `make test` fetches Kafka and sets it")
+	if jars == "" {
+		cache := os.Getenv("LEADPIPE_CACHE")
+		if cache == "" {
+			home, _ := os.UserHomeDir()
+			cache = filepath.Join(home, ".cache", "leadpipe")
+		}
+		version := os.Getenv("KAFKA_VERSION")
+		if version == "" {
+			version = "4.1.1"
+		}
+		jars = filepath.Join(cache, "kafka-"+version, "jars")
 	}
 	if _, err := os.Stat(jars); err != nil {
-		t.Fatalf("LEADPIPE_TEST_KAFKA_JARS: %v", err)
+		t.Fatalf("the Kafka jars to start a broker of the test's own: %v (scripts/kafka-up.sh fetches them; LEADPIPE_TEST_KAFKA_JARS names another folder)", err)
 	}
 	return jars
 }
