@@ -17,7 +17,7 @@ import (
 	"github.com/leadpipe/leadpipe/pipeline/pipelinetest"
 )
 
-var update = flag.Bool("update", false, "rewrite testdata/queries/*.tsv from what the queries answer")
+var update = flag.Bool("update", false, "rewrite testdata/queries/*.tsv and testdata/accountability/*.tsv from what the queries answer")
 
 // fixtureRange covers every day of testdata/marketing_fixture.sql.
 var fixtureRange = analytics.Filter{

@@ -9,7 +9,10 @@ that every view fed its aggregate. Then, on fresh databases, it loads the
 marketer queries' fixture, refreshes the marketing tables as
 analytics.Refresh does (k = 5), and checks that every query of
 analytics/queries/ answers the rows of analytics/testdata/queries/ that
-ClickHouse 18.16 answers in analytics/marketing_test.go.
+ClickHouse 18.16 answers in analytics/marketing_test.go. Last, on another
+fresh database, it loads the accountability report's fixture and checks
+that every query of analytics/accountability/ answers the rows of
+analytics/testdata/accountability/ (analytics/report_test.go on 18.16).
 """
 import glob
 import os
@@ -86,6 +89,7 @@ def main():
         print(f"chdb: {len(files)} migrations, {n} statements applied twice on ClickHouse "
               f"{s.query('SELECT version()', 'CSV').bytes().decode().strip()}; views checked")
         marketer_queries(s, files, os.path.join(here, ".."))
+        report_queries(s, files, os.path.join(here, ".."))
 
 
 def drift_checks(s, db, folder):
@@ -173,6 +177,39 @@ def marketer_queries(s, files, root):
     if got != want:
         sys.exit(f"figures/period.sql answered {got!r} on current ClickHouse, not the sums of the answers, {want!r}")
     print(f"chdb: the marketing refresh and {len(queries)} marketer queries answer the known rows; the period's figures add them up")
+
+
+# The period analytics/testdata/report_fixture.sql is written for (report_test.go's reportPeriod).
+REPORT_FROM, REPORT_TO = "toDateTime('2026-11-01 00:00:00', 'UTC')", "toDateTime('2026-12-01 00:00:00', 'UTC')"
+
+
+def report_queries(s, files, root):
+    """The accountability report's queries (leadpipe report) on current
+    ClickHouse answer the known rows as on 18.16."""
+    db = "report_fixture"
+    s.query(f"CREATE DATABASE {db}")
+    s.query("CREATE DATABASE report_fixture_marketing")
+    for f in files:
+        for stmt in statements(open(f).read(), db, "report_fixture_marketing"):
+            s.query(stmt)
+    fixture = os.path.join(root, "testdata", "report_fixture.sql")
+    for stmt in statements(open(fixture).read(), db):
+        try:
+            s.query(stmt)
+        except Exception as e:  # noqa: BLE001
+            sys.exit(f"report_fixture.sql: {e}")
+    queries = sorted(glob.glob(os.path.join(root, "accountability", "*.sql")))
+    for path in queries:
+        name = os.path.basename(path)[:-4]
+        sql = "\n".join(statements(open(path).read(), db, **{"from": REPORT_FROM, "to": REPORT_TO}))
+        try:
+            got = s.query(sql, "TSV").bytes().decode()
+        except Exception as e:  # noqa: BLE001
+            sys.exit(f"accountability/{name}.sql: {e}")
+        want = open(os.path.join(root, "testdata", "accountability", name + ".tsv")).read()
+        if got != want:
+            sys.exit(f"accountability/{name}.sql answered on current ClickHouse\n{got}\nnot, as on 18.16,\n{want}")
+    print(f"chdb: the {len(queries)} queries of leadpipe report answer the known rows")
 
 
 if __name__ == "__main__":
