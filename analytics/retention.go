@@ -374,7 +374,13 @@ func apply(ctx context.Context, w *Writer, actions []RetentionAction, dryRun boo
 			}
 			stmt := fmt.Sprintf("ALTER TABLE %s DELETE WHERE %s", w.alter(a.Table), a.condition)
 			if a.Action == "clear_lead_key" {
-				stmt = fmt.Sprintf("ALTER TABLE %s UPDATE lead_key = '' WHERE %s", w.alter(a.Table), a.condition)
+				set := "lead_key = ''"
+				if a.Table == TableDecisions {
+					// The ledger's salt goes with the key: the row's digest,
+					// which the chain covers, then leads to nobody.
+					set += ", lead_salt = ''"
+				}
+				stmt = fmt.Sprintf("ALTER TABLE %s UPDATE %s WHERE %s", w.alter(a.Table), set, a.condition)
 			}
 			if err := conn.Exec(ctx, stmt); err != nil {
 				return nil, fmt.Errorf("%s in %s: %w", a.Action, a.Table, err)

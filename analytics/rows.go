@@ -74,6 +74,33 @@ type DecisionRow struct {
 	// decisions_landed); not a column of decisions.
 	EventAt time.Time `ch:"-"`
 	Origin
+	Ledger
+}
+
+// Ledger are a decisions row's columns of the decision ledger (migration
+// 0011, package ledger): the digest of its lead key under a random salt,
+// and its link in its audit partition's hash chain.
+type Ledger struct {
+	// LeadDigest is SHA-256 over LeadSalt and the lead key, hex; "" for a
+	// row landed without a key. It stays when an erasure clears the key
+	// and the salt.
+	LeadDigest string `ch:"lead_digest"`
+	LeadSalt   string `ch:"lead_salt"`
+	// PrevOffset and Prev are the offset and hash of the previous row of
+	// the partition's chain (-1 and "" for its first); Hash is this row's.
+	PrevOffset int64  `ch:"ledger_prev_offset"`
+	Prev       string `ch:"ledger_prev"`
+	Hash       string `ch:"ledger_hash"`
+}
+
+// AnchorRow is a row of ledger_anchors: the head of an audit partition's
+// chain (the row at Offset has hash Head) at a time, signed or not.
+type AnchorRow struct {
+	Origin
+	Head      string    `ch:"head"`
+	At        time.Time `ch:"at"`
+	KeyID     string    `ch:"key_id"`
+	Signature string    `ch:"signature"`
 }
 
 // DecisionLandedRow is a row of decisions_landed: the event of a

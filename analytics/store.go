@@ -12,7 +12,7 @@ import (
 // call.
 
 // InsertRows inserts a batch of one table's rows: []ClassificationRow,
-// []BehaviorRow, []DecisionRow or []DecisionLandedRow.
+// []BehaviorRow, []DecisionRow, []DecisionLandedRow or []AnchorRow.
 func (w *Writer) InsertRows(ctx context.Context, table string, rows any) error {
 	switch rs := rows.(type) {
 	case []ClassificationRow:
@@ -22,6 +22,8 @@ func (w *Writer) InsertRows(ctx context.Context, table string, rows any) error {
 	case []DecisionRow:
 		return Insert(ctx, w, table, rs)
 	case []DecisionLandedRow:
+		return Insert(ctx, w, table, rs)
+	case []AnchorRow:
 		return Insert(ctx, w, table, rs)
 	}
 	return fmt.Errorf("insert into %s: rows of type %T are not a table's", table, rows)

@@ -84,12 +84,43 @@ def main():
             got = s.query(q, "CSV").bytes().decode().strip().strip('"')
             if got != want:
                 sys.exit(f"{q}: got {got}, want {want}")
+        ledger_reads(s, db)
         drift_checks(s, db, os.path.join(here, "..", "checks"))
         n = sum(len(statements(open(f).read(), db)) for f in files)
         print(f"chdb: {len(files)} migrations, {n} statements applied twice on ClickHouse "
               f"{s.query('SELECT version()', 'CSV').bytes().decode().strip()}; views checked")
         marketer_queries(s, files, os.path.join(here, ".."))
         report_queries(s, files, os.path.join(here, ".."))
+
+
+def ledger_reads(s, db):
+    """The decision ledger's reads (analytics/ledger.go), as the sink and
+    `leadpipe ledger verify` send them: the head of a partition's chain,
+    the anchors, the receipts' accounts and the purges'."""
+    s.query(f"""INSERT INTO {db}.decisions (event_id, event_type, lead_key, decision, at, _topic, _partition, _offset,
+        lead_digest, lead_salt, ledger_prev_offset, ledger_prev, ledger_hash)
+        VALUES ('e2', 'lead', 'k1', 'accepted', '2026-01-05 10:01:00', 'leadpipe.audit', 0, 1, 'd', 's', 0, '', 'h1')""")
+    s.query(f"""INSERT INTO {db}.ledger_anchors (_topic, _partition, _offset, head, at, key_id, signature)
+        VALUES ('leadpipe.audit', 0, 1, 'h1', '2026-01-05 10:02:00', '', '')""")
+    s.query(f"""INSERT INTO {db}.erasure_receipts (request_event_id, erasure_id, requested_at, completed_at, decisions_unlinked, verified)
+        VALUES ('r1', 'x1', '2026-01-05 10:00:00', '2026-01-05 10:03:00', 2, 1)""")
+    checks = {
+        f"""SELECT _offset, ledger_hash FROM {db}.decisions WHERE _topic = 'leadpipe.audit' AND _partition = 0
+            AND _offset < 5 AND ledger_hash != '' ORDER BY _offset DESC LIMIT 1""": "1,h1",
+        f"SELECT _offset, head FROM {db}.ledger_anchors WHERE _topic = 'leadpipe.audit' ORDER BY _partition, _offset, at": "1,h1",
+        f"""SELECT request_event_id, erasure_id, min(completed_at) AS done, max(decisions_unlinked) AS unlinked
+            FROM {db}.erasure_receipts GROUP BY request_event_id, erasure_id ORDER BY done, request_event_id, erasure_id""":
+            "r1,x1,2026-01-05 10:03:00,2",
+        f"""SELECT sumIf(rows, reason = 'erasure'), sumIf(rows, reason = 'quarantine_expired') FROM {db}.retention_runs
+            WHERE table_name = 'decisions' AND action = 'clear_lead_key'""": "0,0",
+    }
+    for q, want in checks.items():
+        got = s.query(q, "CSV").bytes().decode().strip().replace('"', "")
+        if got != want:
+            sys.exit(f"ledger: {q}: got {got}, want {want}")
+    s.query(f"ALTER TABLE {db}.decisions DELETE WHERE event_id = 'e2'")
+    s.query(f"ALTER TABLE {db}.erasure_receipts DELETE WHERE request_event_id = 'r1'")
+    print("chdb: the ledger's reads (head, anchors, receipts, purges) answer as on 18.16")
 
 
 def drift_checks(s, db, folder):

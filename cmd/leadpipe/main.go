@@ -40,6 +40,7 @@ var commands = []command{
 	{"lead", "print as JSON what leadpipe holds about one person (GDPR Art. 15 access)", cmdLead},
 	{"check", "check that every aggregate equals its base table and nothing landed twice, after an incident", cmdCheck},
 	{"report", "the accountability report of a period (bases, quarantine, requests, policy versions), Markdown, HTML or JSON", cmdReport},
+	{"ledger", "ledger verify: check that the decision ledger is whole and unaltered; ledger keygen: an Ed25519 key pair for its anchors", cmdLedger},
 	{"erase", "request the erasure of a lead (GDPR Art. 17) and wait for its receipt", cmdErase},
 	{"marketing", "refresh the marketing database, or print the marketer questions' answers", cmdMarketing},
 	{"dashboard", "serve the marketer questions as a web page, read as the marketer user", cmdDashboard},

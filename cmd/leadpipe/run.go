@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/leadpipe/leadpipe/analytics"
+	"github.com/leadpipe/leadpipe/ledger"
 	"github.com/leadpipe/leadpipe/pipeline"
 	"github.com/leadpipe/leadpipe/pipeline/wire"
 	"github.com/leadpipe/leadpipe/schemas"
@@ -55,6 +56,10 @@ type runConfig struct {
 	// erasureEvery is how often the sink carries out the queued erasures
 	// (0: in the batch that read them).
 	erasureEvery time.Duration
+	// ledgerAnchorEvery is how often the sink anchors the ledger's heads;
+	// ledgerKeyFile names the Ed25519 key that signs them ("": unsigned).
+	ledgerAnchorEvery time.Duration
+	ledgerKeyFile     string
 }
 
 func defaultRunConfig() runConfig {
@@ -74,6 +79,8 @@ func defaultRunConfig() runConfig {
 		marketingEvery: time.Minute,
 		marketingK:     analytics.DefaultK,
 		erasureEvery:   d.ErasureEvery,
+
+		ledgerAnchorEvery: d.LedgerAnchorEvery,
 	}
 }
 
@@ -102,6 +109,8 @@ func (c *runConfig) register(fs *pflag.FlagSet) {
 	fs.DurationVar(&c.marketingEvery, "marketing-every", c.marketingEvery, "how often the sink refreshes the marketing database from the landed rows (0: never; leadpipe marketing refresh does it once)")
 	fs.IntVar(&c.marketingK, "marketing-k", c.marketingK, "smallest group of leads or visitors the marketing database shows; smaller ones are merged into \"other\" or left out")
 	fs.DurationVar(&c.erasureEvery, "erasure-every", c.erasureEvery, "how often the sink carries out the erasures it has queued, all in one set of ClickHouse mutations (0: in the batch that read them, a set per batch)")
+	fs.DurationVar(&c.ledgerAnchorEvery, "ledger-anchor-every", c.ledgerAnchorEvery, "how often the sink anchors the head of each audit partition's hash chain in ledger_anchors (0: after every batch)")
+	fs.StringVar(&c.ledgerKeyFile, "ledger-key-file", "", "FILE holding the Ed25519 private key (PKCS #8 PEM, leadpipe ledger keygen) the sink signs the ledger's anchors with (empty: unsigned)")
 	fs.StringVar(&c.metricsAddr, "metrics-addr", c.metricsAddr, "address of /metrics, /healthz and /readyz (empty: none)")
 	c.logs.register(fs)
 }
@@ -135,6 +144,14 @@ func (c *runConfig) validate(stages []string) error {
 	}
 	if c.erasureEvery < 0 {
 		return fmt.Errorf("--erasure-every must not be negative")
+	}
+	if c.ledgerAnchorEvery < 0 {
+		return fmt.Errorf("--ledger-anchor-every must not be negative")
+	}
+	if c.ledgerKeyFile != "" {
+		if _, err := ledger.LoadPrivateKey(c.ledgerKeyFile); err != nil {
+			return fmt.Errorf("--ledger-key-file: %w", err)
+		}
 	}
 	if c.marketingEvery < 0 || c.marketingK < 1 {
 		return fmt.Errorf("--marketing-every must not be negative and --marketing-k must be at least 1")
@@ -220,6 +237,14 @@ func runStages(ctx context.Context, cfg *runConfig, stages []string, keys *pseud
 		QuarantineRetention: time.Duration(cfg.quarantineDays) * 24 * time.Hour,
 		Sink:                pipeline.StageOptions{BatchRecords: cfg.sinkRows, BatchBytes: cfg.sinkBytes, BatchAge: cfg.sinkAge},
 		ErasureEvery:        cfg.erasureEvery, Log: log,
+		LedgerAnchorEvery: cfg.ledgerAnchorEvery,
+	}
+	if slices.Contains(stages, "sink") && cfg.ledgerKeyFile != "" {
+		key, err := ledger.LoadPrivateKey(cfg.ledgerKeyFile)
+		if err != nil {
+			return fmt.Errorf("--ledger-key-file: %w", err)
+		}
+		set.LedgerKey = key
 	}
 	if slices.Contains(stages, "classify") && cfg.policyFile != "" {
 		p, err := classify.LoadPolicy(cfg.policyFile)

@@ -1,15 +1,17 @@
 package adapter
 
-// This file stays whole (about 710 lines): it is the sink stage's one
+// This file stays whole (about 820 lines): it is the sink stage's one
 // decision per record (land, skip as landed, erase, purge) and the
 // memories those decisions share; the ClickHouse side is analytics/.
 
 import (
 	"context"
+	"crypto/ed25519"
 	"fmt"
 	"hash/maphash"
 	"log/slog"
 	"maps"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -20,6 +22,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/leadpipe/leadpipe/analytics"
+	"github.com/leadpipe/leadpipe/ledger"
 	"github.com/leadpipe/leadpipe/pipeline"
 	"github.com/leadpipe/leadpipe/stages/classify"
 	"github.com/leadpipe/leadpipe/stages/enrich"
@@ -96,6 +99,22 @@ type Sink struct {
 	// Replayed counts, per table, the rows Flush found in ClickHouse
 	// already and did not land again (leadpipe_sink_replayed_rows_total).
 	Replayed *prometheus.CounterVec
+
+	// The decision ledger (package ledger): Flush links the batch's
+	// decisions rows into their audit partition's chain, from heads, the
+	// last chained row that landed of each partition this sink knows. A
+	// partition's head is forgotten whenever a row may have landed that
+	// this sink did not chain (a partition met again, a record skipped as
+	// landed, an insert whose outcome is unknown) and read back from
+	// ClickHouse, so a chain is a function of what landed.
+	heads map[int]ledger.Head
+	// anchorPending are the heads landed since the last anchors, which
+	// Flush writes to ledger_anchors every AnchorEvery (zero: every
+	// flush), signed with AnchorKey when it is set.
+	anchorPending map[int]ledger.Head
+	lastAnchor    time.Time
+	AnchorEvery   time.Duration
+	AnchorKey     ed25519.PrivateKey
 }
 
 // Store is what the sink needs of ClickHouse: *analytics.Writer, or a
@@ -123,6 +142,9 @@ type Store interface {
 	ErasePending(ctx context.Context, deliver func([]analytics.ErasureReceipt) error) (int, error)
 	// MutationsRunning returns how many mutations have not finished.
 	MutationsRunning(ctx context.Context) (uint64, error)
+	// LedgerHead returns the offset and hash of the last chained decisions
+	// row of a topic partition below before; ok is false without one.
+	LedgerHead(ctx context.Context, topic string, partition int, before int64) (offset int64, hash string, ok bool, err error)
 }
 
 // seenEvents bounds the event ids the sink remembers per table; a replay
@@ -151,6 +173,7 @@ func NewSink(cfg *pipeline.Config, w Store) *Sink {
 		cfg: cfg, w: w, erased: erased, seen: seen, seeds: [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()},
 		skip: map[partitionKey]map[int64]struct{}{}, lastSeen: map[partitionKey]int64{},
 		recount: map[pipeline.Outcome]int64{},
+		heads:   map[int]ledger.Head{}, anchorPending: map[int]ledger.Head{},
 		Replayed: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "leadpipe_sink_replayed_rows_total",
 			Help: "Rows the sink found in ClickHouse already when it flushed (a copy of an event replayed upstream), per table, and did not land again.",
@@ -222,6 +245,9 @@ func (s *Sink) Process(ctx context.Context, m *kafka.Message, _ *pipeline.Output
 			return 0, err
 		}
 		s.skip[pk] = offs
+		if table == analytics.TableDecisions {
+			delete(s.heads, m.Partition) // rows of another sink may have landed since
+		}
 	}
 	s.lastSeen[pk] = m.Offset
 	_, landed := s.skip[pk][m.Offset]
@@ -263,7 +289,11 @@ func (s *Sink) Process(ctx context.Context, m *kafka.Message, _ *pipeline.Output
 		// far copy find.
 		row := sink.Decision(&a, o)
 		s.decisionsLanded = append(s.decisionsLanded, analytics.DecisionLandedRow{OccurredAt: row.EventAt, EventID: row.EventID})
-		if landed || s.duplicate(table, a.EventID) {
+		if landed {
+			delete(s.heads, m.Partition) // the chain goes on from the row that landed
+			return pipeline.Skipped, nil
+		}
+		if s.duplicate(table, a.EventID) {
 			return pipeline.Skipped, nil
 		}
 		if row.LeadKey != "" && (s.isErased(row.LeadKey) || a.EventType == classify.EventTypeRetention) {
@@ -487,6 +517,7 @@ func (s *Sink) erase(r *classify.Record) {
 func (s *Sink) Assign(context.Context, []int) error {
 	clear(s.skip)
 	clear(s.lastSeen)
+	clear(s.heads)
 	return nil
 }
 
@@ -515,6 +546,7 @@ func (s *Sink) Discard() {
 	s.uncertain = false
 	clear(s.skip)
 	clear(s.lastSeen)
+	clear(s.heads)
 }
 
 // Flush carries out the batch's purges, inserts the buffered rows, one
@@ -551,7 +583,11 @@ func (s *Sink) Flush(ctx context.Context, out *pipeline.Outputs) error {
 		}
 		s.toPurge = s.toPurge[:0]
 	}
-	if err := s.insert(ctx); err != nil {
+	next, err := s.chain(ctx)
+	if err != nil {
+		return fmt.Errorf("the ledger's heads: %w", err)
+	}
+	if err := s.insert(ctx, next); err != nil {
 		s.uncertain = true
 		return err
 	}
@@ -574,6 +610,53 @@ func (s *Sink) Flush(ctx context.Context, out *pipeline.Outputs) error {
 		}
 		s.queued = false
 	}
+	return s.anchor(ctx)
+}
+
+// chain links the batch's decisions rows, in the order Process read them
+// (each partition's in offset order), into their partitions' chains, and
+// returns the heads they make. A partition whose head this sink does not
+// know starts from the last chained row below its first row in
+// ClickHouse, or from the genesis.
+func (s *Sink) chain(ctx context.Context) (map[int]ledger.Head, error) {
+	next := map[int]ledger.Head{}
+	for i := range s.decisions {
+		r := &s.decisions[i]
+		p := int(r.Partition)
+		h, ok := next[p]
+		if !ok {
+			if h, ok = s.heads[p]; !ok {
+				off, hash, found, err := s.w.LedgerHead(ctx, r.Topic, p, r.Offset)
+				if err != nil {
+					return nil, err
+				}
+				h = ledger.Genesis
+				if found {
+					h = ledger.Head{Offset: off, Hash: hash}
+				}
+			}
+		}
+		next[p] = ledger.Link(r, h)
+	}
+	return next, nil
+}
+
+// anchor writes the heads landed since the last anchors to ledger_anchors,
+// once AnchorEvery has passed since then.
+func (s *Sink) anchor(ctx context.Context) error {
+	if len(s.anchorPending) == 0 || time.Since(s.lastAnchor) < s.AnchorEvery {
+		return nil
+	}
+	now := time.Now()
+	rows := make([]analytics.AnchorRow, 0, len(s.anchorPending))
+	for _, p := range slices.Sorted(maps.Keys(s.anchorPending)) {
+		rows = append(rows, ledger.Anchor(s.cfg.Topic(pipeline.TopicAudit), p, s.anchorPending[p], now, s.AnchorKey))
+	}
+	if err := s.w.InsertRows(ctx, analytics.TableLedgerAnchors, rows); err != nil {
+		return fmt.Errorf("anchor the ledger: %w", err)
+	}
+	clear(s.anchorPending)
+	s.lastAnchor = now
 	return nil
 }
 
@@ -582,19 +665,45 @@ func (s *Sink) Flush(ctx context.Context, out *pipeline.Outputs) error {
 // table's materialized views, and a flush waits for the slowest table
 // rather than for the sum. The rows of a table whose insert succeeded are
 // dropped from the buffer; a failed one keeps its rows for the retry.
-func (s *Sink) insert(ctx context.Context) error {
+func (s *Sink) insert(ctx context.Context, next map[int]ledger.Head) error {
 	var g errgroup.Group
 	g.Go(insertInto(ctx, s.w, analytics.TableClassifications, &s.classifications))
 	g.Go(insertInto(ctx, s.w, analytics.TableBehavior, &s.behavior))
 	g.Go(func() error {
 		// decisions_landed after decisions: an entry there says its row
 		// landed.
-		if err := insertInto(ctx, s.w, analytics.TableDecisions, &s.decisions)(); err != nil {
+		if err := s.insertDecisions(ctx); err != nil {
+			clear(s.heads) // some rows may have landed: read the heads back
 			return err
+		}
+		for p, h := range next {
+			s.heads[p], s.anchorPending[p] = h, h
 		}
 		return insertInto(ctx, s.w, analytics.TableDecisionsLanded, &s.decisionsLanded)()
 	})
 	return g.Wait()
+}
+
+// insertDecisions inserts the decisions rows in order, one INSERT per run
+// of rows within the same quarter of an hour of their at, and drops each
+// run from the buffer once it landed. An INSERT into one partition of a
+// MergeTree lands whole or not at all, and the table is partitioned by
+// month of at in the server's time zone (a multiple of 15 minutes away
+// from UTC), so what lands of a batch is always a prefix of each
+// partition's rows: a chained row never lands without the rows before it.
+func (s *Sink) insertDecisions(ctx context.Context) error {
+	for len(s.decisions) > 0 {
+		slot := s.decisions[0].At.Unix() / 900
+		n := 1
+		for n < len(s.decisions) && s.decisions[n].At.Unix()/900 == slot {
+			n++
+		}
+		if err := s.w.InsertRows(ctx, analytics.TableDecisions, s.decisions[:n]); err != nil {
+			return err
+		}
+		s.decisions = s.decisions[n:]
+	}
+	return nil
 }
 
 // dropLanded drops the buffered rows whose event already landed in their

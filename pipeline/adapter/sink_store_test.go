@@ -13,6 +13,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/leadpipe/leadpipe/analytics"
+	"github.com/leadpipe/leadpipe/ledger"
 	"github.com/leadpipe/leadpipe/pipeline"
 	"github.com/leadpipe/leadpipe/pipeline/adapter"
 	"github.com/leadpipe/leadpipe/stages/classify"
@@ -31,6 +32,7 @@ type landed struct {
 	leadKey string
 	at      int64 // the event's time (Unix seconds), as LandedEvents looks it up
 	id      string
+	dec     *analytics.DecisionRow // a decisions row as inserted, with its ledger columns
 }
 
 type fakeStore struct {
@@ -43,6 +45,7 @@ type fakeStore struct {
 	erased     []string // lead keys ErasePending carried out
 	noLookup   bool     // LandedEvents finds nothing
 	lookups    int
+	anchors    []analytics.AnchorRow
 }
 
 func newFakeStore() *fakeStore {
@@ -56,20 +59,23 @@ func (f *fakeStore) InsertRows(_ context.Context, table string, rows any) error 
 	switch rs := rows.(type) {
 	case []analytics.ClassificationRow:
 		for _, r := range rs {
-			in = append(in, landed{r.Origin, r.EventID + "\x00" + r.LeadKey, r.LeadKey, r.OccurredAt.Unix(), r.EventID})
+			in = append(in, landed{r.Origin, r.EventID + "\x00" + r.LeadKey, r.LeadKey, r.OccurredAt.Unix(), r.EventID, nil})
 		}
 	case []analytics.BehaviorRow:
 		for _, r := range rs {
-			in = append(in, landed{r.Origin, r.EventID, r.LeadKey, r.OccurredAt.Unix(), r.EventID})
+			in = append(in, landed{r.Origin, r.EventID, r.LeadKey, r.OccurredAt.Unix(), r.EventID, nil})
 		}
 	case []analytics.DecisionRow:
 		for _, r := range rs {
-			in = append(in, landed{r.Origin, r.EventID, r.LeadKey, r.At.Unix(), r.EventID})
+			in = append(in, landed{r.Origin, r.EventID, r.LeadKey, r.At.Unix(), r.EventID, &r})
 		}
 	case []analytics.DecisionLandedRow:
 		for _, r := range rs {
 			in = append(in, landed{at: r.OccurredAt.Unix(), id: r.EventID})
 		}
+	case []analytics.AnchorRow:
+		f.anchors = append(f.anchors, rs...)
+		return nil
 	default:
 		return fmt.Errorf("rows of type %T", rows)
 	}
@@ -170,6 +176,52 @@ func (f *fakeStore) ErasePending(_ context.Context, deliver func([]analytics.Era
 }
 
 func (f *fakeStore) MutationsRunning(context.Context) (uint64, error) { return 0, nil }
+
+// LedgerHead finds the last chained decisions row below before, as the
+// Writer does.
+func (f *fakeStore) LedgerHead(_ context.Context, topic string, partition int, before int64) (int64, string, bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var head *analytics.DecisionRow
+	for _, r := range f.tables[analytics.TableDecisions] {
+		d := r.dec
+		if d.Topic == topic && int(d.Partition) == partition && d.Offset < before && d.Hash != "" && (head == nil || d.Offset > head.Offset) {
+			head = d
+		}
+	}
+	if head == nil {
+		return 0, "", false, nil
+	}
+	return head.Offset, head.Hash, true, nil
+}
+
+// chainBreaks returns what breaks the chains of the decisions rows the
+// fake holds: each row's hash must be its own, and it must follow the row
+// before it in its partition.
+func (f *fakeStore) chainBreaks() []string {
+	rows := map[int32][]*analytics.DecisionRow{}
+	for _, r := range f.tables[analytics.TableDecisions] {
+		rows[r.dec.Partition] = append(rows[r.dec.Partition], r.dec)
+	}
+	var out []string
+	for p, rs := range rows {
+		slices.SortFunc(rs, func(a, b *analytics.DecisionRow) int { return int(a.Offset - b.Offset) })
+		prev := ledger.Genesis
+		for _, r := range rs {
+			if r.Hash != ledger.RowHash(r) {
+				out = append(out, fmt.Sprintf("[%d]@%d: its hash is not its own", p, r.Offset))
+			}
+			if r.Prev != prev.Hash || r.PrevOffset != prev.Offset {
+				out = append(out, fmt.Sprintf("[%d]@%d: follows %d, not %d", p, r.Offset, r.PrevOffset, prev.Offset))
+			}
+			if (r.LeadKey == "") != (r.LeadDigest == "") || (r.LeadKey != "" && r.LeadDigest != ledger.Digest(r.LeadSalt, r.LeadKey)) {
+				out = append(out, fmt.Sprintf("[%d]@%d: its lead digest is not its key's", p, r.Offset))
+			}
+			prev = ledger.Head{Offset: r.Offset, Hash: r.Hash}
+		}
+	}
+	return out
+}
 
 // rows returns "offset:key" of the table's rows, sorted.
 func (f *fakeStore) rows(table string) []string {
@@ -274,6 +326,25 @@ func TestTheSinkLandsEachRecordOnceWithoutClickHouse(t *testing.T) {
 						At: time.Date(2026, 3, 9, 0, 0, 0, 0, time.UTC), OccurredAt: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)}})
 			},
 			want: map[string][]string{analytics.TableBehavior: {"0:"}, analytics.TableDecisions: {"0:k1"}},
+		},
+		{
+			name: "the decisions chain on across an insert that failed after landing, a restart and a copy replayed upstream",
+			run: func(t *testing.T, f *fakeStore) {
+				audit := func(id, leadKey string) classify.Audit {
+					return classify.Audit{EventID: id, EventType: "lead", LeadKey: leadKey, Decision: "accepted",
+						At: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC), OccurredAt: time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)}
+				}
+				s := newSink(f)
+				feed(t, s, rec{auditTopic, 0, audit("a0", "k1")})
+				f.failNext[analytics.TableDecisions], f.landAnyway = true, true
+				feed(t, s, rec{auditTopic, 1, audit("a1", "")}, rec{auditTopic, 2, audit("a2", "k2")})
+				feed(t, s, rec{auditTopic, 3, audit("a3", "k1")})
+				// A restart after the insert, before the commit; a1 comes again
+				// at offset 5 (classify wrote its batch again).
+				feed(t, newSink(f), rec{auditTopic, 2, audit("a2", "k2")}, rec{auditTopic, 3, audit("a3", "k1")},
+					rec{auditTopic, 4, audit("a4", "")}, rec{auditTopic, 5, audit("a1", "")}, rec{auditTopic, 6, audit("a6", "k3")})
+			},
+			want: map[string][]string{analytics.TableDecisions: {"0:k1", "1:", "2:k2", "3:k1", "4:", "6:k3"}},
 		},
 		{
 			name: "the behavior rows do not push the audit trail's event ids out of the sink's memory",
@@ -425,6 +496,10 @@ func TestTheSinkLandsEachRecordOnceWithoutClickHouse(t *testing.T) {
 				if got, want := f.rows(table), tc.want[table]; !slices.Equal(got, want) {
 					t.Errorf("%s holds %v, want %v", table, got, want)
 				}
+			}
+			// Whatever happened, the decisions that landed form whole chains.
+			if breaks := f.chainBreaks(); len(breaks) > 0 {
+				t.Errorf("the ledger is broken: %v", breaks)
 			}
 		})
 	}

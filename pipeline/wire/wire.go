@@ -5,6 +5,7 @@
 package wire
 
 import (
+	"crypto/ed25519"
 	"fmt"
 	"log/slog"
 	"time"
@@ -56,6 +57,11 @@ type Settings struct {
 	// ErasureEvery is how often the sink carries out the queued erasures,
 	// all in one set of mutations; zero carries out each batch's in it.
 	ErasureEvery time.Duration
+	// LedgerAnchorEvery is how often the sink anchors the decision
+	// ledger's heads in ClickHouse (zero: every flush); LedgerKey signs the
+	// anchors (nil: unsigned).
+	LedgerAnchorEvery time.Duration
+	LedgerKey         ed25519.PrivateKey
 	// Log gets what the stages log besides the runner (the sink's
 	// erasures); nil is slog.Default().
 	Log *slog.Logger
@@ -71,6 +77,7 @@ func Defaults() Settings {
 		EnrichProduceDelay:  adapter.DefaultProduceDelay,
 		Sink:                pipeline.StageOptions{BatchRecords: 50_000, BatchBytes: 64 << 20, BatchAge: time.Second},
 		ErasureEvery:        time.Minute,
+		LedgerAnchorEvery:   time.Minute,
 	}
 }
 
@@ -115,6 +122,7 @@ func Stage(cfg *pipeline.Config, s Settings, name string) (pipeline.Stage, *pipe
 		opts := s.Sink
 		sk := adapter.NewSink(cfg, s.Writer)
 		sk.ErasureEvery, sk.Log = s.ErasureEvery, s.Log
+		sk.AnchorEvery, sk.AnchorKey = s.LedgerAnchorEvery, s.LedgerKey
 		return sk, &opts, nil
 	default:
 		return nil, nil, fmt.Errorf("no stage %q: the stages are %v", name, Stages)
