@@ -11,9 +11,9 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/leadpipe/leadpipe/analytics"
-	"github.com/leadpipe/leadpipe/ledger"
 	"github.com/leadpipe/leadpipe/pipeline"
 	"github.com/leadpipe/leadpipe/pipeline/adapter"
+	"github.com/leadpipe/leadpipe/pipeline/ledger"
 	"github.com/leadpipe/leadpipe/stages/classify"
 	"github.com/leadpipe/leadpipe/stages/enrich"
 	"github.com/leadpipe/leadpipe/stages/pseudonym"

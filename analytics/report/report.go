@@ -207,14 +207,31 @@ type Removal struct {
 // false when no verification ran (Note says why); Break is the first break
 // found, nil when none.
 type LedgerSection struct {
-	Checked         bool         `json:"checked"`
-	Partitions      int          `json:"partitions"`
-	Records         int64        `json:"records"`
-	Anchors         int          `json:"anchors"`
-	SignedAnchors   int          `json:"signed_anchors"`
-	ErasedAccounted int          `json:"erased_accounted"`
-	Break           *LedgerBreak `json:"break"`
-	Note            string       `json:"note"`
+	Checked         bool  `json:"checked"`
+	Partitions      int   `json:"partitions"`
+	Records         int64 `json:"records"`
+	Anchors         int   `json:"anchors"`
+	SignedAnchors   int   `json:"signed_anchors"`
+	ErasedAccounted int   `json:"erased_accounted"`
+	// Unchained are the period's decisions rows that landed before the
+	// ledger existed (migration 0011): no chain vouches for them.
+	Unchained int64        `json:"unchained"`
+	Break     *LedgerBreak `json:"break"`
+	Note      string       `json:"note"`
+}
+
+// Status is the verification in two words: "not checked", "broken", "not
+// chained" (checked, and no row of the period is in a chain) or "whole".
+func (l LedgerSection) Status() string {
+	switch {
+	case !l.Checked:
+		return "not checked"
+	case l.Break != nil:
+		return "broken"
+	case l.Records == 0 && l.Unchained > 0:
+		return "not chained"
+	}
+	return "whole"
 }
 
 // LedgerBreak is where a ledger's chain breaks: the audit partition and

@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/leadpipe/leadpipe/analytics"
-	"github.com/leadpipe/leadpipe/ledger"
 	"github.com/leadpipe/leadpipe/pipeline"
+	"github.com/leadpipe/leadpipe/pipeline/ledger"
 )
 
 const ledgerSynopsis = `Usage: leadpipe ledger verify [flags]

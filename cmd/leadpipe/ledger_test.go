@@ -15,8 +15,9 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/leadpipe/leadpipe/analytics"
-	"github.com/leadpipe/leadpipe/ledger"
+	accountability "github.com/leadpipe/leadpipe/analytics/report"
 	"github.com/leadpipe/leadpipe/pipeline"
+	"github.com/leadpipe/leadpipe/pipeline/ledger"
 	"github.com/leadpipe/leadpipe/pipeline/pipelinetest"
 )
 
@@ -73,6 +74,23 @@ func TestLedgerVerifyFindsEachBreakOnTheRealServices(t *testing.T) {
 		}
 		return code, r
 	}
+	// report is the ledger section of leadpipe report over every row.
+	report := func(t *testing.T) accountability.LedgerSection {
+		t.Helper()
+		var out, errs bytes.Buffer
+		rargs := []string{"report", "--format", "json", "--from", "2026-01-01", "--to", time.Now().UTC().AddDate(0, 0, 1).Format(time.DateOnly),
+			"--brokers", strings.Join(k.Brokers, ","), "--topic-prefix", k.TopicPrefix, "--clickhouse", cfg.ch.Addr, "--clickhouse-db", cfg.ch.Database, "--public-key", pubFile}
+		if code := dispatch(context.Background(), rargs, nil, &out, &errs); code != 0 {
+			t.Fatalf("report exited %d: %s", code, errs.String())
+		}
+		var r struct {
+			Ledger accountability.LedgerSection `json:"ledger"`
+		}
+		if err := json.Unmarshal(out.Bytes(), &r); err != nil {
+			t.Fatalf("report: %v\n%s", err, out.String())
+		}
+		return r.Ledger
+	}
 	whole := func(t *testing.T) {
 		t.Helper()
 		if code, r := verify(t, "--public-key", pubFile); code != 0 || r.Break != nil {
@@ -113,6 +131,9 @@ func TestLedgerVerifyFindsEachBreakOnTheRealServices(t *testing.T) {
 		}
 		if r.ErasedAccounted < 3 || len(r.Receipts) < 3 {
 			t.Errorf("erased rows accounted %d by receipts %v; want the three erasures' rows and receipts", r.ErasedAccounted, r.Receipts)
+		}
+		if l := report(t); !l.Checked || l.Break != nil || l.Records != r.Records || l.Anchors != r.Anchors || l.SignedAnchors != r.Anchors || l.ErasedAccounted != r.ErasedAccounted {
+			t.Errorf("leadpipe report's ledger section %+v, want it checked and whole, as verify found it (%d records, %d anchors, %d erased)", l, r.Records, r.Anchors, r.ErasedAccounted)
 		}
 		var out, errs bytes.Buffer
 		if code := dispatch(context.Background(), append(slices.Clone(args), "--public-key", pubFile), nil, &out, &errs); code != 0 {
@@ -202,6 +223,9 @@ func TestLedgerVerifyFindsEachBreakOnTheRealServices(t *testing.T) {
 			}
 			if code != 3 || r.Break == nil || r.Break.Kind != want.Kind || r.Break.Partition != want.Partition || r.Break.Offset != want.Offset {
 				t.Fatalf("exit %d, break %+v; want 3 and %s at partition %d, offset %d", code, r.Break, want.Kind, want.Partition, want.Offset)
+			}
+			if l := report(t); l.Break == nil || l.Break.Kind != want.Kind || l.Break.Partition != want.Partition || l.Break.Offset != want.Offset {
+				t.Errorf("leadpipe report's ledger section says %+v, want the break verify found", l.Break)
 			}
 			if tc.undo == nil {
 				return // the last case: nothing runs after it

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"fmt"
 	"io"
 	"os"
@@ -13,6 +14,8 @@ import (
 
 	"github.com/leadpipe/leadpipe/analytics"
 	accountability "github.com/leadpipe/leadpipe/analytics/report"
+	"github.com/leadpipe/leadpipe/pipeline"
+	"github.com/leadpipe/leadpipe/pipeline/ledger"
 	"github.com/leadpipe/leadpipe/pipeline/wire"
 	"github.com/leadpipe/leadpipe/stages/classify"
 )
@@ -57,11 +60,6 @@ Examples:
   leadpipe report --from 2026-11-01 --to 2026-11-30 --format html --out report.html \
       --policy policy.yaml --policy-history policies/`
 
-// reportLedger verifies the decision ledger for leadpipe report. It is
-// nil until the ledger (issue 27, point 1) is wired in here, and the
-// report's ledger section says "not checked" (DESIGN.md, "Not yet").
-var reportLedger accountability.LedgerVerifier
-
 func cmdReport(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	cfg := analytics.DefaultConfig()
 	ret := analytics.DefaultRetention()
@@ -73,6 +71,9 @@ func cmdReport(ctx context.Context, args []string, _ io.Reader, stdout, stderr i
 	policyFile := fs.String("policy", "", "policy `FILE` in force, as leadpipe run is given it (default: the built-in policy)")
 	history := fs.String("policy-history", "", "`DIR` of earlier policy files (*.yaml), to show what changed between the versions that decided")
 	cfg.RegisterFlags(fs)
+	kcfg := pipeline.DefaultConfig()
+	kcfg.RegisterConnFlags(fs)
+	pubFile := fs.String("public-key", "", "`FILE` holding the Ed25519 public key (PEM) the ledger's anchors must be signed by, as leadpipe ledger verify takes it")
 	fs.IntVar(&ret.MarketingMonths, "marketing-months", ret.MarketingMonths, "months per-lead marketing rows are kept, as leadpipe retention is given it")
 	fs.IntVar(&ret.ProfilingMonths, "profiling-months", ret.ProfilingMonths, "months profiling data is kept, as leadpipe retention is given it")
 	quarantineDays := fs.Int("quarantine-days", int(wire.Defaults().QuarantineRetention/(24*time.Hour)), "days a quarantined lead waits for a consent before it is purged, as leadpipe run is given it (0: kept)")
@@ -124,7 +125,18 @@ func cmdReport(ctx context.Context, args []string, _ io.Reader, stdout, stderr i
 		return usage("%v", err)
 	}
 	o := accountability.Options{From: start, To: end, Now: now, Database: cfg.Database, Policy: classify.DefaultPolicy(), PolicySource: "built-in",
-		Retention: ret, QuarantineDays: *quarantineDays, Ledger: reportLedger}
+		Retention: ret, QuarantineDays: *quarantineDays}
+	var pub ed25519.PublicKey
+	if *pubFile != "" {
+		if pub, err = ledger.LoadPublicKey(*pubFile); err != nil {
+			return usage("--public-key: %v", err)
+		}
+	}
+	if fs.Changed("brokers") {
+		if err := kcfg.Validate(); err != nil {
+			return usage("%v", err)
+		}
+	}
 	if *policyFile != "" {
 		if o.Policy, err = classify.LoadPolicy(*policyFile); err != nil {
 			return fail(fmt.Errorf("--policy: %w", err))
@@ -143,7 +155,9 @@ func cmdReport(ctx context.Context, args []string, _ io.Reader, stdout, stderr i
 		return fail(err)
 	}
 	defer conn.Close()
-	r, err := accountability.Build(ctx, analytics.NewConfigWriter(conn, cfg), o)
+	w := analytics.NewConfigWriter(conn, cfg)
+	o.Ledger = reportLedger(w, &kcfg, fs.Changed("brokers"), pub)
+	r, err := accountability.Build(ctx, w, o)
 	if err != nil {
 		return fail(err)
 	}
@@ -160,6 +174,41 @@ func cmdReport(ctx context.Context, args []string, _ io.Reader, stdout, stderr i
 		return fail(err)
 	}
 	return 0
+}
+
+// reportLedger verifies the decision ledger over the report's period
+// (ledger.Verify): the chains and anchors in ClickHouse, and with withKafka
+// the audit topic's records against them too; the signatures of the
+// anchors when pub is given.
+func reportLedger(w *analytics.Writer, kcfg *pipeline.Config, withKafka bool, pub ed25519.PublicKey) accountability.LedgerVerifier {
+	return func(ctx context.Context, from, to time.Time) (accountability.LedgerSection, error) {
+		vcfg := ledger.Config{Writer: w, Topic: kcfg.Topic(pipeline.TopicAudit), SinkGroup: kcfg.Group("sink"), From: from, To: to, PublicKey: pub}
+		var notes []string
+		if withKafka {
+			vcfg.Kafka = kcfg
+		} else {
+			notes = append(notes, "The chains and their anchors in ClickHouse were checked; the audit topic was not read (give --brokers to check its records against the rows).")
+		}
+		res, err := ledger.Verify(ctx, vcfg)
+		if err != nil {
+			return accountability.LedgerSection{}, err
+		}
+		if pub == nil && res.SignedAnchors > 0 {
+			notes = append(notes, "The anchors' signatures were not checked (give --public-key).")
+		}
+		if len(res.Receipts) > 0 {
+			notes = append(notes, fmt.Sprintf("Erased records are accounted for by %d erasure receipts.", len(res.Receipts)))
+		}
+		if res.Break != nil {
+			notes = append(notes, "leadpipe ledger verify names the break's record.")
+		}
+		s := accountability.LedgerSection{Checked: true, Partitions: res.Partitions, Records: res.Records, Anchors: res.Anchors,
+			SignedAnchors: res.SignedAnchors, ErasedAccounted: res.ErasedAccounted, Unchained: res.Unchained, Note: strings.Join(notes, " ")}
+		if b := res.Break; b != nil {
+			s.Break = &accountability.LedgerBreak{Partition: b.Partition, Offset: b.Offset, Kind: b.Kind}
+		}
+		return s, nil
+	}
 }
 
 // periodTime reads a --from or --to value: a day (UTC; the day after it

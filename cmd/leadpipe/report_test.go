@@ -146,8 +146,10 @@ func TestTheReportOfKnownRowsOnTheRealServer(t *testing.T) {
 	if v := r.PolicyVersions; len(v.Versions) != 2 || v.Versions[1].Version != "2026-12.1" || !v.Versions[1].Known || v.Versions[0].Known || len(v.Changes) != 1 || v.Changes[0].Known {
 		t.Errorf("policy versions %+v: want 2026-11.1 (text not given) then 2026-12.1 (the built-in), the change unknown", v)
 	}
-	if r.Ledger.Checked || !strings.Contains(r.Ledger.Note, "not checked") {
-		t.Errorf("ledger %+v, want not checked", r.Ledger)
+	// The fixture's decisions rows carry no chain: the ledger is checked,
+	// and says that nothing of the period is in it.
+	if !r.Ledger.Checked || r.Ledger.Status() != "not chained" || r.Ledger.Unchained == 0 || r.Ledger.Records != 0 || r.Ledger.Break != nil {
+		t.Errorf("ledger %+v, want checked, not chained, with the fixture's rows unchained", r.Ledger)
 	}
 
 	// With the text of 2026-11.1 in a history folder, the change is shown.
@@ -194,7 +196,7 @@ func TestTheReportOfKnownRowsOnTheRealServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantFigures := map[string]string{"leads": "26", "quarantine_entered": "13", "quarantine_released": "7", "quarantine_purged": "2",
-		"erasures": "3", "erasures_late": "1", "erasures_overdue": "1", "ignored_grants": "10", "ledger": "not checked"}
+		"erasures": "3", "erasures_late": "1", "erasures_overdue": "1", "ignored_grants": "10", "ledger": "not chained"}
 	if len(figures) != len(wantFigures) {
 		t.Errorf("the page's figures %v, want %v", figures, wantFigures)
 	}
@@ -232,8 +234,8 @@ func TestTheReportOfKnownRowsOnTheRealServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	if checks["scripts"] != "0" || checks["wait"] != "4d 0h" || !strings.Contains(checks["access"], "no record of access requests") ||
-		!strings.HasPrefix(checks["ledger"], "Not checked.") || checks["purposes"] != "6" {
-		t.Errorf("the page: %v; want no script, a median wait of 4d 0h, the access note, the ledger not checked, six purposes", checks)
+		!strings.HasPrefix(checks["ledger"], "Not chained:") || checks["purposes"] != "6" {
+		t.Errorf("the page: %v; want no script, a median wait of 4d 0h, the access note, the ledger not chained, six purposes", checks)
 	}
 	png, err := chromedp.Run(bctx, chromedp.FullScreenshot(100))
 	if err != nil {

@@ -15,8 +15,8 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/leadpipe/leadpipe/analytics"
-	"github.com/leadpipe/leadpipe/ledger"
 	"github.com/leadpipe/leadpipe/pipeline"
+	"github.com/leadpipe/leadpipe/pipeline/ledger"
 	"github.com/leadpipe/leadpipe/pipeline/wire"
 	"github.com/leadpipe/leadpipe/schemas"
 	"github.com/leadpipe/leadpipe/stages/classify"

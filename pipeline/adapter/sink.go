@@ -22,8 +22,8 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/leadpipe/leadpipe/analytics"
-	"github.com/leadpipe/leadpipe/ledger"
 	"github.com/leadpipe/leadpipe/pipeline"
+	"github.com/leadpipe/leadpipe/pipeline/ledger"
 	"github.com/leadpipe/leadpipe/stages/classify"
 	"github.com/leadpipe/leadpipe/stages/enrich"
 	"github.com/leadpipe/leadpipe/stages/sink"
