@@ -136,7 +136,7 @@ func (e *Engine) consent(ev *schemas.Consent, raw []byte, st *State, now time.Ti
 		ls.addSuppression(suppression{Reason: ReasonErasure, Rule: RuleSuppressedErasure, EventID: ev.ID, At: ev.OccurredAt})
 		// Art. 17: forget everything but the suppression, the pseudonymous
 		// email keys that keep it, and the event ids.
-		ls.LeadID, ls.Facts, ls.Statements, ls.FirstSeen = "", nil, nil, time.Time{}
+		ls.LeadID, ls.Facts, ls.Statements, ls.FirstSeen, ls.tl = "", nil, nil, time.Time{}, nil
 		r.Notices = ls.useEmails(lk, "")
 	case "object":
 		ls.addSuppression(suppression{Reason: ReasonObjection, Rule: RuleSuppressedObjection, EventID: ev.ID, At: ev.OccurredAt})

@@ -183,6 +183,7 @@ func (e *Engine) Deliver(n *Notice, st *State, now time.Time) Result {
 			ls.EmailSups = map[string]sups{}
 		}
 		ls.EmailSups[n.EmailKey] = x
+		ls.tl = nil
 		ls.Seq++
 		r.changed(leadPrefix + leadKey)
 		if ls.LeadID == "" || len(ls.Facts) == 0 {

@@ -50,9 +50,13 @@ const (
 const (
 	maxFacts      = 8
 	maxStatements = 48
-	maxEvents     = 64
-	maxEmailKeys  = 16
-	maxEmailLeads = 64
+	// statementSlack: a lead past maxStatements statements forgets down to
+	// maxStatements-statementSlack at once (the timeline is recomputed
+	// once for them: rules.go).
+	statementSlack = 8
+	maxEvents      = 64
+	maxEmailKeys   = 16
+	maxEmailLeads  = 64
 )
 
 // NewState returns an empty State.
@@ -164,6 +168,11 @@ type leadState struct {
 	// began (Unix seconds: the start of the timeline's last quarantined
 	// stretch); 0 when it is not quarantined.
 	QuarantinedSince int64 `json:"quarantined_since,omitempty"`
+
+	// tl is the lead's timeline as last computed (rules.go), not in the
+	// changelog: nil until computed, and whenever a change other than a
+	// later statement makes it stale.
+	tl *timelineCache
 }
 
 // seenEvent is an event applied to a lead: its id and a digest of its
@@ -296,8 +305,16 @@ func (ls *leadState) addStatement(s statement) {
 		return
 	}
 	ls.Statements = slices.Insert(ls.Statements, i, s)
-	if len(ls.Statements) > maxStatements {
-		ls.Statements = slices.Delete(ls.Statements, 0, len(ls.Statements)-maxStatements)
+	switch {
+	case len(ls.Statements) > maxStatements:
+		// Forgetting a statement changes the timeline's past: forget
+		// statementSlack of them at once, and recompute it once for them.
+		ls.Statements = slices.Delete(ls.Statements, 0, len(ls.Statements)-(maxStatements-statementSlack))
+		ls.tl = nil
+	case ls.tl != nil && s.At.After(ls.tl.last):
+		ls.tl.pending = append(ls.tl.pending, s) // extends the timeline (rules.go)
+	default:
+		ls.tl = nil
 	}
 }
 
@@ -308,6 +325,7 @@ func (ls *leadState) addFacts(f *facts) {
 		return
 	}
 	ls.Facts = slices.Insert(ls.Facts, i, f)
+	ls.tl = nil
 	if len(ls.Facts) > maxFacts {
 		ls.Facts = slices.Delete(ls.Facts, 0, len(ls.Facts)-maxFacts)
 	}
@@ -321,6 +339,7 @@ func (ls *leadState) addSuppression(s suppression) {
 		}
 	}
 	ls.Suppressions = append(ls.Suppressions, s)
+	ls.tl = nil
 }
 
 // ownSuppression is the best of the lead's own suppressions at or before
@@ -355,6 +374,7 @@ func (ls *leadState) addEmailKey(k string) bool {
 		return false
 	}
 	ls.EmailKeys = slices.Insert(ls.EmailKeys, i, k)
+	ls.tl = nil
 	if len(ls.EmailKeys) > maxEmailKeys {
 		ls.EmailKeys = ls.EmailKeys[1:]
 	}
