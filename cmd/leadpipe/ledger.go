@@ -25,8 +25,9 @@ erasure cleared is accounted for by an erasure receipt (or a purge of the
 quarantine). It reports the first break, with its partition, offset and
 kind (deleted, altered, reordered, inserted, bad_signature,
 unsigned_anchor, unaccounted_erasure), or a summary. It reads; it changes
-nothing. Run it when the pipeline is quiet: records still landing show as
-deleted.
+nothing. It may run while the pipeline lands records: it reads the sink's
+committed offsets first, then the anchors, then the rows, so that what
+lands meanwhile is not taken for a break.
 
 Exit status: 0 when the ledger is whole, 3 when it is broken, 1 when Kafka
 or ClickHouse fails, 2 on bad usage.

@@ -132,6 +132,14 @@ func TestLedgerVerifyFindsEachBreakOnTheRealServices(t *testing.T) {
 		if r.ErasedAccounted < 3 || len(r.Receipts) < 3 {
 			t.Errorf("erased rows accounted %d by receipts %v; want the three erasures' rows and receipts", r.ErasedAccounted, r.Receipts)
 		}
+		// --from and --to bound the rows checked by their processing time.
+		later := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
+		if code, r := verify(t, "--public-key", pubFile, "--from", later); code != 0 || r.Break != nil || r.Records != 0 {
+			t.Errorf("--from %s: exit %d, break %v, %d records; want 0, none and none", later, code, r.Break, r.Records)
+		}
+		if code, r := verify(t, "--public-key", pubFile, "--from", "2026-01-01T00:00:00Z", "--to", later); code != 0 || r.Break != nil || r.Records != int64(len(all)) {
+			t.Errorf("--to %s: exit %d, break %v, %d records; want 0, none and %d", later, code, r.Break, r.Records, len(all))
+		}
 		if l := report(t); !l.Checked || l.Break != nil || l.Records != r.Records || l.Anchors != r.Anchors || l.SignedAnchors != r.Anchors || l.ErasedAccounted != r.ErasedAccounted {
 			t.Errorf("leadpipe report's ledger section %+v, want it checked and whole, as verify found it (%d records, %d anchors, %d erased)", l, r.Records, r.Anchors, r.ErasedAccounted)
 		}
@@ -144,6 +152,41 @@ func TestLedgerVerifyFindsEachBreakOnTheRealServices(t *testing.T) {
 				t.Errorf("the summary names no receipt %s:\n%s", id, out.String())
 			}
 		}
+	})
+
+	t.Run("verify while the pipeline lands records finds no break", func(t *testing.T) {
+		var more []kafka.Message
+		for i := range 3000 {
+			id := fmt.Sprintf("ledger-live-%04d", i)
+			more = append(more, kafka.Message{Key: []byte(id), Value: []byte(`{"type":"lead","event_id":"le-` + id + `","occurred_at":"2026-03-05T10:00:00Z","lead_id":"` + id +
+				`","contact":{"email":"` + id + `@example.com","country":"IT"},"source":{"kind":"web_form","url":"https://shop.example.com/signup"}}`)})
+		}
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			for i := 0; i < len(more); i += 20 {
+				pipelinetest.Produce(t, k, pipeline.TopicLeadsRaw, more[i:i+20]...)
+				time.Sleep(20 * time.Millisecond)
+			}
+		}()
+		runs := 0
+		for live := true; live; runs++ {
+			select {
+			case <-done:
+				live = false
+			default:
+			}
+			if code, r := verify(t, "--public-key", pubFile); code != 0 || r.Break != nil {
+				t.Fatalf("verify run %d while records land: exit %d, break %+v; want 0 and none", runs+1, code, r.Break)
+			}
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		if err := waitDrained(ctx, runner, nil); err != nil {
+			t.Fatal(err)
+		}
+		whole(t)
+		t.Logf("verify ran %d times while 3000 leads landed", runs)
 	})
 
 	db := cfg.ch.Database + ".decisions"

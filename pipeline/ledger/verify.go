@@ -128,11 +128,23 @@ func (r *Result) Whole() bool { return r.Break == nil }
 // read.
 func Verify(ctx context.Context, cfg Config) (Result, error) {
 	res := Result{Topic: cfg.Topic, Receipts: []Receipt{}, SignaturesChecked: cfg.PublicKey != nil}
-	all, err := cfg.Writer.LedgerRows(ctx, cfg.Topic)
+	// What is read first bounds what is read after, so that a pipeline
+	// landing records meanwhile shows no break: the sink's committed
+	// offsets first (every record below them landed before the rows are
+	// read), then the anchors (each names rows that landed before it),
+	// then the rows, then the topic's records.
+	var committed map[int]int64
+	var err error
+	if cfg.Kafka != nil {
+		if committed, err = committedOffsets(ctx, cfg.Kafka, cfg.Topic, cfg.SinkGroup); err != nil {
+			return res, err
+		}
+	}
+	anchors, err := cfg.Writer.Anchors(ctx, cfg.Topic)
 	if err != nil {
 		return res, err
 	}
-	anchors, err := cfg.Writer.Anchors(ctx, cfg.Topic)
+	all, err := cfg.Writer.LedgerRows(ctx, cfg.Topic)
 	if err != nil {
 		return res, err
 	}
@@ -155,7 +167,7 @@ func Verify(ctx context.Context, cfg Config) (Result, error) {
 	}
 	var topic map[int]*topicPartition
 	if cfg.Kafka != nil {
-		if topic, err = readTopic(ctx, cfg.Kafka, cfg.Topic, cfg.SinkGroup); err != nil {
+		if topic, err = readTopic(ctx, cfg.Kafka, cfg.Topic, committed); err != nil {
 			return res, err
 		}
 		for p := range topic {
@@ -213,8 +225,28 @@ type topicPartition struct {
 
 // readTopic reads every partition of the audit topic, and the sink
 // group's committed offsets.
-func readTopic(ctx context.Context, kcfg *pipeline.Config, topic, group string) (map[int]*topicPartition, error) {
+// committedOffsets are the offsets of the audit topic's partitions the
+// sink's group committed (none without a group).
+func committedOffsets(ctx context.Context, kcfg *pipeline.Config, topic, group string) (map[int]int64, error) {
 	client := kcfg.Client(30 * time.Second)
+	ids, err := partitionIDs(ctx, client, topic)
+	if err != nil {
+		return nil, err
+	}
+	committed := map[int]int64{}
+	if group != "" {
+		c, err := client.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: group, Topics: map[string][]int{topic: ids}})
+		if err != nil {
+			return nil, fmt.Errorf("the offsets %s committed: %w", group, err)
+		}
+		for _, p := range c.Topics[topic] {
+			committed[p.Partition] = p.CommittedOffset
+		}
+	}
+	return committed, nil
+}
+
+func partitionIDs(ctx context.Context, client *kafka.Client, topic string) ([]int, error) {
 	md, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
 	if err != nil {
 		return nil, fmt.Errorf("metadata of %s: %w", topic, err)
@@ -228,15 +260,15 @@ func readTopic(ctx context.Context, kcfg *pipeline.Config, topic, group string) 
 			ids = append(ids, p.ID)
 		}
 	}
-	committed := map[int]int64{}
-	if group != "" {
-		c, err := client.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: group, Topics: map[string][]int{topic: ids}})
-		if err != nil {
-			return nil, fmt.Errorf("the offsets %s committed: %w", group, err)
-		}
-		for _, p := range c.Topics[topic] {
-			committed[p.Partition] = p.CommittedOffset
-		}
+	return ids, nil
+}
+
+// readTopic reads every record of the audit topic, with what the sink had
+// committed of each partition (committedOffsets, read before the rows).
+func readTopic(ctx context.Context, kcfg *pipeline.Config, topic string, committed map[int]int64) (map[int]*topicPartition, error) {
+	ids, err := partitionIDs(ctx, kcfg.Client(30*time.Second), topic)
+	if err != nil {
+		return nil, err
 	}
 	out := map[int]*topicPartition{}
 	for _, p := range ids {
