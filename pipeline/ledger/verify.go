@@ -1,6 +1,6 @@
 package ledger
 
-// This file stays whole (about 520 lines): it is one verification, the
+// This file stays whole (about 560 lines): it is one verification, the
 // order of its checks and the kinds of break they report, read together.
 
 import (
