@@ -94,9 +94,11 @@ const (
 //   - The national prefix is stripped as maybeStripNationalPrefixAndCarrierCode
 //     does, with the same patterns of the same metadata, and kept only when
 //     what remains is of a possible length (stripNationalPrefix).
-//   - The lengths of the national number are checked, its leading zeros
-//     kept as setItalianLeadingZerosForPhoneNumber keeps them, and the
-//     library's own IsPossibleNumber and Format decide the rest.
+//   - The lengths of the national number are checked; its national
+//     significant number is then the national number's digits themselves;
+//     IsPossibleNumber checks its length against the country code's own
+//     metadata (possibleNumber), and Format in E.164 writes '+', the
+//     country code and those digits.
 func phoneInternational(raw, region string) (e164 string, ok, handled bool) {
 	if len(raw) < 2 || raw[0] != '+' || len(raw) > phoneMaxInput {
 		return "", false, false
@@ -143,28 +145,29 @@ func phoneInternational(raw, region string) (e164 string, ok, handled bool) {
 	if len(nsn) < phoneMinNSN || len(nsn) > phoneMaxNSN {
 		return "", false, true // ErrTooShortNSN, ErrNumTooLong
 	}
-	cc32 := int32(cc)
-	num := &phonenumbers.PhoneNumber{CountryCode: &cc32}
-	// setItalianLeadingZerosForPhoneNumber: a national number that starts
-	// with 0 keeps its zeros (all but the last digit) apart from its value.
-	if len(nsn) >= 2 && nsn[0] == '0' {
-		yes := true
-		num.ItalianLeadingZero = &yes
-		zeros := 1
-		for zeros < len(nsn)-1 && nsn[zeros] == '0' {
-			zeros++
-		}
-		if zeros != 1 {
-			z := int32(zeros)
-			num.NumberOfLeadingZeros = &z
+	for i := 0; i < len(nsn); i++ {
+		if nsn[i] < '0' || nsn[i] > '9' {
+			return "", false, false // a transform rule that wrote something else
 		}
 	}
-	val, _ := strconv.ParseUint(nsn, 10, 64) // as the library: an error leaves 0
-	num.NationalNumber = &val
-	if !phonenumbers.IsPossibleNumber(num) {
+	// The library now sets the number's leading zeros apart from its value
+	// (setItalianLeadingZerosForPhoneNumber: the zeros before the first
+	// other digit, at most all but the last) and its value (ParseUint of
+	// at most 17 digits). Its national significant number, the zeros then
+	// the value in decimal, is then nsn itself: the value's decimal has no
+	// leading zero, or is the single last "0". IsPossibleNumber and Format
+	// in E.164 read only that and the country code.
+	switch v, ok := t.possibleNumber(cc, nsn); {
+	case !ok:
+		return "", false, false
+	case v != phonenumbers.IS_POSSIBLE && v != phonenumbers.IS_POSSIBLE_LOCAL_ONLY:
 		return "", false, true
 	}
-	return phonenumbers.Format(num, phonenumbers.E164), true, true
+	// Format in E.164: a plus, the country code, the national significant
+	// number.
+	b := make([]byte, 0, 1+3+len(nsn))
+	b = strconv.AppendInt(append(b, '+'), int64(cc), 10)
+	return string(append(b, nsn...)), true, true
 }
 
 // phoneTable is the part of the library's metadata the fast path reads,
@@ -174,7 +177,8 @@ func phoneInternational(raw, region string) (e164 string, ok, handled bool) {
 type phoneTable struct {
 	known      [1000]bool // country calling codes (at most 3 digits)
 	mainRegion [1000]string
-	regions    map[string]bool // isValidRegionCode: the regions of some code, "001" excepted
+	ownMeta    [1000]*phonenumbers.PhoneMetadata // getMetadataForRegionOrCallingCode(cc, main region)
+	regions    map[string]bool                   // isValidRegionCode: the regions of some code, "001" excepted
 	byRegion   map[string]*phonenumbers.PhoneMetadata
 	nonGeo     map[int]*phonenumbers.PhoneMetadata
 }
@@ -211,6 +215,16 @@ var phoneTables = sync.OnceValue(func() *phoneTable {
 			t.byRegion[m.GetId()] = m
 		}
 	}
+	for cc, known := range t.known {
+		if !known {
+			continue
+		}
+		if main := t.mainRegion[cc]; main == "001" {
+			t.ownMeta[cc] = t.nonGeo[cc]
+		} else {
+			t.ownMeta[cc] = t.regionMetadata(main)
+		}
+	}
 	return t
 })
 
@@ -236,6 +250,25 @@ func (t *phoneTable) parseMetadata(cc int, region string) *phonenumbers.PhoneMet
 		}
 	}
 	return meta
+}
+
+// possibleNumber is the library's IsPossibleNumberWithReason for a
+// number of the known country code cc whose national significant number
+// is nsn: the lengths of the country code's own metadata (that of its main
+// region, or its non-geographical one). ok is false where the library
+// would index an empty list.
+func (t *phoneTable) possibleNumber(cc int, nsn string) (phonenumbers.ValidationResult, bool) {
+	meta := t.ownMeta[cc]
+	if meta.GetGeneralDesc().GetNationalNumberPattern() == "" { // no metadata: any length from 2 to 17
+		switch {
+		case len(nsn) < phoneMinNSN:
+			return phonenumbers.TOO_SHORT, true
+		case len(nsn) > phoneMaxNSN:
+			return phonenumbers.TOO_LONG, true
+		}
+		return phonenumbers.IS_POSSIBLE, true
+	}
+	return possibleLength(nsn, meta)
 }
 
 // nationalPatterns are one metadata's patterns that the stripping of a
