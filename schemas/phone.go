@@ -67,8 +67,9 @@ const (
 // in E.164 for a number written with its country code: raw is '+' and
 // then only ASCII digits and the separators space - . ( ) /. handled is
 // false for any other input, and for the cases the fast path leaves to
-// the library (a country code it does not know, fewer than 3 digits, more
-// than phoneFastDigits); then e164 and ok mean nothing.
+// the library (a first digit 0, a country code it does not know, fewer
+// than 3 digits or more than phoneFastDigits); then e164 and ok mean
+// nothing.
 //
 // It follows parseHelper of github.com/nyaruka/phonenumbers v1.8.1 step by
 // step (TestTheFastPathFollowsPhonenumbersV181 fails when the library's
