@@ -65,11 +65,12 @@ chdb: cluster
 		| python3 analytics/chdb/apply_cluster_migrations.py chdb_cluster chdb_cluster_marketing
 
 ## fuzz: every decoder of outside bytes, FUZZTIME each (briefly in make test; make fuzz FUZZTIME=10m for long):
-## events and TCF consent strings (schemas), state changelog records and classification records (classify, enrich's reader),
+## events, TCF consent strings and phone numbers (schemas: NormalizePhone's fast path against the library), state changelog records and classification records (classify, enrich's reader),
 ## Meta Lead Ads payloads, Segment and RudderStack messages, CSV lists (stages/sources).
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./schemas/
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeTCF$$' -fuzztime $(FUZZTIME) ./schemas/
+	$(GO) test -run '^$$' -fuzz '^FuzzNormalizePhone$$' -fuzztime $(FUZZTIME) ./schemas/
 	$(GO) test -run '^$$' -fuzz '^FuzzRestore$$' -fuzztime $(FUZZTIME) ./stages/classify/
 	$(GO) test -run '^$$' -fuzz '^FuzzRecord$$' -fuzztime $(FUZZTIME) ./stages/classify/
 	$(GO) test -run '^$$' -fuzz '^FuzzApplyClassification$$' -fuzztime $(FUZZTIME) ./pipeline/adapter/
@@ -89,7 +90,8 @@ vet:
 		test -z "$$big" || { echo "tracked files over 1 MiB (build outputs and data do not go into git):"; echo "$$big"; exit 1; }
 
 ## bench: the in-process benchmarks of bench/ on one core, classify's cost per event against the
-## length of a lead's history (stages/classify BenchmarkHistory), the TCF decoder against IAB's
+## length of a lead's history (stages/classify BenchmarkHistory), phone numbers' fast path against
+## the library (schemas BenchmarkNormalizePhone), the TCF decoder against IAB's
 ## reference in node, then the harness through the real Kafka and ClickHouse, which
 ## rewrites its section of bench/RESULTS.md (its last scenario starts the local ClickHouse
 ## cluster if it is down, and stops it after), then end to end with the visitors' consent
@@ -97,6 +99,7 @@ vet:
 bench: services build
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 1s -count 5 -cpu 1 ./bench/
 	$(GO) test -run '^$$' -bench BenchmarkHistory -benchmem -benchtime 1s -count 5 -cpu 1 ./stages/classify/
+	$(GO) test -run '^$$' -bench BenchmarkNormalizePhone -benchmem -benchtime 1s -count 5 -cpu 1 ./schemas/
 	scripts/tcf-bench.sh
 	$(GO) run ./bench/harness --brokers $(BROKERS) --clickhouse $(CLICKHOUSE) --cluster $(LEADPIPE_TEST_CLUSTER)
 	scripts/signals-bench.sh

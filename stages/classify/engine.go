@@ -87,7 +87,8 @@ func (e *Engine) lead(ev *schemas.Lead, raw []byte, st *State, now time.Time) (R
 			ls.FirstSeen = ev.OccurredAt
 		}
 	}
-	for _, ek := range e.emailKeys(ev) {
+	phone := leadPhone(ev)
+	for _, ek := range e.emailKeys(ev, phone) {
 		if ls.addEmailKey(ek) {
 			r.Notices = append(r.Notices, ls.useEmails(lk, ek)...)
 		}
@@ -101,7 +102,7 @@ func (e *Engine) lead(ev *schemas.Lead, raw []byte, st *State, now time.Time) (R
 			r.ignore(ev.Consents[i].Purpose, "consents["+strconv.Itoa(i)+"]: the lead is erased (Art. 17)")
 		}
 	default:
-		f := e.facts(ev, now)
+		f := e.facts(ev, phone, now)
 		ls.addFacts(f)
 		e.mergeLeadConsents(ev, f, ls, now, &r)
 		if s := e.suppressionOf(st, ls, time.Time{}); s != nil {
@@ -330,14 +331,26 @@ func (e *Engine) mergeLeadConsents(ev *schemas.Lead, f *facts, ls *leadState, no
 	}
 }
 
+// leadPhone is a lead event's phone number in E.164 (schemas.NormalizePhone,
+// in the lead's country), or "" when it has none or it cannot be told. A
+// lead event's number is parsed once, here: its keys and its facts use it.
+func leadPhone(ev *schemas.Lead) string {
+	c := ev.Contact
+	if c == nil || c.Phone == "" {
+		return ""
+	}
+	num, _ := schemas.NormalizePhone(c.Phone, c.Country)
+	return num
+}
+
 // emailKeys are the keys of a lead event's contact points for suppression
 // matching, each kept as an "email key" (the state's name for them, from
 // before phones were keyed): its email address in its normalised form
 // (schemas.NormalizeEmail) and, unless the policy says otherwise, without
-// its sub-address; and its phone number in E.164 (schemas.NormalizePhone,
-// in the lead's country), so that an objection made under one lead id by
-// phone or by email reaches the leads of the same number or address.
-func (e *Engine) emailKeys(ev *schemas.Lead) []string {
+// its sub-address; and its phone number in E.164 (phone, from leadPhone),
+// so that an objection made under one lead id by phone or by email reaches
+// the leads of the same number or address.
+func (e *Engine) emailKeys(ev *schemas.Lead, phone string) []string {
 	c := ev.Contact
 	if c == nil {
 		return nil
@@ -355,11 +368,9 @@ func (e *Engine) emailKeys(ev *schemas.Lead) []string {
 			}
 		}
 	}
-	if c.Phone != "" {
-		if num, ok := schemas.NormalizePhone(c.Phone, c.Country); ok {
-			for _, k := range keyers {
-				keys = append(keys, k.PhoneKey(num))
-			}
+	if phone != "" {
+		for _, k := range keyers {
+			keys = append(keys, k.PhoneKey(phone))
 		}
 	}
 	return keys
@@ -390,17 +401,15 @@ func (e *Engine) rekey(st *State, leadID, lk string, r *Result) {
 	}
 }
 
-// facts extracts what the policy needs of a lead event.
-func (e *Engine) facts(ev *schemas.Lead, now time.Time) *facts {
+// facts extracts what the policy needs of a lead event; phone is its
+// number in E.164 (leadPhone).
+func (e *Engine) facts(ev *schemas.Lead, phone string, now time.Time) *facts {
 	p := e.policy
 	f := &facts{EventID: ev.ID, OccurredAt: ev.OccurredAt, Age: -1}
 	f.Origin, f.OriginStep, f.OriginWhy = p.originOf(ev.Source)
 	if c := ev.Contact; c != nil {
 		f.Country = c.Country
-		if c.Phone != "" {
-			num, ok := schemas.NormalizePhone(c.Phone, c.Country)
-			f.PhoneIT = ok && strings.HasPrefix(num, "+39")
-		}
+		f.PhoneIT = strings.HasPrefix(phone, "+39")
 		if c.BirthDate != "" {
 			if bd, err := schemas.ParseDate(c.BirthDate); err == nil {
 				f.Age = ageAt(bd, ev.OccurredAt)
