@@ -2,6 +2,7 @@ package classify
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -68,32 +69,29 @@ func NewState() *State {
 func (s *State) Len() int { return len(s.leads) + len(s.emails) }
 
 // Encode returns the current value of one state key for a compacted
-// changelog topic; ok=false means the key is gone (write a tombstone).
+// changelog topic, in the binary form of statecodec.go; ok=false means the
+// key is gone (write a tombstone).
 func (s *State) Encode(key string) (value []byte, ok bool) {
-	var v any
 	if k, found := strings.CutPrefix(key, leadPrefix); found {
 		ls := s.leads[k]
 		if ls == nil {
 			return nil, false
 		}
-		v = ls
-	} else if k, found := strings.CutPrefix(key, emailPrefix); found {
+		return encodeLead(ls), true
+	}
+	if k, found := strings.CutPrefix(key, emailPrefix); found {
 		es := s.emails[k]
 		if es == nil {
 			return nil, false
 		}
-		v = es
-	} else {
-		return nil, false
+		return encodeEmail(es), true
 	}
-	b, err := json.Marshal(v)
-	if err != nil {
-		return nil, false // cannot happen: the state holds only strings, times and numbers
-	}
-	return b, true
+	return nil, false
 }
 
-// Restore applies one changelog record; a nil value deletes the key.
+// Restore applies one changelog record; a nil value deletes the key. It
+// reads the binary values of Encode and the JSON values that leadpipe
+// wrote before them (a changelog of an earlier version restores).
 // Restoring every Encode'd key into a NewState gives an equivalent State.
 func (s *State) Restore(key string, value []byte) error {
 	if k, found := strings.CutPrefix(key, leadPrefix); found {
@@ -101,8 +99,11 @@ func (s *State) Restore(key string, value []byte) error {
 			delete(s.leads, k)
 			return nil
 		}
-		ls := new(leadState)
-		if err := json.Unmarshal(value, ls); err != nil {
+		ls, err := decodeValue(value, decodeLead)
+		if err == nil && slices.Contains(ls.Facts, nil) {
+			err = errors.New("facts holds a null") // only JSON can say so
+		}
+		if err != nil {
 			return fmt.Errorf("restore state key %s: %w", key, err)
 		}
 		s.leads[k] = ls
@@ -119,14 +120,27 @@ func (s *State) Restore(key string, value []byte) error {
 			delete(s.emails, k)
 			return nil
 		}
-		es := new(emailState)
-		if err := json.Unmarshal(value, es); err != nil {
+		es, err := decodeValue(value, decodeEmail)
+		if err != nil {
 			return fmt.Errorf("restore state key %s: %w", key, err)
 		}
 		s.emails[k] = es
 		return nil
 	}
 	return fmt.Errorf("restore state key %q: not a lead: or email: key", key)
+}
+
+// decodeValue reads a state value: JSON, as leadpipe wrote it before the
+// binary form (it begins with '{'), or the binary form.
+func decodeValue[T any](value []byte, binary func([]byte) (*T, error)) (*T, error) {
+	if len(value) > 0 && value[0] == '{' {
+		v := new(T)
+		if err := json.Unmarshal(value, v); err != nil {
+			return nil, err
+		}
+		return v, nil
+	}
+	return binary(value)
 }
 
 // leadState is the history of one lead: what its events said, each kept
