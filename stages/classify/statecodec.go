@@ -284,7 +284,7 @@ func (d *stateDecoder) fail(what string) {
 	d.pos = len(d.s)
 }
 
-func (d *stateDecoder) byte() byte {
+func (d *stateDecoder) readByte() byte {
 	if d.pos >= len(d.s) {
 		d.fail("value ends early")
 		return 0
@@ -295,37 +295,35 @@ func (d *stateDecoder) byte() byte {
 }
 
 func (d *stateDecoder) uvarint() uint64 {
-	var x uint64
-	for shift := 0; shift < 64; shift += 7 {
-		if d.pos >= len(d.s) {
-			d.fail("value ends inside a number")
-			return 0
-		}
-		c := d.s[d.pos]
-		d.pos++
-		if c < 0x80 {
-			if shift == 63 && c > 1 {
-				break
-			}
-			return x | uint64(c)<<shift
-		}
-		x |= uint64(c&0x7f) << shift
+	x, n := binary.Uvarint(d.s[d.pos:])
+	switch {
+	case n == 0:
+		d.fail("value ends inside a number")
+		return 0
+	case n < 0:
+		d.fail("number too large")
+		return 0
 	}
-	d.fail("number too large")
-	return 0
-}
-
-func (d *stateDecoder) varint() int64 {
-	u := d.uvarint()
-	x := int64(u >> 1)
-	if u&1 != 0 {
-		x = ^x
-	}
+	d.pos += n
 	return x
 }
 
-// int reads a varint that must fit an int of 32 bits (ages, indexes).
-func (d *stateDecoder) int() int {
+func (d *stateDecoder) varint() int64 {
+	x, n := binary.Varint(d.s[d.pos:])
+	switch {
+	case n == 0:
+		d.fail("value ends inside a number")
+		return 0
+	case n < 0:
+		d.fail("number too large")
+		return 0
+	}
+	d.pos += n
+	return x
+}
+
+// smallInt reads a varint that must fit in 32 bits (ages, indexes).
+func (d *stateDecoder) smallInt() int {
 	x := d.varint()
 	if x < -1<<31 || x >= 1<<31 {
 		d.fail("number out of range")
@@ -376,7 +374,7 @@ func (d *stateDecoder) voc() string {
 }
 
 func (d *stateDecoder) flags(max byte) byte {
-	c := d.byte()
+	c := d.readByte()
 	if c > max {
 		d.fail("unknown flags")
 		return 0
@@ -453,8 +451,8 @@ func (d *stateDecoder) facts(f *facts) {
 	f.OriginStep = d.voc()
 	f.OriginWhy = d.voc()
 	f.Country = d.voc()
-	f.Age = d.int()
-	f.AgeLimit = d.int()
+	f.Age = d.smallInt()
+	f.AgeLimit = d.smallInt()
 	f.Parental = d.voc()
 	f.ParentalWhy = d.voc()
 	f.ThirdParty = d.voc()
@@ -468,7 +466,7 @@ func (d *stateDecoder) statement(s *statement) {
 	s.At = d.time()
 	s.Status = d.voc()
 	s.EventID = d.str()
-	s.Index = d.int()
+	s.Index = d.smallInt()
 	s.ProofRef = d.voc()
 	s.TextVersion = d.voc()
 	s.CollectionPoint = d.voc()
