@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 )
@@ -56,94 +57,130 @@ const vocabCap = 24
 
 var errStateValue = errors.New("not a state value of this version")
 
-// stateEncoder appends a state value to b.
+// stateEncoder holds the vocabulary of the value being encoded. Its
+// methods append to b and return it (the value stays in a local, not in
+// the encoder: no write barrier per append).
 type stateEncoder struct {
-	b     []byte
 	vocab [vocabCap]string
 	nv    int
+	hint  [nHints]int
 }
 
-func (e *stateEncoder) uvarint(x uint64) { e.b = binary.AppendUvarint(e.b, x) }
-func (e *stateEncoder) varint(x int64)   { e.b = binary.AppendVarint(e.b, x) }
-
-func (e *stateEncoder) str(s string) {
-	e.uvarint(uint64(len(s)))
-	e.b = append(e.b, s...)
+func appendStr(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
 }
 
-func (e *stateEncoder) voc(s string) {
+// vocHint names the fields written with voc: each remembers the entry it
+// last used, the first one tried (a lead's statements mostly repeat the
+// previous one's proof, text version and collection point).
+type vocHint uint8
+
+const (
+	hChannel vocHint = iota
+	hNetwork
+	hSource
+	hMedium
+	hCampaign
+	hOriginStep
+	hOriginWhy
+	hCountry
+	hParental
+	hParentalWhy
+	hThirdParty
+	hRequest
+	hPurpose
+	hStatus
+	hProofRef
+	hTextVersion
+	hCollectionPoint
+	hReason
+	hRule
+	hDecision
+	nHints
+)
+
+func (e *stateEncoder) voc(b []byte, s string, h vocHint) []byte {
+	if s == "" {
+		return append(b, 0)
+	}
+	if i := e.hint[h]; i < e.nv && e.vocab[i] == s {
+		return binary.AppendUvarint(b, uint64(i)<<1|1)
+	}
 	for i := range e.nv {
 		if e.vocab[i] == s {
-			e.uvarint(uint64(i)<<1 | 1)
-			return
+			e.hint[h] = i
+			return binary.AppendUvarint(b, uint64(i)<<1|1)
 		}
 	}
-	e.uvarint(uint64(len(s)) << 1)
-	e.b = append(e.b, s...)
-	if s != "" && e.nv < vocabCap {
+	if e.nv < vocabCap {
 		e.vocab[e.nv] = s
+		e.hint[h] = e.nv
 		e.nv++
 	}
+	b = binary.AppendUvarint(b, uint64(len(s))<<1)
+	return append(b, s...)
 }
 
-func (e *stateEncoder) time(t time.Time) {
+func appendTime(b []byte, t time.Time) []byte {
 	_, off := t.Zone()
-	e.varint(t.Unix())
+	b = binary.AppendVarint(b, t.Unix())
 	x := uint64(t.Nanosecond()) << 1
-	if off != 0 {
-		x |= 1
+	if off == 0 {
+		return binary.AppendUvarint(b, x)
 	}
-	e.uvarint(x)
-	if off != 0 {
-		e.varint(int64(off))
-	}
+	b = binary.AppendUvarint(b, x|1)
+	return binary.AppendVarint(b, int64(off))
 }
 
-func (e *stateEncoder) digest(d string) {
+func appendDigest(b []byte, d string) []byte {
 	if len(d) == 2*32 {
 		var raw [32]byte
 		if lowerHexDecode(raw[:], d) {
-			e.uvarint(0)
-			e.b = append(e.b, raw[:]...)
-			return
+			b = append(b, 0)
+			return append(b, raw[:]...)
 		}
 	}
-	e.uvarint(uint64(len(d)) + 1)
-	e.b = append(e.b, d...)
+	b = binary.AppendUvarint(b, uint64(len(d))+1)
+	return append(b, d...)
 }
+
+// unhex is the value of a lowercase hex digit, 0xff for any other byte.
+var unhex = func() (t [256]byte) {
+	for i := range t {
+		t[i] = 0xff
+	}
+	for c := '0'; c <= '9'; c++ {
+		t[c] = byte(c - '0')
+	}
+	for c := 'a'; c <= 'f'; c++ {
+		t[c] = byte(c - 'a' + 10)
+	}
+	return t
+}()
 
 // lowerHexDecode decodes the lowercase hex s into dst, len(s) = 2×len(dst);
 // false when s is anything else (upper case included: it would not come
 // back the same).
 func lowerHexDecode(dst []byte, s string) bool {
-	nibble := func(c byte) (byte, bool) {
-		switch {
-		case c >= '0' && c <= '9':
-			return c - '0', true
-		case c >= 'a' && c <= 'f':
-			return c - 'a' + 10, true
-		}
-		return 0, false
-	}
+	s = s[:2*len(dst)]
+	var bad byte
 	for i := range dst {
-		hi, ok1 := nibble(s[2*i])
-		lo, ok2 := nibble(s[2*i+1])
-		if !ok1 || !ok2 {
-			return false
-		}
+		hi, lo := unhex[s[2*i]], unhex[s[2*i+1]]
+		bad |= hi | lo
 		dst[i] = hi<<4 | lo
 	}
-	return true
+	return bad < 16
 }
 
-func (e *stateEncoder) suppression(s *suppression) {
-	e.voc(s.Reason)
-	e.voc(s.Rule)
-	e.str(s.EventID)
-	e.time(s.At)
+func (e *stateEncoder) suppression(b []byte, s *suppression) []byte {
+	b = e.voc(b, s.Reason, hReason)
+	b = e.voc(b, s.Rule, hRule)
+	b = appendStr(b, s.EventID)
+	return appendTime(b, s.At)
 }
 
-func (e *stateEncoder) sups(objection, erasure *suppression) {
+func (e *stateEncoder) sups(b []byte, objection, erasure *suppression) []byte {
 	var flags byte
 	if objection != nil {
 		flags |= 1
@@ -151,31 +188,32 @@ func (e *stateEncoder) sups(objection, erasure *suppression) {
 	if erasure != nil {
 		flags |= 2
 	}
-	e.b = append(e.b, flags)
+	b = append(b, flags)
 	if objection != nil {
-		e.suppression(objection)
+		b = e.suppression(b, objection)
 	}
 	if erasure != nil {
-		e.suppression(erasure)
+		b = e.suppression(b, erasure)
 	}
+	return b
 }
 
-func (e *stateEncoder) facts(f *facts) {
-	e.str(f.EventID)
-	e.time(f.OccurredAt)
-	e.voc(f.Origin.Channel)
-	e.voc(f.Origin.Network)
-	e.voc(f.Origin.Source)
-	e.voc(f.Origin.Medium)
-	e.voc(f.Origin.Campaign)
-	e.voc(f.OriginStep)
-	e.voc(f.OriginWhy)
-	e.voc(f.Country)
-	e.varint(int64(f.Age))
-	e.varint(int64(f.AgeLimit))
-	e.voc(f.Parental)
-	e.voc(f.ParentalWhy)
-	e.voc(f.ThirdParty)
+func (e *stateEncoder) facts(b []byte, f *facts) []byte {
+	b = appendStr(b, f.EventID)
+	b = appendTime(b, f.OccurredAt)
+	b = e.voc(b, f.Origin.Channel, hChannel)
+	b = e.voc(b, f.Origin.Network, hNetwork)
+	b = e.voc(b, f.Origin.Source, hSource)
+	b = e.voc(b, f.Origin.Medium, hMedium)
+	b = e.voc(b, f.Origin.Campaign, hCampaign)
+	b = e.voc(b, f.OriginStep, hOriginStep)
+	b = e.voc(b, f.OriginWhy, hOriginWhy)
+	b = e.voc(b, f.Country, hCountry)
+	b = binary.AppendVarint(b, int64(f.Age))
+	b = binary.AppendVarint(b, int64(f.AgeLimit))
+	b = e.voc(b, f.Parental, hParental)
+	b = e.voc(b, f.ParentalWhy, hParentalWhy)
+	b = e.voc(b, f.ThirdParty, hThirdParty)
 	var flags byte
 	if f.Origin.Paid {
 		flags |= 1
@@ -186,83 +224,81 @@ func (e *stateEncoder) facts(f *facts) {
 	if f.PhoneIT {
 		flags |= 4
 	}
-	e.b = append(e.b, flags)
-	e.voc(f.Request)
+	b = append(b, flags)
+	return e.voc(b, f.Request, hRequest)
 }
 
-func (e *stateEncoder) statement(s *statement) {
-	e.voc(s.Purpose)
-	e.time(s.At)
-	e.voc(s.Status)
-	e.str(s.EventID)
-	e.varint(int64(s.Index))
-	e.voc(s.ProofRef)
-	e.voc(s.TextVersion)
-	e.voc(s.CollectionPoint)
+func (e *stateEncoder) statement(b []byte, s *statement) []byte {
+	b = e.voc(b, s.Purpose, hPurpose)
+	b = appendTime(b, s.At)
+	b = e.voc(b, s.Status, hStatus)
+	b = appendStr(b, s.EventID)
+	b = binary.AppendVarint(b, int64(s.Index))
+	b = e.voc(b, s.ProofRef, hProofRef)
+	b = e.voc(b, s.TextVersion, hTextVersion)
+	return e.voc(b, s.CollectionPoint, hCollectionPoint)
 }
 
 // encodeLead returns the value of a lead's state key.
 func encodeLead(ls *leadState) []byte {
-	e := stateEncoder{b: make([]byte, 0, 64+48*len(ls.Events)+40*len(ls.Statements)+128*len(ls.Facts))}
-	e.b = append(e.b, stateCodecV1)
-	e.str(ls.LeadID)
-	e.uvarint(ls.Seq)
-	e.time(ls.AsOf)
-	e.time(ls.FirstSeen)
-	e.uvarint(uint64(len(ls.Facts)))
+	var e stateEncoder
+	b := make([]byte, 0, 64+42*len(ls.Events)+28*len(ls.Statements)+96*len(ls.Facts))
+	b = append(b, stateCodecV1)
+	b = appendStr(b, ls.LeadID)
+	b = binary.AppendUvarint(b, ls.Seq)
+	b = appendTime(b, ls.AsOf)
+	b = appendTime(b, ls.FirstSeen)
+	b = binary.AppendUvarint(b, uint64(len(ls.Facts)))
 	for _, f := range ls.Facts {
-		e.facts(f)
+		b = e.facts(b, f)
 	}
-	e.uvarint(uint64(len(ls.Statements)))
+	b = binary.AppendUvarint(b, uint64(len(ls.Statements)))
 	for i := range ls.Statements {
-		e.statement(&ls.Statements[i])
+		b = e.statement(b, &ls.Statements[i])
 	}
-	e.uvarint(uint64(len(ls.Suppressions)))
+	b = binary.AppendUvarint(b, uint64(len(ls.Suppressions)))
 	for i := range ls.Suppressions {
-		e.suppression(&ls.Suppressions[i])
+		b = e.suppression(b, &ls.Suppressions[i])
 	}
-	e.uvarint(uint64(len(ls.EmailKeys)))
+	b = binary.AppendUvarint(b, uint64(len(ls.EmailKeys)))
 	for _, k := range ls.EmailKeys {
-		e.str(k)
+		b = appendStr(b, k)
 	}
-	e.uvarint(uint64(len(ls.EmailSups)))
-	keys := make([]string, 0, len(ls.EmailSups))
-	for k := range ls.EmailSups {
-		keys = append(keys, k)
+	b = binary.AppendUvarint(b, uint64(len(ls.EmailSups)))
+	if len(ls.EmailSups) > 0 {
+		for _, k := range slices.Sorted(maps.Keys(ls.EmailSups)) {
+			x := ls.EmailSups[k]
+			b = appendStr(b, k)
+			b = e.sups(b, x.Objection, x.Erasure)
+		}
 	}
-	slices.Sort(keys)
-	for _, k := range keys {
-		x := ls.EmailSups[k]
-		e.str(k)
-		e.sups(x.Objection, x.Erasure)
-	}
-	e.uvarint(uint64(len(ls.Events)))
+	b = binary.AppendUvarint(b, uint64(len(ls.Events)))
 	for _, ev := range ls.Events {
-		e.str(ev.ID)
-		e.digest(ev.Digest)
+		b = appendStr(b, ev.ID)
+		b = appendDigest(b, ev.Digest)
 	}
-	e.voc(ls.Decision)
-	e.voc(ls.Rule)
+	b = e.voc(b, ls.Decision, hDecision)
+	b = e.voc(b, ls.Rule, hRule)
 	if ls.Quarantined {
-		e.b = append(e.b, 1)
+		b = append(b, 1)
 	} else {
-		e.b = append(e.b, 0)
+		b = append(b, 0)
 	}
-	e.varint(ls.QuarantinedSince)
-	return e.b
+	return binary.AppendVarint(b, ls.QuarantinedSince)
 }
 
 // encodeEmail returns the value of an email key's state key.
 func encodeEmail(es *emailState) []byte {
-	e := stateEncoder{b: make([]byte, 0, 64+80*len(es.Leads))}
-	e.b = append(e.b, stateCodecV1)
-	e.sups(es.Objection, es.Erasure)
-	e.uvarint(uint64(len(es.Leads)))
+	var e stateEncoder
+	b := make([]byte, 0, 64+80*len(es.Leads))
+	b = append(b, stateCodecV1)
+	b = e.sups(b, es.Objection, es.Erasure)
+	b = binary.AppendUvarint(b, uint64(len(es.Leads)))
 	for _, l := range es.Leads {
-		e.str(l.Key)
-		e.str(l.ID)
+		b = appendStr(b, l.Key)
+		b = appendStr(b, l.ID)
 	}
-	return e.b
+	return b
 }
 
 // stateDecoder reads a state value. Each string is a copy of its own (a

@@ -206,9 +206,7 @@ func TestATimeComesBackWithItsInstantAndZoneOffset(t *testing.T) {
 		time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC),
 		time.Date(1969, 12, 31, 23, 59, 59, 5, time.UTC),
 	} {
-		var e stateEncoder
-		e.time(at)
-		d := stateDecoder{s: e.b}
+		d := stateDecoder{s: appendTime(nil, at)}
 		got := d.time()
 		if err := d.end(); err != nil {
 			t.Fatalf("%v: %v", at, err)
