@@ -542,8 +542,10 @@ func decodeLead(value []byte) (*leadState, error) {
 			ls.Facts[i] = &fs[i]
 		}
 	}
+	// The statements and events have room for one more: a lead's next
+	// event adds one before the oldest is forgotten, without copying them.
 	if n := d.count(); n > 0 {
-		ls.Statements = make([]statement, n)
+		ls.Statements = make([]statement, n, n+1)
 		for i := range ls.Statements {
 			d.statement(&ls.Statements[i])
 		}
@@ -570,7 +572,7 @@ func decodeLead(value []byte) (*leadState, error) {
 		}
 	}
 	if n := d.count(); n > 0 {
-		ls.Events = make([]seenEvent, n)
+		ls.Events = make([]seenEvent, n, n+1)
 		for i := range ls.Events {
 			ls.Events[i].ID = d.str()
 			if l := d.uvarint(); l == 0 {
