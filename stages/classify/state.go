@@ -2,6 +2,7 @@ package classify
 
 import (
 	"cmp"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
@@ -192,8 +193,47 @@ type leadState struct {
 // seenEvent is an event applied to a lead: its id and a digest of its
 // bytes, to tell a duplicate from an event id reused for other content.
 type seenEvent struct {
-	ID     string `json:"id"`
-	Digest string `json:"sha256"`
+	ID     string      `json:"id"`
+	Digest eventDigest `json:"sha256"`
+}
+
+// eventDigest is the hex SHA-256 of an event's bytes (engine.go, digest),
+// held as its 32 bytes: the changelog writes them as they are, with no
+// hex to decode per value. Text that is not 64 lowercase hex digits (only
+// a corrupted changelog value could hold it) is held as it is. In JSON it
+// is the hex text, as before.
+type eventDigest struct {
+	sum  [32]byte
+	text string // when isText
+	// isText tells that the digest is text, not a SHA-256 in hex.
+	isText bool
+}
+
+func digestOf(s string) eventDigest {
+	var d eventDigest
+	if len(s) == 2*len(d.sum) && lowerHexDecode(d.sum[:], s) {
+		return d
+	}
+	return eventDigest{text: s, isText: true}
+}
+
+// String is the digest's text: the lowercase hex of the SHA-256.
+func (d eventDigest) String() string {
+	if d.isText {
+		return d.text
+	}
+	return hex.EncodeToString(d.sum[:])
+}
+
+func (d eventDigest) MarshalJSON() ([]byte, error) { return json.Marshal(d.String()) }
+
+func (d *eventDigest) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return err
+	}
+	*d = digestOf(s)
+	return nil
 }
 
 // emailState is what classify keeps of one email key: the own suppressions
@@ -399,14 +439,14 @@ func (ls *leadState) addEmailKey(k string) bool {
 func (ls *leadState) seen(id string) (digest string, ok bool) {
 	for _, e := range ls.Events {
 		if e.ID == id {
-			return e.Digest, true
+			return e.Digest.String(), true
 		}
 	}
 	return "", false
 }
 
 func (ls *leadState) remember(id, digest string) {
-	ls.Events = append(ls.Events, seenEvent{ID: id, Digest: digest})
+	ls.Events = append(ls.Events, seenEvent{ID: id, Digest: digestOf(digest)})
 	if len(ls.Events) > maxEvents {
 		ls.Events = slices.Delete(ls.Events, 0, len(ls.Events)-maxEvents)
 	}

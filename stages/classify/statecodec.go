@@ -2,7 +2,6 @@ package classify
 
 import (
 	"encoding/binary"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"maps"
@@ -133,16 +132,13 @@ func appendTime(b []byte, t time.Time) []byte {
 	return binary.AppendVarint(b, int64(off))
 }
 
-func appendDigest(b []byte, d string) []byte {
-	if len(d) == 2*32 {
-		var raw [32]byte
-		if lowerHexDecode(raw[:], d) {
-			b = append(b, 0)
-			return append(b, raw[:]...)
-		}
+func appendDigest(b []byte, d eventDigest) []byte {
+	if !d.isText {
+		b = append(b, 0)
+		return append(b, d.sum[:]...)
 	}
-	b = binary.AppendUvarint(b, uint64(len(d))+1)
-	return append(b, d...)
+	b = binary.AppendUvarint(b, uint64(len(d.text))+1)
+	return append(b, d.text...)
 }
 
 // unhex is the value of a lowercase hex digit, 0xff for any other byte.
@@ -576,13 +572,9 @@ func decodeLead(value []byte) (*leadState, error) {
 		for i := range ls.Events {
 			ls.Events[i].ID = d.str()
 			if l := d.uvarint(); l == 0 {
-				var h [2 * 32]byte
-				if raw := d.bytes(32); raw != nil {
-					hex.Encode(h[:], raw)
-					ls.Events[i].Digest = string(h[:])
-				}
+				copy(ls.Events[i].Digest.sum[:], d.bytes(32))
 			} else {
-				ls.Events[i].Digest = string(d.bytes(l - 1))
+				ls.Events[i].Digest = digestOf(string(d.bytes(l - 1)))
 			}
 		}
 	}

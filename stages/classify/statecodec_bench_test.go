@@ -2,7 +2,6 @@ package classify
 
 import (
 	"bytes"
-	"encoding/hex"
 	"reflect"
 	"strconv"
 	"testing"
@@ -153,8 +152,7 @@ func init() {
 }
 
 func (s *seenEvent) EncodeMsgpack(e *msgpack.Encoder) error {
-	var raw [32]byte
-	if !lowerHexDecode(raw[:], s.Digest) {
+	if s.Digest.isText {
 		return errStateValue
 	}
 	if err := e.EncodeArrayLen(2); err != nil {
@@ -163,7 +161,7 @@ func (s *seenEvent) EncodeMsgpack(e *msgpack.Encoder) error {
 	if err := e.EncodeString(s.ID); err != nil {
 		return err
 	}
-	return e.EncodeBytes(raw[:])
+	return e.EncodeBytes(s.Digest.sum[:])
 }
 
 func (s *seenEvent) DecodeMsgpack(d *msgpack.Decoder) error {
@@ -178,6 +176,10 @@ func (s *seenEvent) DecodeMsgpack(d *msgpack.Decoder) error {
 	if err != nil {
 		return err
 	}
-	s.ID, s.Digest = id, hex.EncodeToString(raw)
+	if len(raw) != len(s.Digest.sum) {
+		return errStateValue
+	}
+	s.ID = id
+	copy(s.Digest.sum[:], raw)
 	return nil
 }

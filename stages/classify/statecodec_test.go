@@ -123,6 +123,13 @@ func TestAChangelogOfJSONValuesWrittenBeforeStillRestores(t *testing.T) {
 	if g, w := jsonOf(t, restored), jsonOf(t, st); g != w {
 		t.Errorf("the JSON changelog restores another state:\n%s\nwant\n%s", g, w)
 	}
+	// jsonValue (checkChangelogValues' JSON of before) is what that commit
+	// wrote, byte for byte.
+	for _, kv := range old {
+		if j := jsonValue(t, st, kv[0]); string(j) != kv[1] {
+			t.Errorf("%s: jsonValue gives\n%s\nthe commit before wrote\n%s", kv[0], j, kv[1])
+		}
+	}
 	// Its keys encode in binary from then on, and the same next event gives
 	// the same result on both.
 	for _, kv := range old {
