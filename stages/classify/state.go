@@ -225,7 +225,15 @@ func (d eventDigest) String() string {
 	return hex.EncodeToString(d.sum[:])
 }
 
-func (d eventDigest) MarshalJSON() ([]byte, error) { return json.Marshal(d.String()) }
+func (d eventDigest) MarshalJSON() ([]byte, error) {
+	if d.isText {
+		return json.Marshal(d.text)
+	}
+	b := make([]byte, 0, 2+2*len(d.sum))
+	b = append(b, '"')
+	b = hex.AppendEncode(b, d.sum[:])
+	return append(b, '"'), nil
+}
 
 func (d *eventDigest) UnmarshalJSON(b []byte) error {
 	var s string
