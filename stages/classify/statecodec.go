@@ -1,5 +1,9 @@
 package classify
 
+// This file stays whole (about 600 lines): it is one binary format, its
+// description, its encoder and its decoder, field by field in the same
+// order, so that a field's write and its read change together.
+
 import (
 	"encoding/binary"
 	"errors"
