@@ -90,15 +90,16 @@ vet:
 		test -z "$$big" || { echo "tracked files over 1 MiB (build outputs and data do not go into git):"; echo "$$big"; exit 1; }
 
 ## bench: the in-process benchmarks of bench/ on one core, classify's cost per event against the
-## length of a lead's history (stages/classify BenchmarkHistory), phone numbers' fast path against
-## the library (schemas BenchmarkNormalizePhone), the TCF decoder against IAB's
+## length of a lead's history (stages/classify BenchmarkHistory) and the state changelog's codecs
+## (BenchmarkStateCodec), phone numbers' fast path against the library (schemas BenchmarkNormalizePhone),
+## the TCF decoder against IAB's
 ## reference in node, then the harness through the real Kafka and ClickHouse, which
 ## rewrites its section of bench/RESULTS.md (its last scenario starts the local ClickHouse
 ## cluster if it is down, and stops it after), then end to end with the visitors' consent
 ## signals on against off.
 bench: services build
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 1s -count 5 -cpu 1 ./bench/
-	$(GO) test -run '^$$' -bench BenchmarkHistory -benchmem -benchtime 1s -count 5 -cpu 1 ./stages/classify/
+	$(GO) test -run '^$$' -bench 'BenchmarkHistory|BenchmarkStateCodec' -benchmem -benchtime 1s -count 5 -cpu 1 ./stages/classify/
 	$(GO) test -run '^$$' -bench BenchmarkNormalizePhone -benchmem -benchtime 1s -count 5 -cpu 1 ./schemas/
 	scripts/tcf-bench.sh
 	$(GO) run ./bench/harness --brokers $(BROKERS) --clickhouse $(CLICKHOUSE) --cluster $(LEADPIPE_TEST_CLUSTER)

@@ -19,7 +19,9 @@ var update = flag.Bool("update", false, "rewrite the golden files under testdata
 
 var testNow = time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
 
-// run classifies events in order against one State, as the stream does.
+// run classifies events in order against one State, as the stream does,
+// and checks the changelog value of every state key each event changed
+// (checkChangelogValues).
 func run(t testing.TB, e *Engine, st *State, events ...string) []Result {
 	t.Helper()
 	var out []Result
@@ -32,6 +34,7 @@ func run(t testing.TB, e *Engine, st *State, events ...string) []Result {
 		if err != nil {
 			t.Fatalf("event %d: %v", i, err)
 		}
+		checkChangelogValues(t, st, res.Changed)
 		out = append(out, res)
 	}
 	return out

@@ -1,6 +1,7 @@
 package classify
 
 import (
+	"bytes"
 	"encoding/json"
 	"testing"
 
@@ -36,15 +37,22 @@ func seedRecords(t testing.TB) (state [][2][]byte, records [][]byte) {
 }
 
 // FuzzRestore feeds the state changelog decoder what a corrupted or
-// foreign leadpipe.state record could hold: it never panics, and what it
-// accepts it encodes again.
+// foreign leadpipe.state record could hold, in the binary form and in the
+// JSON of before: it never panics, and what it accepts it encodes again
+// into a value that restores to the same state (the second encoding is the
+// first's bytes).
 func FuzzRestore(f *testing.F) {
 	state, _ := seedRecords(f)
 	for _, kv := range state {
 		f.Add(kv[0], kv[1])
 	}
+	for _, kv := range jsonSeedRecords(f) {
+		f.Add(kv[0], kv[1])
+	}
 	f.Add([]byte("lead:x"), []byte(`{"facts":[{}],"statements":null}`))
 	f.Add([]byte("email:x"), []byte(`{"leads":[{"key":""}]}`))
+	f.Add([]byte("lead:x"), []byte(`{"facts":[null]}`))
+	f.Add([]byte("lead:x"), []byte("\x01"))
 	f.Fuzz(func(t *testing.T, key, value []byte) {
 		st := NewState()
 		if err := st.Restore(string(key), value); err != nil {
@@ -54,11 +62,34 @@ func FuzzRestore(f *testing.F) {
 			t.Fatalf("one record restored %d keys", st.Len())
 		}
 		if st.Len() == 1 {
-			if _, ok := st.Encode(string(key)); !ok {
+			v, ok := st.Encode(string(key))
+			if !ok {
 				t.Fatalf("a restored key %q does not encode again", key)
+			}
+			again := NewState()
+			if err := again.Restore(string(key), v); err != nil {
+				t.Fatalf("a restored key %q encodes to a value that does not restore: %v", key, err)
+			}
+			if w, _ := again.Encode(string(key)); !bytes.Equal(w, v) {
+				t.Fatalf("key %q: the value encoded again differs", key)
 			}
 		}
 	})
+}
+
+// jsonSeedRecords are the seed events' state records as the JSON of before
+// wrote them.
+func jsonSeedRecords(t testing.TB) (state [][2][]byte) {
+	e := New(DefaultPolicy(), pseudonym.Development())
+	st := NewState()
+	for _, res := range run(t, e, st, fuzzSeeds...) {
+		for _, k := range res.Changed {
+			if _, ok := st.Encode(k); ok {
+				state = append(state, [2][]byte{[]byte(k), jsonValue(t, st, k)})
+			}
+		}
+	}
+	return state
 }
 
 // FuzzRecord feeds the classification record decoder of enrich and the

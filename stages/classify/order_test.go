@@ -29,7 +29,8 @@ const (
 	profGrant = `"method":"double_opt_in","collection_point":"email:confirm","text_version":"privacy-v3","proof_ref":"doi-9"`
 )
 
-// apply runs one event, failing the test on an error.
+// apply runs one event, failing the test on an error, and checks the
+// changelog values of the keys it changed (checkChangelogValues).
 func apply(t testing.TB, e *Engine, st *State, raw string) Result {
 	t.Helper()
 	ev, err := schemas.Decode([]byte(raw), schemas.DefaultLimits())
@@ -40,6 +41,7 @@ func apply(t testing.TB, e *Engine, st *State, raw string) Result {
 	if err != nil {
 		t.Fatalf("apply: %v\n%s", err, raw)
 	}
+	checkChangelogValues(t, st, res.Changed)
 	return res
 }
 

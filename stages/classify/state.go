@@ -2,6 +2,8 @@ package classify
 
 import (
 	"cmp"
+	"encoding/hex"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -68,32 +70,29 @@ func NewState() *State {
 func (s *State) Len() int { return len(s.leads) + len(s.emails) }
 
 // Encode returns the current value of one state key for a compacted
-// changelog topic; ok=false means the key is gone (write a tombstone).
+// changelog topic, in the binary form of statecodec.go; ok=false means the
+// key is gone (write a tombstone).
 func (s *State) Encode(key string) (value []byte, ok bool) {
-	var v any
 	if k, found := strings.CutPrefix(key, leadPrefix); found {
 		ls := s.leads[k]
 		if ls == nil {
 			return nil, false
 		}
-		v = ls
-	} else if k, found := strings.CutPrefix(key, emailPrefix); found {
+		return encodeLead(ls), true
+	}
+	if k, found := strings.CutPrefix(key, emailPrefix); found {
 		es := s.emails[k]
 		if es == nil {
 			return nil, false
 		}
-		v = es
-	} else {
-		return nil, false
+		return encodeEmail(es), true
 	}
-	b, err := json.Marshal(v)
-	if err != nil {
-		return nil, false // cannot happen: the state holds only strings, times and numbers
-	}
-	return b, true
+	return nil, false
 }
 
-// Restore applies one changelog record; a nil value deletes the key.
+// Restore applies one changelog record; a nil value deletes the key. It
+// reads the binary values of Encode and the JSON values that leadpipe
+// wrote before them (a changelog of an earlier version restores).
 // Restoring every Encode'd key into a NewState gives an equivalent State.
 func (s *State) Restore(key string, value []byte) error {
 	if k, found := strings.CutPrefix(key, leadPrefix); found {
@@ -101,8 +100,11 @@ func (s *State) Restore(key string, value []byte) error {
 			delete(s.leads, k)
 			return nil
 		}
-		ls := new(leadState)
-		if err := json.Unmarshal(value, ls); err != nil {
+		ls, err := decodeValue(value, decodeLead)
+		if err == nil && slices.Contains(ls.Facts, nil) {
+			err = errors.New("facts holds a null") // only JSON can say so
+		}
+		if err != nil {
 			return fmt.Errorf("restore state key %s: %w", key, err)
 		}
 		s.leads[k] = ls
@@ -119,14 +121,27 @@ func (s *State) Restore(key string, value []byte) error {
 			delete(s.emails, k)
 			return nil
 		}
-		es := new(emailState)
-		if err := json.Unmarshal(value, es); err != nil {
+		es, err := decodeValue(value, decodeEmail)
+		if err != nil {
 			return fmt.Errorf("restore state key %s: %w", key, err)
 		}
 		s.emails[k] = es
 		return nil
 	}
 	return fmt.Errorf("restore state key %q: not a lead: or email: key", key)
+}
+
+// decodeValue reads a state value: JSON, as leadpipe wrote it before the
+// binary form (it begins with '{'), or the binary form.
+func decodeValue[T any](value []byte, binary func([]byte) (*T, error)) (*T, error) {
+	if len(value) > 0 && value[0] == '{' {
+		v := new(T)
+		if err := json.Unmarshal(value, v); err != nil {
+			return nil, err
+		}
+		return v, nil
+	}
+	return binary(value)
 }
 
 // leadState is the history of one lead: what its events said, each kept
@@ -178,8 +193,55 @@ type leadState struct {
 // seenEvent is an event applied to a lead: its id and a digest of its
 // bytes, to tell a duplicate from an event id reused for other content.
 type seenEvent struct {
-	ID     string `json:"id"`
-	Digest string `json:"sha256"`
+	ID     string      `json:"id"`
+	Digest eventDigest `json:"sha256"`
+}
+
+// eventDigest is the hex SHA-256 of an event's bytes (engine.go, digest),
+// held as its 32 bytes: the changelog writes them as they are, with no
+// hex to decode per value. Text that is not 64 lowercase hex digits (only
+// a corrupted changelog value could hold it) is held as it is. In JSON it
+// is the hex text, as before.
+type eventDigest struct {
+	sum  [32]byte
+	text string // when isText
+	// isText tells that the digest is text, not a SHA-256 in hex.
+	isText bool
+}
+
+func digestOf(s string) eventDigest {
+	var d eventDigest
+	if len(s) == 2*len(d.sum) && lowerHexDecode(d.sum[:], s) {
+		return d
+	}
+	return eventDigest{text: s, isText: true}
+}
+
+// String is the digest's text: the lowercase hex of the SHA-256.
+func (d eventDigest) String() string {
+	if d.isText {
+		return d.text
+	}
+	return hex.EncodeToString(d.sum[:])
+}
+
+func (d eventDigest) MarshalJSON() ([]byte, error) {
+	if d.isText {
+		return json.Marshal(d.text)
+	}
+	b := make([]byte, 0, 2+2*len(d.sum))
+	b = append(b, '"')
+	b = hex.AppendEncode(b, d.sum[:])
+	return append(b, '"'), nil
+}
+
+func (d *eventDigest) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return err
+	}
+	*d = digestOf(s)
+	return nil
 }
 
 // emailState is what classify keeps of one email key: the own suppressions
@@ -385,14 +447,14 @@ func (ls *leadState) addEmailKey(k string) bool {
 func (ls *leadState) seen(id string) (digest string, ok bool) {
 	for _, e := range ls.Events {
 		if e.ID == id {
-			return e.Digest, true
+			return e.Digest.String(), true
 		}
 	}
 	return "", false
 }
 
 func (ls *leadState) remember(id, digest string) {
-	ls.Events = append(ls.Events, seenEvent{ID: id, Digest: digest})
+	ls.Events = append(ls.Events, seenEvent{ID: id, Digest: digestOf(digest)})
 	if len(ls.Events) > maxEvents {
 		ls.Events = slices.Delete(ls.Events, 0, len(ls.Events)-maxEvents)
 	}

@@ -86,7 +86,7 @@ func TestRestoreRejectsBadRecords(t *testing.T) {
 	}
 }
 
-func jsonOf(t *testing.T, st *State) string {
+func jsonOf(t testing.TB, st *State) string {
 	t.Helper()
 	b, err := json.Marshal(map[string]any{"leads": st.leads, "emails": st.emails})
 	if err != nil {
