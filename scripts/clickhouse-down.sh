@@ -7,5 +7,6 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 lock clickhouse
 dir=$LEADPIPE_RUN/clickhouse
 stop_pid "$dir/pid" clickhouse-server ClickHouse
+keep_logs "$dir" clickhouse
 rm -rf "$dir"
 log "ClickHouse stopped, $dir removed"

@@ -10,5 +10,6 @@ for i in 1 2 3; do
   stop_pid "$root/ch$i/pid" clickhouse-server "ClickHouse ch$i"
 done
 stop_pid "$root/zookeeper/pid" QuorumPeerMain ZooKeeper
+keep_logs "$root" cluster
 rm -rf "$root"
 log "cluster stopped, $root removed"

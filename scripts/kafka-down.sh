@@ -7,5 +7,6 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 lock kafka
 dir=$LEADPIPE_RUN/kafka
 stop_pid "$dir/pid" kafka.Kafka Kafka
+keep_logs "$dir" kafka
 rm -rf "$dir"
 log "Kafka stopped, $dir removed"

@@ -4,6 +4,7 @@
 # Environment honoured by all scripts:
 #   LEADPIPE_RUN    throwaway state: data, logs, pid files   (default /tmp/leadpipe-run)
 #   LEADPIPE_CACHE  downloads kept between runs (Kafka jars) (default ~/.cache/leadpipe)
+#   LEADPIPE_LOGS   the services' logs, kept when a *-down.sh removes their data (default /tmp/leadpipe-logs)
 set -euo pipefail
 
 # shellcheck disable=SC2034 # used by the scripts that source this file
@@ -14,6 +15,22 @@ export DEBIAN_FRONTEND=noninteractive
 
 log() { printf 'leadpipe: %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
+
+# keep_logs DIR NAME: copies the last MiB of every log file under DIR (not
+# under a data/ folder: Kafka's segments are *.log too) to
+# LEADPIPE_LOGS/NAME-TIME, so that a failed run's logs outlive the services'
+# data, which the *-down.sh scripts remove. Never fails.
+keep_logs() {
+  local dir=$1 name=$2 out f rel n=0
+  [ -d "$dir" ] || return 0
+  out="${LEADPIPE_LOGS:-/tmp/leadpipe-logs}/$name-$(date -u +%Y%m%dT%H%M%SZ)"
+  while IFS= read -r -d '' f; do
+    rel=${f#"$dir"/}
+    mkdir -p "$out/$(dirname "$rel")" && tail -c 1048576 "$f" >"$out/$rel" && n=$((n + 1))
+  done < <(find "$dir" -path '*/data/*' -prune -o -type f \( -name '*.log' -o -name '*.err' -o -name '*.out' \) -print0 2>/dev/null)
+  if [ "$n" -gt 0 ]; then log "kept the last MiB of $n log files of $name in $out"; fi
+  return 0
+}
 
 # port_open PORT: something accepts TCP connections on 127.0.0.1:PORT.
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
